@@ -1,0 +1,1 @@
+"""Custom TFX components of the BERT pipeline, each importable by Kubeflow containers."""

@@ -1,0 +1,37 @@
+"""GlueExampleGen: a GLUE task folder (train.tsv, dev.tsv) -> Examples with `train` and `eval` splits."""
+
+from __future__ import annotations
+
+import os
+
+from tfx.dsl.components.base import executor_spec
+from tfx.proto import example_gen_pb2
+
+from components.file_example_gen import JsonConfiguredExampleGen
+from components.glue_example_gen import executor
+from models import glue_tasks
+
+
+class GlueExampleGen(JsonConfiguredExampleGen):
+    """Reads one GLUE task: train.tsv becomes the `train` split, dev.tsv the `eval` split.
+
+    Args:
+        glue_dir: GLUE data root holding one folder per task (`SST-2/`, `MRPC/`, ...).
+        task: task name, a key of `models.glue_tasks.TASKS`.
+    """
+
+    EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
+
+    def __init__(self, glue_dir: str, task: str):
+        definition = glue_tasks.get_task(task)
+        input_config = example_gen_pb2.Input(
+            splits=[
+                example_gen_pb2.Input.Split(name="train", pattern=glue_tasks.TRAIN_FILE),
+                example_gen_pb2.Input.Split(name="eval", pattern=glue_tasks.DEV_FILE),
+            ]
+        )
+        super().__init__(
+            input_base=os.path.join(glue_dir, definition.directory),
+            reader_config={"task": task},
+            input_config=input_config,
+        )

@@ -1,0 +1,69 @@
+"""Beam executor of GlueExampleGen."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Iterator
+
+import apache_beam as beam
+import tensorflow as tf
+from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
+from tfx.dsl.io import fileio
+from tfx.types import standard_component_specs
+
+from components.file_example_gen import reader_config
+from components.glue_example_gen.tsv_reader import GlueRecord, read_tsv
+from models import features, glue_tasks
+
+
+def record_to_example(record: GlueRecord) -> tf.train.Example:
+    """Encodes one GLUE record with the GLUE features of `models.features`."""
+
+    def text(value: str) -> tf.train.Feature:
+        return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value.encode("utf-8")]))
+
+    def integer(value: int) -> tf.train.Feature:
+        return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
+
+    return tf.train.Example(
+        features=tf.train.Features(
+            feature={
+                features.GLUE_SENTENCE1: text(record.sentence1),
+                features.GLUE_SENTENCE2: text(record.sentence2),
+                features.GLUE_LABEL: integer(record.label),
+                features.GLUE_IDX: integer(record.idx),
+            }
+        )
+    )
+
+
+def _open_binary(path: str):
+    return fileio.open(path, "rb")
+
+
+def _read(path: str, task_name: str) -> Iterator[GlueRecord]:
+    yield from read_tsv(path, glue_tasks.get_task(task_name), opener=_open_binary)
+
+
+@beam.ptransform_fn
+@beam.typehints.with_input_types(beam.Pipeline)
+@beam.typehints.with_output_types(tf.train.Example)
+def _GlueTsvToExample(pipeline: beam.Pipeline, exec_properties: dict[str, Any], split_pattern: str) -> beam.PCollection:
+    task_name = reader_config(exec_properties)["task"]
+    pattern = os.path.join(exec_properties[standard_component_specs.INPUT_BASE_KEY], split_pattern)
+    paths = sorted(fileio.glob(pattern))
+    if not paths:
+        raise FileNotFoundError(f"GlueExampleGen ({task_name}): no file matches {pattern}")
+    return (
+        pipeline
+        | "ListFiles" >> beam.Create(paths)
+        | "ReadTsv" >> beam.FlatMap(_read, task_name)
+        | "ToExample" >> beam.Map(record_to_example)
+    )
+
+
+class Executor(BaseExampleGenExecutor):
+    """GlueExampleGen executor: see `tsv_reader` for the file layout."""
+
+    def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
+        return _GlueTsvToExample

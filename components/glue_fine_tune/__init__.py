@@ -1,0 +1,1 @@
+"""GlueFineTune: the pre-trained encoder fine-tuned on one GLUE task."""

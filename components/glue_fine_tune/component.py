@@ -1,0 +1,58 @@
+"""GlueFineTune component: (GLUE Examples, pre-trained Model) -> fine-tuned Model + ModelRun."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+from tfx.dsl.components.base import base_component, executor_spec
+from tfx.types import channel, component_spec, standard_artifacts
+
+from components.glue_fine_tune import executor
+from pipeline.configs import GlueConfig
+
+
+class GlueFineTuneSpec(component_spec.ComponentSpec):
+    """Inputs: GLUE examples and the pre-training Trainer's model; outputs a serving Model."""
+
+    PARAMETERS = {
+        executor.TASK_KEY: component_spec.ExecutionParameter(type=str),
+        executor.CONFIG_KEY: component_spec.ExecutionParameter(type=str),
+        executor.SEED_KEY: component_spec.ExecutionParameter(type=int),
+    }
+    INPUTS = {
+        executor.EXAMPLES_KEY: component_spec.ChannelParameter(type=standard_artifacts.Examples),
+        executor.PRETRAINED_MODEL_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model),
+    }
+    OUTPUTS = {
+        executor.MODEL_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model),
+        executor.MODEL_RUN_KEY: component_spec.ChannelParameter(type=standard_artifacts.ModelRun),
+    }
+
+
+class GlueFineTune(base_component.BaseComponent):
+    """Fine-tunes the pre-trained encoder on one GLUE task.
+
+    Args:
+        examples: GlueExampleGen output (`train` and `eval` splits).
+        pretrained_model: the pre-training Trainer's `model` output (holds the encoder checkpoint).
+        task: GLUE task name.
+        config: fine-tuning settings.
+        seed: random seed for the head's initialisation and shuffling.
+    """
+
+    SPEC_CLASS = GlueFineTuneSpec
+    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
+
+    def __init__(self, examples: channel.BaseChannel, pretrained_model: channel.BaseChannel, task: str,
+                 config: GlueConfig, seed: int = 42):
+        spec = GlueFineTuneSpec(
+            examples=examples,
+            pretrained_model=pretrained_model,
+            task=task,
+            config=json.dumps(dataclasses.asdict(config), sort_keys=True),
+            seed=seed,
+            model=channel.Channel(type=standard_artifacts.Model),
+            model_run=channel.Channel(type=standard_artifacts.ModelRun),
+        )
+        super().__init__(spec=spec)

@@ -1,0 +1,1 @@
+"""TextExampleGen: raw text corpora -> one cleaned tf.Example per document."""

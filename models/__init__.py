@@ -1,0 +1,1 @@
+"""Code that runs inside TensorFlow: tokenization, Transform, the BERT models, GLUE tasks."""

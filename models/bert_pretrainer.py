@@ -1,0 +1,96 @@
+"""BERT pre-training task: a backbone plus masked-LM and next-sentence heads, with its losses.
+
+Composition in the keras-hub style: the task takes a backbone and adds two small heads. The MLM
+head is tied to the backbone's token embedding and computes logits only at the masked positions.
+`train_step`/`test_step` compute the two losses and the Model Garden metric names:
+`lm_example_loss`, `next_sentence_loss`, `masked_lm_accuracy`, `next_sentence_accuracy`,
+and `perplexity` (exp of the masked-LM loss).
+"""
+
+from __future__ import annotations
+
+import keras
+import keras_hub
+import tensorflow as tf
+
+from models import encoder, features
+
+
+class BertPretrainer(keras.Model):
+    """Masked-LM + next-sentence prediction over a BertBackbone.
+
+    Args:
+        backbone: keras_hub.models.BertBackbone. The encoder being pre-trained.
+
+    Example:
+    >>> backbone = encoder.build_backbone(ModelConfig(num_layers=2, hidden_dim=16, num_heads=2,
+    ...                                   intermediate_dim=32), vocab_size=50)
+    >>> pretrainer = BertPretrainer(backbone)
+    """
+
+    def __init__(self, backbone: keras_hub.models.BertBackbone, **kwargs):
+        self.backbone = backbone
+        self.masked_lm_head = keras_hub.layers.MaskedLMHead(
+            token_embedding=backbone.token_embedding,
+            intermediate_activation="gelu",
+            dtype=backbone.dtype_policy,
+            name="masked_lm_head",
+        )
+        self.next_sentence_head = keras.layers.Dense(2, dtype=backbone.dtype_policy, name="next_sentence_head")
+        super().__init__(**kwargs)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.lm_loss_tracker = keras.metrics.Mean(name="lm_example_loss")
+        self.nsp_loss_tracker = keras.metrics.Mean(name="next_sentence_loss")
+        self.lm_accuracy = keras.metrics.SparseCategoricalAccuracy(name="masked_lm_accuracy")
+        self.nsp_accuracy = keras.metrics.SparseCategoricalAccuracy(name="next_sentence_accuracy")
+
+    def call(self, batch: dict[str, tf.Tensor], training: bool = False) -> dict[str, tf.Tensor]:
+        outputs = self.backbone(encoder.backbone_inputs(batch), training=training)
+        positions = tf.cast(batch[features.MASKED_LM_POSITIONS], tf.int32)
+        return {
+            "masked_lm_logits": self.masked_lm_head(outputs["sequence_output"], mask_positions=positions),
+            "next_sentence_logits": self.next_sentence_head(outputs["pooled_output"]),
+        }
+
+    def _pretraining_losses(self, batch: dict[str, tf.Tensor], outputs: dict[str, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
+        lm_logits = tf.cast(outputs["masked_lm_logits"], tf.float32)
+        weights = tf.cast(batch[features.MASKED_LM_WEIGHTS], tf.float32)
+        per_token = keras.losses.sparse_categorical_crossentropy(
+            batch[features.MASKED_LM_IDS], lm_logits, from_logits=True
+        )
+        lm_loss = tf.reduce_sum(per_token * weights) / tf.maximum(tf.reduce_sum(weights), 1.0)
+        nsp_logits = tf.cast(outputs["next_sentence_logits"], tf.float32)
+        nsp_loss = tf.reduce_mean(
+            keras.losses.sparse_categorical_crossentropy(batch[features.NEXT_SENTENCE_LABELS], nsp_logits,
+                                                         from_logits=True)
+        )
+        return lm_loss, nsp_loss
+
+    def _update_metrics(self, batch, outputs, lm_loss, nsp_loss) -> dict[str, tf.Tensor]:
+        self.loss_tracker.update_state(lm_loss + nsp_loss)
+        self.lm_loss_tracker.update_state(lm_loss)
+        self.nsp_loss_tracker.update_state(nsp_loss)
+        self.lm_accuracy.update_state(batch[features.MASKED_LM_IDS], outputs["masked_lm_logits"],
+                                      sample_weight=batch[features.MASKED_LM_WEIGHTS])
+        self.nsp_accuracy.update_state(batch[features.NEXT_SENTENCE_LABELS], outputs["next_sentence_logits"])
+        results = {metric.name: metric.result() for metric in self.metrics}
+        results["perplexity"] = tf.exp(self.lm_loss_tracker.result())
+        return results
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.lm_loss_tracker, self.nsp_loss_tracker, self.lm_accuracy, self.nsp_accuracy]
+
+    def train_step(self, batch):
+        with tf.GradientTape() as tape:
+            outputs = self(batch, training=True)
+            lm_loss, nsp_loss = self._pretraining_losses(batch, outputs)
+            scaled_loss = self.optimizer.scale_loss(lm_loss + nsp_loss)
+        gradients = tape.gradient(scaled_loss, self.trainable_variables)
+        self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))
+        return self._update_metrics(batch, outputs, lm_loss, nsp_loss)
+
+    def test_step(self, batch):
+        outputs = self(batch, training=False)
+        lm_loss, nsp_loss = self._pretraining_losses(batch, outputs)
+        return self._update_metrics(batch, outputs, lm_loss, nsp_loss)

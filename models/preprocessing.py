@@ -1,0 +1,159 @@
+"""Transform's `preprocessing_fn`: documents -> BERT pre-training instances.
+
+One document in, several instances out (TFT allows a different output batch size when no
+feature is passed through). Per batch of documents, entirely in TensorFlow ops so the same
+graph runs in Beam and in the exported transform graph:
+
+1. WordPiece vocabulary learned over the whole dataset (an analyzer, `vocab_learner`);
+2. sentences tokenized with tensorflow_text's BertTokenizer over that vocabulary;
+3. each document's sentences packed into chunks of a target length (shorter with
+   `short_seq_prob`), each chunk split at a random sentence boundary into segments A and B;
+   with `next_sentence_random_prob`, or when the chunk has one sentence, B is taken from a
+   chunk of another document in the batch (next_sentence_labels = 1);
+4. the pair trimmed round-robin to `max_seq_length - 3`, [CLS]/[SEP] added;
+5. masked-LM targets chosen: `masked_lm_prob` of the real tokens (at most
+   `max_predictions_per_seq`), replaced by [MASK] 80%, a random token 10%, unchanged 10%.
+
+Outputs follow the contract in `models.features`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import tensorflow as tf
+import tensorflow_text as tf_text
+
+from models import features, tokenization, vocab_learner
+from pipeline.configs import PretrainingDataConfig
+
+
+def preprocessing_fn(inputs: dict[str, Any], custom_config: dict[str, Any]) -> dict[str, tf.Tensor]:
+    """TFX Transform entry point; `custom_config["data"]` is a `PretrainingDataConfig` as a dict."""
+    config = PretrainingDataConfig(**custom_config["data"])
+    sentences = _as_ragged(inputs[features.SENTENCES])  # [docs, (sentences)] strings
+
+    words = tokenization.basic_tokenizer(config.lower_case).tokenize(sentences.flat_values)
+    vocab_path = vocab_learner.learn_wordpiece_vocab(words.flat_values, config.vocab_size, config.max_alphabet)
+    table = tokenization.vocab_table(vocab_path)
+    tokenizer = tokenization.wordpiece_tokenizer(table, config.lower_case)
+
+    sentence_ids = tokenization.tokenize(tokenizer, sentences.flat_values)
+    documents = tf.RaggedTensor.from_row_splits(sentence_ids, sentences.row_splits)
+    # The learned vocabulary can be a little smaller than asked; random replacement tokens must exist.
+    vocab_size = table.size() - 1  # the table's one out-of-vocabulary bucket is never produced
+    return build_instances(documents, vocab_size, config)
+
+
+def build_instances(documents: tf.RaggedTensor, vocab_size: tf.Tensor | int, config: PretrainingDataConfig) -> dict[str, tf.Tensor]:
+    """Token ids [docs, (sentences), (tokens)] -> pre-training features [instances, ...]."""
+    documents = tf.ragged.boolean_mask(documents, documents.row_lengths(axis=2) > 0)
+    doc_index = tf.repeat(tf.range(documents.nrows()), config.dupe_factor)
+    documents = tf.gather(documents, doc_index)
+
+    chunks, chunk_doc = _pack_chunks(documents, doc_index, config)
+    first, second, labels = _sentence_pairs(chunks, chunk_doc, config)
+
+    max_tokens = config.max_seq_length - 3
+    first, second = tf_text.RoundRobinTrimmer(max_seq_length=max_tokens).trim([first, second])
+    word_ids, type_ids = tf_text.combine_segments(
+        [first, second], start_of_sequence_id=features.CLS_ID, end_of_segment_id=features.SEP_ID
+    )
+    masked_ids, positions, targets = tf_text.mask_language_model(
+        word_ids,
+        item_selector=tf_text.RandomItemSelector(
+            max_selections_per_batch=config.max_predictions_per_seq,
+            selection_rate=config.masked_lm_prob,
+            unselectable_ids=[features.CLS_ID, features.SEP_ID, features.PAD_ID],
+        ),
+        mask_values_chooser=tf_text.MaskValuesChooser(
+            vocab_size, features.MASK_ID, config.mask_token_rate, config.random_token_rate
+        ),
+    )
+    outputs = tokenization.pad_sequences(masked_ids, type_ids, config.max_seq_length)
+    padded_positions, weights = tf_text.pad_model_inputs(positions, config.max_predictions_per_seq)
+    padded_targets, _ = tf_text.pad_model_inputs(targets, config.max_predictions_per_seq)
+    outputs[features.MASKED_LM_POSITIONS] = tf.cast(padded_positions, tf.int64)
+    outputs[features.MASKED_LM_IDS] = tf.cast(padded_targets, tf.int64)
+    outputs[features.MASKED_LM_WEIGHTS] = tf.cast(weights, tf.float32)
+    outputs[features.NEXT_SENTENCE_LABELS] = labels
+    lengths = {name: config.max_seq_length for name in features.SEQUENCE_FEATURES}
+    lengths.update({name: config.max_predictions_per_seq for name in features.PREDICTION_FEATURES})
+    for name, length in lengths.items():
+        outputs[name] = tf.reshape(outputs[name], [-1, length])
+    return outputs
+
+
+def _as_ragged(value: Any) -> tf.RaggedTensor:
+    if isinstance(value, tf.RaggedTensor):
+        return value
+    if isinstance(value, tf.SparseTensor):
+        return tf.RaggedTensor.from_sparse(value)
+    return tf.RaggedTensor.from_tensor(tf.reshape(value, [tf.shape(value)[0], -1]))
+
+
+def _pack_chunks(documents: tf.RaggedTensor, doc_index: tf.Tensor, config: PretrainingDataConfig) -> tuple[tf.RaggedTensor, tf.Tensor]:
+    """Groups consecutive sentences of each document into chunks of about a target length.
+
+    A sentence goes to chunk `floor(tokens before it in the document / target)`; the target is
+    `max_seq_length - 3`, or with `short_seq_prob` a random shorter length for the document.
+
+    Returns:
+        chunks [chunks, (sentences), (tokens)] and the document index of each chunk.
+    """
+    num_docs = documents.nrows()
+    sentence_lengths = documents.row_lengths(axis=2)  # [docs, (sentences)]
+    sentence_doc = sentence_lengths.value_rowids()
+    ends = tf.concat([tf.zeros([1], tf.int64), tf.cumsum(sentence_lengths.flat_values)], axis=0)
+    doc_start = tf.gather(ends, sentence_lengths.row_starts())
+    tokens_before = ends[:-1] - tf.gather(doc_start, sentence_doc)
+
+    max_tokens = config.max_seq_length - 3
+    is_short = tf.random.uniform([num_docs]) < config.short_seq_prob
+    short_target = tf.random.uniform([num_docs], minval=2, maxval=max_tokens + 1, dtype=tf.int64)
+    target = tf.where(is_short, short_target, tf.constant(max_tokens, tf.int64))
+    chunk_in_doc = tokens_before // tf.gather(target, sentence_doc)
+
+    key = sentence_doc * (tf.reduce_max(tf.concat([tf.zeros([1], tf.int64), chunk_in_doc], axis=0)) + 1) + chunk_in_doc  # non-decreasing
+    unique_keys, chunk_of_sentence = tf.unique(key, out_idx=tf.int64)
+    chunks = tf.RaggedTensor.from_value_rowids(documents.values, chunk_of_sentence, nrows=tf.size(unique_keys, tf.int64))
+    chunk_doc = tf.gather(tf.gather(doc_index, sentence_doc), chunks.row_starts())
+    return chunks, chunk_doc
+
+
+def _sentence_pairs(chunks: tf.RaggedTensor, chunk_doc: tf.Tensor, config: PretrainingDataConfig) -> tuple[tf.RaggedTensor, tf.RaggedTensor, tf.Tensor]:
+    """Splits each chunk into segments A and B; B is the true continuation or another document's text.
+
+    Chunks of one sentence with no other document in the batch to pair with are dropped.
+
+    Returns:
+        segment A [pairs, (tokens)], segment B [pairs, (tokens)], next_sentence_labels [pairs].
+    """
+    num_chunks = chunks.nrows()
+    num_sentences = chunks.row_lengths()
+    split = 1 + tf.cast(
+        tf.floor(tf.random.uniform([num_chunks]) * tf.cast(tf.maximum(num_sentences - 1, 0), tf.float32)),
+        tf.int64,
+    )
+    split = tf.minimum(split, tf.maximum(num_sentences - 1, 1))
+    in_first = tf.ragged.range(num_sentences) < tf.expand_dims(split, 1)
+    first = tf.ragged.boolean_mask(chunks, in_first).merge_dims(1, 2)
+    continuation = tf.ragged.boolean_mask(chunks, ~in_first).merge_dims(1, 2)
+
+    # A partner chunk from another document: a random non-zero offset around the batch.
+    safe_count = tf.maximum(num_chunks, 1)
+    offset = tf.random.uniform([num_chunks], minval=1, maxval=tf.maximum(num_chunks, 2), dtype=tf.int64)
+    partner = (tf.range(num_chunks) + offset) % safe_count
+    has_partner = tf.gather(chunk_doc, partner) != chunk_doc
+    wants_random = (tf.random.uniform([num_chunks]) < config.next_sentence_random_prob) | (num_sentences < 2)
+    is_random = wants_random & has_partner
+
+    candidates = tf.concat([continuation, tf.gather(chunks.merge_dims(1, 2), partner)], axis=0)
+    second = tf.gather(candidates, tf.where(is_random, tf.range(num_chunks) + num_chunks, tf.range(num_chunks)))
+    keep = second.row_lengths() > 0
+    labels = tf.where(is_random, features.IS_RANDOM_NEXT, features.IS_NEXT)
+    return (
+        tf.ragged.boolean_mask(first, keep),
+        tf.ragged.boolean_mask(second, keep),
+        tf.boolean_mask(tf.cast(labels, tf.int64), keep),
+    )

@@ -1,0 +1,1 @@
+"""Pipeline wiring: typed configs, `create_pipeline`, runners and the CLI."""

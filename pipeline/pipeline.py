@@ -1,0 +1,141 @@
+"""`create_pipeline`: the whole DAG, from a typed run config and paths. Reads no environment.
+
+TextExampleGen -> StatisticsGen -> SchemaGen -> Transform -> Trainer (BERT pre-training), then per
+GLUE task: GlueExampleGen -> GlueFineTune -> Evaluator (baseline: the task's last blessed model)
+-> Pusher.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+from tfx import v1 as tfx
+from tfx.types import standard_artifacts
+
+from components.glue_example_gen.component import GlueExampleGen
+from components.glue_fine_tune.component import GlueFineTune
+from components.text_example_gen.component import TextExampleGen
+from models import glue_tasks
+from pipeline.configs import RunConfig
+from pipeline.evaluation import glue_eval_config
+
+PREPROCESSING_FN = "models.preprocessing.preprocessing_fn"
+RUN_FN = "models.trainer.run_fn"
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelinePaths:
+    """Where a run reads and writes.
+
+    Attributes:
+        corpus_dir: folder of raw text files for pre-training.
+        glue_dir: GLUE data root (one folder per task).
+        pipeline_root: TFX artifacts.
+        serving_dir: Pusher destination; blessed models land in `<serving_dir>/<task>/<version>`.
+    """
+
+    corpus_dir: str
+    glue_dir: str
+    pipeline_root: str
+    serving_dir: str
+
+
+def component_id(kind: str, task: str) -> str:
+    """Id of a per-task component, e.g. `GlueFineTune_sst2`."""
+    return f"{kind}_{task}"
+
+
+def create_pipeline(
+    config: RunConfig,
+    paths: PipelinePaths,
+    metadata_connection_config=None,
+    beam_pipeline_args: list[str] | None = None,
+    enable_cache: bool = True,
+) -> tfx.dsl.Pipeline:
+    """The BERT pre-training and GLUE evaluation pipeline for `config`."""
+    config.validate()
+    corpus = TextExampleGen(
+        input_base=paths.corpus_dir,
+        input_pattern=config.corpus.input_pattern,
+        train_buckets=config.corpus.train_buckets,
+        eval_buckets=config.corpus.eval_buckets,
+        min_document_chars=config.corpus.min_document_chars,
+    ).with_id("TextExampleGen")
+    statistics = tfx.components.StatisticsGen(examples=corpus.outputs["examples"])
+    schema = tfx.components.SchemaGen(statistics=statistics.outputs["statistics"], infer_feature_shape=False)
+    transform = tfx.components.Transform(
+        examples=corpus.outputs["examples"],
+        schema=schema.outputs["schema"],
+        preprocessing_fn=PREPROCESSING_FN,
+        splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=["train", "eval"]),
+        custom_config={"data": dataclasses.asdict(config.data)},
+    )
+    trainer = tfx.components.Trainer(
+        run_fn=RUN_FN,
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        train_args=tfx.proto.TrainArgs(num_steps=config.trainer.train_steps),
+        eval_args=tfx.proto.EvalArgs(num_steps=config.trainer.eval_steps),
+        custom_config={
+            "data": dataclasses.asdict(config.data),
+            "model": dataclasses.asdict(config.model),
+            "trainer": dataclasses.asdict(config.trainer),
+        },
+    )
+    components = [corpus, statistics, schema, transform, trainer]
+
+    for task_name in config.glue.tasks:
+        task = glue_tasks.get_task(task_name)
+        glue_examples = GlueExampleGen(glue_dir=paths.glue_dir, task=task_name).with_id(
+            component_id("GlueExampleGen", task_name)
+        )
+        fine_tune = GlueFineTune(
+            examples=glue_examples.outputs["examples"],
+            pretrained_model=trainer.outputs["model"],
+            task=task_name,
+            config=config.glue,
+            seed=config.trainer.seed,
+        ).with_id(component_id("GlueFineTune", task_name))
+        evaluator_id = component_id("Evaluator", task_name)
+        baseline = tfx.dsl.Resolver(
+            strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+            model=tfx.dsl.Channel(
+                type=standard_artifacts.Model,
+                producer_component_id=fine_tune.id,
+                output_key="model",
+            ),
+            model_blessing=tfx.dsl.Channel(
+                type=standard_artifacts.ModelBlessing,
+                producer_component_id=evaluator_id,
+                output_key="blessing",
+            ),
+        ).with_id(component_id("LatestBlessedModelResolver", task_name))
+        evaluator = tfx.components.Evaluator(
+            examples=glue_examples.outputs["examples"],
+            model=fine_tune.outputs["model"],
+            baseline_model=baseline.outputs["model"],
+            example_splits=["eval"],
+            eval_config=glue_eval_config(
+                task,
+                min_accuracy=config.glue.min_accuracy.get(task_name, config.glue.default_min_accuracy),
+                max_accuracy_drop=config.glue.max_accuracy_drop,
+            ),
+        ).with_id(evaluator_id)
+        pusher = tfx.components.Pusher(
+            model=fine_tune.outputs["model"],
+            model_blessing=evaluator.outputs["blessing"],
+            push_destination=tfx.proto.PushDestination(
+                filesystem=tfx.proto.PushDestination.Filesystem(base_directory=os.path.join(paths.serving_dir, task_name))
+            ),
+        ).with_id(component_id("Pusher", task_name))
+        components += [glue_examples, fine_tune, baseline, evaluator, pusher]
+
+    return tfx.dsl.Pipeline(
+        pipeline_name=config.pipeline_name,
+        pipeline_root=paths.pipeline_root,
+        components=components,
+        enable_cache=enable_cache,
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=beam_pipeline_args or [],
+    )
