@@ -52,7 +52,9 @@ class BertPretrainer(keras.Model):
             "next_sentence_logits": self.next_sentence_head(outputs["pooled_output"]),
         }
 
-    def _pretraining_losses(self, batch: dict[str, tf.Tensor], outputs: dict[str, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
+    def _pretraining_losses(
+        self, batch: dict[str, tf.Tensor], outputs: dict[str, tf.Tensor]
+    ) -> tuple[tf.Tensor, tf.Tensor]:
         lm_logits = tf.cast(outputs["masked_lm_logits"], tf.float32)
         weights = tf.cast(batch[features.MASKED_LM_WEIGHTS], tf.float32)
         per_token = keras.losses.sparse_categorical_crossentropy(
@@ -61,8 +63,9 @@ class BertPretrainer(keras.Model):
         lm_loss = tf.reduce_sum(per_token * weights) / tf.maximum(tf.reduce_sum(weights), 1.0)
         nsp_logits = tf.cast(outputs["next_sentence_logits"], tf.float32)
         nsp_loss = tf.reduce_mean(
-            keras.losses.sparse_categorical_crossentropy(batch[features.NEXT_SENTENCE_LABELS], nsp_logits,
-                                                         from_logits=True)
+            keras.losses.sparse_categorical_crossentropy(
+                batch[features.NEXT_SENTENCE_LABELS], nsp_logits, from_logits=True
+            )
         )
         return lm_loss, nsp_loss
 
@@ -70,8 +73,9 @@ class BertPretrainer(keras.Model):
         self.loss_tracker.update_state(lm_loss + nsp_loss)
         self.lm_loss_tracker.update_state(lm_loss)
         self.nsp_loss_tracker.update_state(nsp_loss)
-        self.lm_accuracy.update_state(batch[features.MASKED_LM_IDS], outputs["masked_lm_logits"],
-                                      sample_weight=batch[features.MASKED_LM_WEIGHTS])
+        self.lm_accuracy.update_state(
+            batch[features.MASKED_LM_IDS], outputs["masked_lm_logits"], sample_weight=batch[features.MASKED_LM_WEIGHTS]
+        )
         self.nsp_accuracy.update_state(batch[features.NEXT_SENTENCE_LABELS], outputs["next_sentence_logits"])
         results = {metric.name: metric.result() for metric in self.metrics}
         results["perplexity"] = tf.exp(self.lm_loss_tracker.result())
@@ -87,7 +91,7 @@ class BertPretrainer(keras.Model):
             lm_loss, nsp_loss = self._pretraining_losses(batch, outputs)
             scaled_loss = self.optimizer.scale_loss(lm_loss + nsp_loss)
         gradients = tape.gradient(scaled_loss, self.trainable_variables)
-        self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))
+        self.optimizer.apply_gradients(zip(gradients, self.trainable_variables, strict=True))
         return self._update_metrics(batch, outputs, lm_loss, nsp_loss)
 
     def test_step(self, batch):

@@ -69,8 +69,11 @@ def load_checkpoint(directory: str) -> tuple[keras_hub.models.BertBackbone, str,
     Returns:
         the backbone with its trained weights, the vocabulary path, and whether text is lower-cased.
     """
-    missing = [name for name in (CONFIG_FILE, WEIGHTS_FILE, VOCAB_FILE, TOKENIZER_FILE)
-               if not tf.io.gfile.exists(os.path.join(directory, name))]
+    missing = [
+        name
+        for name in (CONFIG_FILE, WEIGHTS_FILE, VOCAB_FILE, TOKENIZER_FILE)
+        if not tf.io.gfile.exists(os.path.join(directory, name))
+    ]
     if missing:
         raise FileNotFoundError(f"encoder checkpoint {directory} lacks {', '.join(missing)}")
     with tf.io.gfile.GFile(os.path.join(directory, CONFIG_FILE)) as f:
@@ -79,4 +82,3 @@ def load_checkpoint(directory: str) -> tuple[keras_hub.models.BertBackbone, str,
     with tf.io.gfile.GFile(os.path.join(directory, TOKENIZER_FILE)) as f:
         lower_case = bool(json.load(f)["lower_case"])
     return backbone, os.path.join(directory, VOCAB_FILE), lower_case
-

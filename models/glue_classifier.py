@@ -26,16 +26,24 @@ _TEXT_SPEC = {
 _LABELLED_SPEC = {**_TEXT_SPEC, features.GLUE_LABEL: tf.io.FixedLenFeature([], tf.int64)}
 
 
-def encode_sentences(tokenizer: tf_text.BertTokenizer, parsed: dict[str, tf.Tensor], task: GlueTask,
-                     max_seq_length: int) -> dict[str, tf.Tensor]:
+def encode_sentences(
+    tokenizer: tf_text.BertTokenizer, parsed: dict[str, tf.Tensor], task: GlueTask, max_seq_length: int
+) -> dict[str, tf.Tensor]:
     """Parsed GLUE features -> the encoder's packed inputs (one or two segments)."""
     names = [features.GLUE_SENTENCE1] + ([features.GLUE_SENTENCE2] if task.is_pair else [])
     segments = [tokenization.tokenize(tokenizer, parsed[name]) for name in names]
     return tokenization.pack_segments(segments, max_seq_length)
 
 
-def labelled_dataset(file_pattern: str, tokenizer: tf_text.BertTokenizer, task: GlueTask, max_seq_length: int,
-                     batch_size: int, training: bool, seed: int = 42) -> tf.data.Dataset:
+def labelled_dataset(
+    file_pattern: str,
+    tokenizer: tf_text.BertTokenizer,
+    task: GlueTask,
+    max_seq_length: int,
+    batch_size: int,
+    training: bool,
+    seed: int = 42,
+) -> tf.data.Dataset:
     """(encoder inputs, label) batches from GlueExampleGen's gzipped TFRecords."""
     files = tf.io.gfile.glob(file_pattern)
     if not files:
@@ -55,8 +63,9 @@ def labelled_dataset(file_pattern: str, tokenizer: tf_text.BertTokenizer, task: 
 
 def build_classifier(backbone: keras_hub.models.BertBackbone, task: GlueTask, dropout: float) -> keras.Model:
     """BertTextClassifier producing logits over the task's classes."""
-    return keras_hub.models.BertTextClassifier(backbone, num_classes=task.num_classes, preprocessor=None,
-                                               dropout=dropout)
+    return keras_hub.models.BertTextClassifier(
+        backbone, num_classes=task.num_classes, preprocessor=None, dropout=dropout
+    )
 
 
 class GlueServing(tf.Module):
@@ -87,8 +96,9 @@ class GlueServing(tf.Module):
         return {features.PROBABILITIES: probabilities, features.POSITIVE_PROBABILITY: probabilities[:, 1]}
 
 
-def export_classifier(classifier: keras.Model, vocab_path: str, lower_case: bool, task: GlueTask,
-                      max_seq_length: int, export_dir: str) -> None:
+def export_classifier(
+    classifier: keras.Model, vocab_path: str, lower_case: bool, task: GlueTask, max_seq_length: int, export_dir: str
+) -> None:
     """Saves a `GlueServing` module with its `serving_default` signature."""
     module = GlueServing(classifier, vocab_path, lower_case, task, max_seq_length)
     tf.saved_model.save(module, export_dir, signatures={"serving_default": module.serve_examples})

@@ -10,7 +10,8 @@ graph runs in Beam and in the exported transform graph:
    `short_seq_prob`), each chunk split at a random sentence boundary into segments A and B;
    with `next_sentence_random_prob`, or when the chunk has one sentence, B is taken from a
    chunk of another document in the batch (next_sentence_labels = 1);
-4. the pair trimmed round-robin to `max_seq_length - 3`, [CLS]/[SEP] added;
+4. the pair trimmed round-robin to `max_seq_length - 3` (A from its start, B from its end, so
+   the A|B boundary is kept), [CLS]/[SEP] added;
 5. masked-LM targets chosen: `masked_lm_prob` of the real tokens (at most
    `max_predictions_per_seq`), replaced by [MASK] 80%, a random token 10%, unchanged 10%.
 
@@ -45,7 +46,9 @@ def preprocessing_fn(inputs: dict[str, Any], custom_config: dict[str, Any]) -> d
     return build_instances(documents, vocab_size, config)
 
 
-def build_instances(documents: tf.RaggedTensor, vocab_size: tf.Tensor | int, config: PretrainingDataConfig) -> dict[str, tf.Tensor]:
+def build_instances(
+    documents: tf.RaggedTensor, vocab_size: tf.Tensor | int, config: PretrainingDataConfig
+) -> dict[str, tf.Tensor]:
     """Token ids [docs, (sentences), (tokens)] -> pre-training features [instances, ...]."""
     documents = tf.ragged.boolean_mask(documents, documents.row_lengths(axis=2) > 0)
     doc_index = tf.repeat(tf.range(documents.nrows()), config.dupe_factor)
@@ -55,7 +58,10 @@ def build_instances(documents: tf.RaggedTensor, vocab_size: tf.Tensor | int, con
     first, second, labels = _sentence_pairs(chunks, chunk_doc, config)
 
     max_tokens = config.max_seq_length - 3
-    first, second = tf_text.RoundRobinTrimmer(max_seq_length=max_tokens).trim([first, second])
+    # Trim A from its start and B from its end, so that a true continuation stays adjacent at the
+    # A|B boundary (the original data trims either end at random, which can cut the boundary).
+    reversed_first, second = tf_text.RoundRobinTrimmer(max_seq_length=max_tokens).trim([_reverse_rows(first), second])
+    first = _reverse_rows(reversed_first)
     word_ids, type_ids = tf_text.combine_segments(
         [first, second], start_of_sequence_id=features.CLS_ID, end_of_segment_id=features.SEP_ID
     )
@@ -92,7 +98,17 @@ def _as_ragged(value: Any) -> tf.RaggedTensor:
     return tf.RaggedTensor.from_tensor(tf.reshape(value, [tf.shape(value)[0], -1]))
 
 
-def _pack_chunks(documents: tf.RaggedTensor, doc_index: tf.Tensor, config: PretrainingDataConfig) -> tuple[tf.RaggedTensor, tf.Tensor]:
+def _reverse_rows(rows: tf.RaggedTensor) -> tf.RaggedTensor:
+    """Reverses the values within each row of a 2-D ragged tensor."""
+    row_of_value = rows.value_rowids()
+    position = tf.range(tf.size(rows.values, out_type=tf.int64)) - tf.gather(rows.row_starts(), row_of_value)
+    last = tf.gather(rows.row_starts() + rows.row_lengths() - 1, row_of_value)
+    return rows.with_values(tf.gather(rows.values, last - position))
+
+
+def _pack_chunks(
+    documents: tf.RaggedTensor, doc_index: tf.Tensor, config: PretrainingDataConfig
+) -> tuple[tf.RaggedTensor, tf.Tensor]:
     """Groups consecutive sentences of each document into chunks of about a target length.
 
     A sentence goes to chunk `floor(tokens before it in the document / target)`; the target is
@@ -114,14 +130,20 @@ def _pack_chunks(documents: tf.RaggedTensor, doc_index: tf.Tensor, config: Pretr
     target = tf.where(is_short, short_target, tf.constant(max_tokens, tf.int64))
     chunk_in_doc = tokens_before // tf.gather(target, sentence_doc)
 
-    key = sentence_doc * (tf.reduce_max(tf.concat([tf.zeros([1], tf.int64), chunk_in_doc], axis=0)) + 1) + chunk_in_doc  # non-decreasing
+    key = (
+        sentence_doc * (tf.reduce_max(tf.concat([tf.zeros([1], tf.int64), chunk_in_doc], axis=0)) + 1) + chunk_in_doc
+    )  # non-decreasing
     unique_keys, chunk_of_sentence = tf.unique(key, out_idx=tf.int64)
-    chunks = tf.RaggedTensor.from_value_rowids(documents.values, chunk_of_sentence, nrows=tf.size(unique_keys, tf.int64))
+    chunks = tf.RaggedTensor.from_value_rowids(
+        documents.values, chunk_of_sentence, nrows=tf.size(unique_keys, tf.int64)
+    )
     chunk_doc = tf.gather(tf.gather(doc_index, sentence_doc), chunks.row_starts())
     return chunks, chunk_doc
 
 
-def _sentence_pairs(chunks: tf.RaggedTensor, chunk_doc: tf.Tensor, config: PretrainingDataConfig) -> tuple[tf.RaggedTensor, tf.RaggedTensor, tf.Tensor]:
+def _sentence_pairs(
+    chunks: tf.RaggedTensor, chunk_doc: tf.Tensor, config: PretrainingDataConfig
+) -> tuple[tf.RaggedTensor, tf.RaggedTensor, tf.Tensor]:
     """Splits each chunk into segments A and B; B is the true continuation or another document's text.
 
     Chunks of one sentence with no other document in the batch to pair with are dropped.

@@ -41,7 +41,9 @@ def find_vocab(transform_output: tft.TFTransformOutput) -> str:
     return os.path.join(assets, candidates[0])
 
 
-def _dataset(fn_args: tfx.components.FnArgs, file_pattern: list[str], schema, batch_size: int, seed: int) -> tf.data.Dataset:
+def _dataset(
+    fn_args: tfx.components.FnArgs, file_pattern: list[str], schema, batch_size: int, seed: int
+) -> tf.data.Dataset:
     return fn_args.data_accessor.tf_dataset_factory(
         file_pattern,
         tfxio.TensorFlowDatasetOptions(batch_size=batch_size, shuffle_seed=seed, drop_final_batch=True),
@@ -68,8 +70,14 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     pretrainer = BertPretrainer(backbone)
     train_steps = fn_args.train_steps or config.train_steps
     pretrainer.compile(
-        optimizer=create_optimizer(config.optimizer, config.learning_rate, config.warmup_steps, train_steps,
-                                   config.weight_decay, config.clip_norm),
+        optimizer=create_optimizer(
+            config.optimizer,
+            config.learning_rate,
+            config.warmup_steps,
+            train_steps,
+            config.weight_decay,
+            config.clip_norm,
+        ),
         jit_compile=config.jit_compile,
     )
     steps_per_epoch = min(config.steps_per_epoch, train_steps)
@@ -86,7 +94,9 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, HISTORY_FILE), "w") as f:
         json.dump({name: [float(v) for v in values] for name, values in history.history.items()}, f, indent=2)
 
-    encoder.save_checkpoint(backbone, vocab_path, data.lower_case,
-                            checkpoint_dir(os.path.dirname(fn_args.serving_model_dir)))
-    encoder_export.export_text_encoder(backbone, vocab_path, data.lower_case, data.max_seq_length,
-                                       fn_args.serving_model_dir)
+    encoder.save_checkpoint(
+        backbone, vocab_path, data.lower_case, checkpoint_dir(os.path.dirname(fn_args.serving_model_dir))
+    )
+    encoder_export.export_text_encoder(
+        backbone, vocab_path, data.lower_case, data.max_seq_length, fn_args.serving_model_dir
+    )

@@ -16,7 +16,7 @@ Why not tensorflow_text's own learner (`wordpiece_tokenizer_learner_lib`, behind
 from __future__ import annotations
 
 import os
-from typing import Iterable
+from collections.abc import Iterable
 
 import apache_beam as beam
 import numpy as np
@@ -65,7 +65,9 @@ class WordpieceVocabLearner(tft_beam.experimental.PTransformAnalyzer):
             raise ValueError("WordPiece vocabulary: the corpus has no words; is the train split empty?")
         vocab = learn_vocabulary(
             ((word.decode("utf-8"), count) for word, count in word_counts),
-            self.vocab_size, self.reserved_tokens, self.max_alphabet,
+            self.vocab_size,
+            self.reserved_tokens,
+            self.max_alphabet,
         )
         if vocab[: len(self.reserved_tokens)] != self.reserved_tokens:
             raise AssertionError(f"learned vocabulary does not start with {self.reserved_tokens}: {vocab[:8]}")
@@ -76,8 +78,9 @@ class WordpieceVocabLearner(tft_beam.experimental.PTransformAnalyzer):
         return np.array(path.encode("utf-8"))
 
 
-def learn_vocabulary(word_counts: Iterable[tuple[str, int]], vocab_size: int, reserved_tokens: list[str],
-                     max_alphabet: int) -> list[str]:
+def learn_vocabulary(
+    word_counts: Iterable[tuple[str, int]], vocab_size: int, reserved_tokens: list[str], max_alphabet: int
+) -> list[str]:
     """WordPiece vocabulary (tokens in id order) from (word, count) pairs of normalised words."""
     tokenizer = Tokenizer(WordPiece(unk_token=features.UNK_TOKEN))
     tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()

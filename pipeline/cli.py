@@ -1,7 +1,7 @@
 """`bert-tfx`: run the pipeline locally, show a resolved config.
 
-    bert-tfx run --preset smoke [--set trainer.train_steps=500 ...] [--output-dir DIR] [--data-dir DIR]
-    bert-tfx config --preset base [--set ...]
+bert-tfx run --preset smoke [--set trainer.train_steps=500 ...] [--output-dir DIR] [--data-dir DIR]
+bert-tfx config --preset base [--set ...]
 """
 
 from __future__ import annotations
@@ -18,12 +18,20 @@ from pipeline import configs
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bert-tfx", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    for name, help_text in (("run", "run the pipeline on the local orchestrator"),
-                            ("config", "print the resolved config as JSON")):
+    for name, help_text in (
+        ("run", "run the pipeline on the local orchestrator"),
+        ("config", "print the resolved config as JSON"),
+    ):
         command = commands.add_parser(name, help=help_text)
         command.add_argument("--preset", default="smoke", choices=sorted(configs.PRESETS))
-        command.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                             help="override a config field, e.g. trainer.train_steps=500 (repeatable)")
+        command.add_argument(
+            "--set",
+            dest="overrides",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="override a config field, e.g. trainer.train_steps=500 (repeatable)",
+        )
     run = commands.choices["run"]
     run.add_argument("--output-dir", type=Path, default=None, help="default: <repo>/outputs")
     run.add_argument("--data-dir", type=Path, default=None, help="default: <repo>/data (corpus/ and glue/)")

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 @dataclasses.dataclass
@@ -170,29 +171,43 @@ class RunConfig:
 
     def validate(self) -> RunConfig:
         """Checks cross-field invariants; returns self so calls chain. Raises ValueError."""
-        _check(self.model.hidden_dim % self.model.num_heads == 0,
-               f"model.hidden_dim={self.model.hidden_dim} is not divisible by model.num_heads={self.model.num_heads}")
+        _check(
+            self.model.hidden_dim % self.model.num_heads == 0,
+            f"model.hidden_dim={self.model.hidden_dim} is not divisible by model.num_heads={self.model.num_heads}",
+        )
         for name in ("max_seq_length",):
             for section in (self.data, self.glue):
                 value = getattr(section, name)
-                _check(8 <= value <= self.model.max_position_embeddings,
-                       f"{name}={value} must be within [8, model.max_position_embeddings="
-                       f"{self.model.max_position_embeddings}]")
+                _check(
+                    8 <= value <= self.model.max_position_embeddings,
+                    f"{name}={value} must be within [8, model.max_position_embeddings="
+                    f"{self.model.max_position_embeddings}]",
+                )
         _check(0 < self.data.masked_lm_prob < 1, f"data.masked_lm_prob={self.data.masked_lm_prob} must be in (0, 1)")
-        _check(self.data.mask_token_rate + self.data.random_token_rate <= 1,
-               "data.mask_token_rate + data.random_token_rate must be at most 1")
-        _check(0 < self.data.max_predictions_per_seq < self.data.max_seq_length,
-               f"data.max_predictions_per_seq={self.data.max_predictions_per_seq} must be in "
-               f"(0, data.max_seq_length={self.data.max_seq_length})")
+        _check(
+            self.data.mask_token_rate + self.data.random_token_rate <= 1,
+            "data.mask_token_rate + data.random_token_rate must be at most 1",
+        )
+        _check(
+            0 < self.data.max_predictions_per_seq < self.data.max_seq_length,
+            f"data.max_predictions_per_seq={self.data.max_predictions_per_seq} must be in "
+            f"(0, data.max_seq_length={self.data.max_seq_length})",
+        )
         _check(self.data.vocab_size > 100, f"data.vocab_size={self.data.vocab_size} must be above 100")
         _check(self.data.dupe_factor >= 1, f"data.dupe_factor={self.data.dupe_factor} must be at least 1")
-        _check(self.trainer.optimizer in ("adamw", "lamb"),
-               f"trainer.optimizer={self.trainer.optimizer!r} must be 'adamw' or 'lamb'")
-        _check(self.trainer.mixed_precision in ("", "mixed_float16", "mixed_bfloat16"),
-               f"trainer.mixed_precision={self.trainer.mixed_precision!r} must be '', 'mixed_float16' or 'mixed_bfloat16'")
+        _check(
+            self.trainer.optimizer in ("adamw", "lamb"),
+            f"trainer.optimizer={self.trainer.optimizer!r} must be 'adamw' or 'lamb'",
+        )
+        _check(
+            self.trainer.mixed_precision in ("", "mixed_float16", "mixed_bfloat16"),
+            f"trainer.mixed_precision={self.trainer.mixed_precision!r} must be '', 'mixed_float16' or 'mixed_bfloat16'",
+        )
         _check(self.trainer.train_steps > 0, f"trainer.train_steps={self.trainer.train_steps} must be positive")
-        _check(self.corpus.train_buckets > 0 and self.corpus.eval_buckets > 0,
-               "corpus.train_buckets and corpus.eval_buckets must be positive")
+        _check(
+            self.corpus.train_buckets > 0 and self.corpus.eval_buckets > 0,
+            "corpus.train_buckets and corpus.eval_buckets must be positive",
+        )
         from models import glue_tasks  # a leaf module with no TensorFlow import
 
         unknown = [t for t in self.glue.tasks if t not in glue_tasks.TASKS]
@@ -240,12 +255,21 @@ def _smoke() -> RunConfig:
         preset="smoke",
         pipeline_name="bert-smoke",
         data=PretrainingDataConfig(vocab_size=2000, max_alphabet=200, max_seq_length=64, max_predictions_per_seq=10),
-        model=ModelConfig(num_layers=2, hidden_dim=64, num_heads=2, intermediate_dim=128, dropout=0.1,
-                          max_position_embeddings=128),
-        trainer=TrainerConfig(train_steps=300, eval_steps=10, batch_size=32, learning_rate=1e-3,
-                              warmup_steps=30, steps_per_epoch=50),
-        glue=GlueConfig(max_seq_length=64, batch_size=32, train_steps=150, learning_rate=1e-3,
-                        default_min_accuracy=0.5, min_accuracy={"mrpc": 0.6}, max_accuracy_drop=0.1),
+        model=ModelConfig(
+            num_layers=2, hidden_dim=64, num_heads=2, intermediate_dim=128, dropout=0.1, max_position_embeddings=128
+        ),
+        trainer=TrainerConfig(
+            train_steps=300, eval_steps=10, batch_size=32, learning_rate=1e-3, warmup_steps=30, steps_per_epoch=50
+        ),
+        glue=GlueConfig(
+            max_seq_length=64,
+            batch_size=32,
+            train_steps=150,
+            learning_rate=1e-3,
+            default_min_accuracy=0.5,
+            min_accuracy={"mrpc": 0.6},
+            max_accuracy_drop=0.1,
+        ),
     )
 
 
@@ -278,8 +302,14 @@ def _base() -> RunConfig:
     return RunConfig(
         preset="base",
         pipeline_name="bert-base",
-        trainer=TrainerConfig(train_steps=1_000_000, batch_size=256, learning_rate=1e-4, warmup_steps=10000,
-                              mixed_precision="mixed_bfloat16", steps_per_epoch=1000),
+        trainer=TrainerConfig(
+            train_steps=1_000_000,
+            batch_size=256,
+            learning_rate=1e-4,
+            warmup_steps=10000,
+            mixed_precision="mixed_bfloat16",
+            steps_per_epoch=1000,
+        ),
         glue=GlueConfig(min_accuracy={"sst2": 0.9, "mrpc": 0.8}),
     )
 

@@ -126,7 +126,9 @@ def create_pipeline(
             model=fine_tune.outputs["model"],
             model_blessing=evaluator.outputs["blessing"],
             push_destination=tfx.proto.PushDestination(
-                filesystem=tfx.proto.PushDestination.Filesystem(base_directory=os.path.join(paths.serving_dir, task_name))
+                filesystem=tfx.proto.PushDestination.Filesystem(
+                    base_directory=os.path.join(paths.serving_dir, task_name)
+                )
             ),
         ).with_id(component_id("Pusher", task_name))
         components += [glue_examples, fine_tune, baseline, evaluator, pusher]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-from typing import BinaryIO, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import BinaryIO
 
 from models.glue_tasks import GlueTask
 
@@ -64,5 +65,6 @@ def _record(path: str, line: int, row: list[str], task: GlueTask, idx: int) -> G
             f"{task.name} labels are {', '.join(task.labels)}"
         )
     sentence2 = row[task.sentence2_column] if task.sentence2_column is not None else ""
-    return GlueRecord(idx=idx, sentence1=row[task.sentence1_column], sentence2=sentence2,
-                      label=task.labels.index(label))
+    return GlueRecord(
+        idx=idx, sentence1=row[task.sentence1_column], sentence2=sentence2, label=task.labels.index(label)
+    )

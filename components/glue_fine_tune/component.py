@@ -44,8 +44,14 @@ class GlueFineTune(base_component.BaseComponent):
     SPEC_CLASS = GlueFineTuneSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
 
-    def __init__(self, examples: channel.BaseChannel, pretrained_model: channel.BaseChannel, task: str,
-                 config: GlueConfig, seed: int = 42):
+    def __init__(
+        self,
+        examples: channel.BaseChannel,
+        pretrained_model: channel.BaseChannel,
+        task: str,
+        config: GlueConfig,
+        seed: int = 42,
+    ):
         spec = GlueFineTuneSpec(
             examples=examples,
             pretrained_model=pretrained_model,

@@ -37,8 +37,12 @@ def _count_records(pattern: str) -> int:
 class Executor(base_executor.BaseExecutor):
     """Fine-tunes a BertTextClassifier per the GlueConfig in `exec_properties["config"]`."""
 
-    def Do(self, input_dict: dict[str, list[types.Artifact]], output_dict: dict[str, list[types.Artifact]],
-           exec_properties: dict[str, Any]) -> None:
+    def Do(
+        self,
+        input_dict: dict[str, list[types.Artifact]],
+        output_dict: dict[str, list[types.Artifact]],
+        exec_properties: dict[str, Any],
+    ) -> None:
         task = glue_tasks.get_task(exec_properties[TASK_KEY])
         config = GlueConfig(**json.loads(exec_properties[CONFIG_KEY]))
         seed = int(exec_properties[SEED_KEY])
@@ -52,27 +56,40 @@ class Executor(base_executor.BaseExecutor):
         tokenizer = tokenization.wordpiece_tokenizer(tokenization.vocab_table(vocab_path), lower_case)
         train_pattern = os.path.join(artifact_utils.get_split_uri([examples], "train"), "*")
         eval_pattern = os.path.join(artifact_utils.get_split_uri([examples], "eval"), "*")
-        train = glue_classifier.labelled_dataset(train_pattern, tokenizer, task, config.max_seq_length,
-                                                 config.batch_size, training=True, seed=seed)
-        evaluation = glue_classifier.labelled_dataset(eval_pattern, tokenizer, task, config.max_seq_length,
-                                                      config.batch_size, training=False)
+        train = glue_classifier.labelled_dataset(
+            train_pattern, tokenizer, task, config.max_seq_length, config.batch_size, training=True, seed=seed
+        )
+        evaluation = glue_classifier.labelled_dataset(
+            eval_pattern, tokenizer, task, config.max_seq_length, config.batch_size, training=False
+        )
         steps = config.train_steps or config.epochs * math.ceil(_count_records(train_pattern) / config.batch_size)
 
         classifier = glue_classifier.build_classifier(backbone, task, config.dropout)
         classifier.compile(
-            optimizer=create_optimizer("adamw", config.learning_rate, warmup_steps=steps // 10, total_steps=steps,
-                                       clip_norm=1.0),
+            optimizer=create_optimizer(
+                "adamw", config.learning_rate, warmup_steps=steps // 10, total_steps=steps, clip_norm=1.0
+            ),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         )
         steps_per_epoch = min(steps, 100)
-        history = classifier.fit(train, steps_per_epoch=steps_per_epoch, epochs=max(steps // steps_per_epoch, 1),
-                                 verbose=2)
+        history = classifier.fit(
+            train, steps_per_epoch=steps_per_epoch, epochs=max(steps // steps_per_epoch, 1), verbose=2
+        )
         dev_metrics = classifier.evaluate(evaluation, return_dict=True, verbose=0)
 
-        glue_classifier.export_classifier(classifier, vocab_path, lower_case, task, config.max_seq_length,
-                                          path_utils.serving_model_dir(model_uri))
+        glue_classifier.export_classifier(
+            classifier, vocab_path, lower_case, task, config.max_seq_length, path_utils.serving_model_dir(model_uri)
+        )
         tf.io.gfile.makedirs(run_uri)
         with tf.io.gfile.GFile(os.path.join(run_uri, METRICS_FILE), "w") as f:
-            json.dump({"task": task.name, "train_steps": steps, "dev": {k: float(v) for k, v in dev_metrics.items()},
-                       "train_history": {k: [float(x) for x in v] for k, v in history.history.items()}}, f, indent=2)
+            json.dump(
+                {
+                    "task": task.name,
+                    "train_steps": steps,
+                    "dev": {k: float(v) for k, v in dev_metrics.items()},
+                    "train_history": {k: [float(x) for x in v] for k, v in history.history.items()},
+                },
+                f,
+                indent=2,
+            )

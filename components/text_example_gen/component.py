@@ -36,9 +36,7 @@ class TextExampleGen(JsonConfiguredExampleGen):
         eval_buckets: int = 1,
         min_document_chars: int = 200,
     ):
-        input_config = example_gen_pb2.Input(
-            splits=[example_gen_pb2.Input.Split(name="corpus", pattern=input_pattern)]
-        )
+        input_config = example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="corpus", pattern=input_pattern)])
         output_config = example_gen_pb2.Output(
             split_config=example_gen_pb2.SplitConfig(
                 splits=[

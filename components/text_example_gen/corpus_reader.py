@@ -23,10 +23,11 @@ import io
 import os
 import re
 import unicodedata
-from typing import BinaryIO, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import BinaryIO
 
 _GZIP_MAGIC = b"\x1f\x8b"
-_DOC_OPEN = re.compile(r'^<doc\b(?P<attrs>[^>]*)>\s*$')
+_DOC_OPEN = re.compile(r"^<doc\b(?P<attrs>[^>]*)>\s*$")
 _DOC_CLOSE = "</doc>"
 _ATTR = re.compile(r'(\w+)="([^"]*)"')
 
@@ -98,7 +99,9 @@ def split_sentences(paragraph: str) -> list[str]:
     return [p for p in pieces if p]
 
 
-def read_documents(path: str, min_chars: int = 0, opener: Callable[[str], BinaryIO] | None = None) -> Iterator[Document]:
+def read_documents(
+    path: str, min_chars: int = 0, opener: Callable[[str], BinaryIO] | None = None
+) -> Iterator[Document]:
     """Yields the cleaned documents of one corpus file, in file order.
 
     Args:
@@ -189,7 +192,9 @@ def _read_wikiextractor(path: str, lines: Iterator[tuple[int, str]]) -> Iterator
         else:
             body.append(line)
     if open_at is not None:
-        raise CorpusFormatError(f"{path}: the document opened at line {open_at} has no </doc> before the end of the file")
+        raise CorpusFormatError(
+            f"{path}: the document opened at line {open_at} has no </doc> before the end of the file"
+        )
 
 
 def _read_plain(path: str, lines: Iterator[tuple[int, str]]) -> Iterator[Document]:

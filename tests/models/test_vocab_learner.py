@@ -1,0 +1,28 @@
+import collections
+
+import tensorflow as tf
+
+from models import features, tokenization
+from models.vocab_learner import learn_vocabulary
+from tests.conftest import DATA_DIR
+
+
+def test_learned_vocabulary_starts_with_special_tokens_and_tokenizes_without_unknowns(tmp_path):
+    from components.text_example_gen.corpus_reader import read_documents
+
+    sentences = [s for d in read_documents(str(sorted(DATA_DIR.glob("corpus/*.gz"))[0]), 200) for s in d.sentences]
+    words = tokenization.basic_tokenizer(lower_case=True).tokenize(tf.constant(sentences)).flat_values.numpy()
+    counts = collections.Counter(w.decode("utf-8") for w in words)
+    vocab = learn_vocabulary(
+        counts.items(), vocab_size=1500, reserved_tokens=list(features.SPECIAL_TOKENS), max_alphabet=200
+    )
+
+    assert vocab[: len(features.SPECIAL_TOKENS)] == list(features.SPECIAL_TOKENS)
+    assert 1000 < len(vocab) <= 1500 and len(set(vocab)) == len(vocab)
+    assert any(token.startswith("##") for token in vocab)
+    path = tmp_path / "vocab.txt"
+    path.write_text("".join(t + "\n" for t in vocab))
+    tokenizer = tokenization.wordpiece_tokenizer(tokenization.vocab_table(str(path)), lower_case=True)
+    ids = tokenization.tokenize(tokenizer, tf.constant(sentences[:500])).flat_values.numpy()
+    assert (ids == features.UNK_ID).mean() < 0.01
+    assert ids.max() < len(vocab)

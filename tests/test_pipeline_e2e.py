@@ -1,0 +1,245 @@
+"""The whole pipeline on the local orchestrator, as a user runs it, on the bundled data (smoke preset).
+
+Four runs share one output folder: a first full run; an unchanged re-run, cached except the
+Evaluators (and the Pushers after them) whose baseline resolver now finds the first run's blessed
+model; a second unchanged re-run, all cached; and a run with one Trainer setting changed (only the
+Trainer and what follows re-execute). Then the TFX CLI
+runs the same pipeline file. Takes several minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models import features
+from pipeline import configs, lineage
+from tests.conftest import REPO_ROOT
+
+pytestmark = pytest.mark.e2e
+
+BIN = Path(sys.executable).parent
+UPSTREAM_OF_TRAINER = {
+    "TextExampleGen",
+    "StatisticsGen",
+    "SchemaGen",
+    "Transform",
+    "GlueExampleGen_sst2",
+    "GlueExampleGen_mrpc",
+}
+TRAINER_AND_DOWNSTREAM = {
+    "Trainer",
+    "GlueFineTune_sst2",
+    "GlueFineTune_mrpc",
+    "Evaluator_sst2",
+    "Evaluator_mrpc",
+    "Pusher_sst2",
+    "Pusher_mrpc",
+}
+
+
+def run_cli(output_dir: Path, *overrides: str) -> tuple[float, str]:
+    command = [str(BIN / "bert-tfx"), "run", "--preset", "smoke", "--output-dir", str(output_dir)]
+    for override in overrides:
+        command += ["--set", override]
+    start = time.monotonic()
+    result = subprocess.run(command, capture_output=True, text=True, timeout=1800)
+    elapsed = time.monotonic() - start
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
+    return elapsed, result.stdout
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    output_dir = tmp_path_factory.mktemp("outputs")
+    first = run_cli(output_dir)
+    store_path = output_dir / "bert-smoke" / "metadata.sqlite"
+    first_executions = lineage.latest_run_executions(lineage.open_store(str(store_path)))
+    cached = run_cli(output_dir)
+    cached_executions = lineage.latest_run_executions(lineage.open_store(str(store_path)))
+    run_cli(output_dir)
+    steady_executions = lineage.latest_run_executions(lineage.open_store(str(store_path)))
+    changed = run_cli(output_dir, "trainer.learning_rate=0.002")
+    changed_executions = lineage.latest_run_executions(lineage.open_store(str(store_path)))
+    return {
+        "output_dir": output_dir,
+        "store_path": store_path,
+        "root": output_dir / "bert-smoke" / "pipeline_root",
+        "first": (first, first_executions),
+        "cached": (cached, cached_executions),
+        "steady": steady_executions,
+        "changed": (changed, changed_executions),
+    }
+
+
+def states(executions):
+    return {e.node_id: e.state for e in executions if not e.node_id.startswith("LatestBlessedModelResolver")}
+
+
+def latest_uri(root: Path, node: str, output: str) -> Path:
+    return max((root / node / output).iterdir(), key=lambda p: int(p.name))
+
+
+def test_every_component_completes_and_cli_reports_outputs(runs):
+    (seconds, stdout), executions = runs["first"]
+    assert states(executions) == {node: "COMPLETE" for node in UPSTREAM_OF_TRAINER | TRAINER_AND_DOWNSTREAM}
+    assert "ML Metadata:" in stdout and str(runs["store_path"]) in stdout
+    assert seconds < 15 * 60
+
+
+def test_transform_emits_the_feature_contract_with_15_percent_masking(runs):
+    import tensorflow as tf
+    import tensorflow_transform as tft
+
+    graph_uri = latest_uri(runs["root"], "Transform", "transform_graph")
+    output = tft.TFTransformOutput(str(graph_uri))
+    spec = output.transformed_feature_spec()
+    config = configs.preset("smoke").data
+    assert set(spec) == set(features.PRETRAINING_FEATURES)
+    for name in features.SEQUENCE_FEATURES:
+        assert spec[name].shape == [config.max_seq_length]
+    for name in features.PREDICTION_FEATURES:
+        assert spec[name].shape == [config.max_predictions_per_seq]
+    assert spec[features.NEXT_SENTENCE_LABELS].shape == []
+
+    examples = latest_uri(runs["root"], "Transform", "transformed_examples")
+    files = glob.glob(str(examples / "Split-train" / "*"))
+    batch = next(
+        iter(
+            tf.data.TFRecordDataset(files, compression_type="GZIP")
+            .batch(2000)
+            .map(lambda x: tf.io.parse_example(x, spec))
+        )
+    )
+    real_tokens = batch[features.INPUT_MASK].numpy().sum() - 3 * batch[features.INPUT_MASK].shape[0]
+    predicted = batch[features.MASKED_LM_WEIGHTS].numpy().sum()
+    assert 0.14 <= predicted / real_tokens <= 0.17
+    assert 0.35 < batch[features.NEXT_SENTENCE_LABELS].numpy().mean() < 0.65
+    vocab = [line.rstrip("\n") for line in open(glob.glob(str(graph_uri / "transform_fn" / "assets" / "vocab*"))[0])]
+    assert vocab[:5] == list(features.SPECIAL_TOKENS)
+    assert 1800 <= len(vocab) <= config.vocab_size
+
+
+def test_pretraining_loss_goes_down(runs):
+    run_dir = latest_uri(runs["root"], "Trainer", "model_run")
+    history = json.loads((run_dir / "history.json").read_text())
+    assert history["loss"][-1] < history["loss"][0] - 0.5
+    assert history["val_lm_example_loss"][-1] < history["val_lm_example_loss"][0]
+    assert glob.glob(str(run_dir / "tensorboard" / "train" / "events.out.tfevents.*"))
+
+
+def test_fine_tuned_model_returns_probabilities(runs):
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401
+
+    model = tf.saved_model.load(str(latest_uri(runs["root"], "GlueFineTune_mrpc", "model") / "Format-Serving"))
+    examples = [
+        tf.train.Example(
+            features=tf.train.Features(
+                feature={
+                    "sentence1": tf.train.Feature(bytes_list=tf.train.BytesList(value=[s1.encode()])),
+                    "sentence2": tf.train.Feature(bytes_list=tf.train.BytesList(value=[s2.encode()])),
+                }
+            )
+        ).SerializeToString()
+        for s1, s2 in [("The cat sat on the mat.", "A cat was sitting on the mat."), ("Stocks fell.", "It rained.")]
+    ]
+    outputs = model.signatures["serving_default"](examples=tf.constant(examples))
+    probabilities = outputs[features.PROBABILITIES].numpy()
+    assert probabilities.shape == (2, 2)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(outputs[features.POSITIVE_PROBABILITY].numpy(), probabilities[:, 1])
+
+
+def test_evaluator_writes_a_blessing_and_pusher_follows_it(runs):
+    store = lineage.open_store(str(runs["store_path"]))
+    blessings = [a for a in store.get_artifacts() if lineage.artifact_type_name(store, a) == "ModelBlessing"]
+    assert len(blessings) >= 2
+    for blessing in blessings:
+        blessed = blessing.custom_properties["blessed"].int_value
+        marker = "BLESSED" if blessed else "NOT_BLESSED"
+        assert os.path.exists(os.path.join(blessing.uri, marker))
+    for task in ("sst2", "mrpc"):
+        uri = latest_uri(runs["root"], f"Evaluator_{task}", "evaluation")
+        assert any(uri.iterdir()), "TFMA wrote its evaluation"
+        blessing = latest_uri(runs["root"], f"Evaluator_{task}", "blessing")
+        pushed_dir = runs["output_dir"] / "bert-smoke" / "serving" / task
+        if (blessing / "BLESSED").exists():
+            assert any(pushed_dir.iterdir())
+
+
+def test_lineage_links_pushed_model_to_corpus_and_vocabulary(runs):
+    store = lineage.open_store(str(runs["store_path"]))
+    pushed = [a for a in store.get_artifacts() if lineage.artifact_type_name(store, a) == "PushedModel"]
+    assert pushed
+    upstream = lineage.upstream_artifacts(store, pushed[-1].id)
+    by_type = {}
+    for artifact in upstream:
+        by_type.setdefault(lineage.artifact_type_name(store, artifact), []).append(artifact.uri)
+    assert any("/TextExampleGen/examples/" in uri for uri in by_type["Examples"])
+    assert any("/GlueExampleGen_" in uri for uri in by_type["Examples"])
+    [graph] = by_type["TransformGraph"]
+    assert glob.glob(os.path.join(graph, "transform_fn", "assets", "vocab*"))
+    assert any("/Trainer/model/" in uri for uri in by_type["Model"])
+
+
+def test_unchanged_rerun_is_cached_and_four_times_faster(runs):
+    (first_seconds, _), _ = runs["first"]
+    (cached_seconds, _), executions = runs["cached"]
+    rerun = {node for node, state in states(executions).items() if state != "CACHED"}
+    # Only gating may re-run: the baseline resolver now finds a blessed model the first run lacked.
+    assert rerun <= {"Evaluator_sst2", "Evaluator_mrpc", "Pusher_sst2", "Pusher_mrpc"}, rerun
+    assert cached_seconds <= first_seconds / 4, (first_seconds, cached_seconds)
+    assert set(states(runs["steady"]).values()) == {"CACHED"}
+
+
+def test_changing_a_trainer_setting_reruns_only_trainer_and_downstream(runs):
+    _, executions = runs["changed"]
+    observed = states(executions)
+    assert {node: observed[node] for node in UPSTREAM_OF_TRAINER} == {node: "CACHED" for node in UPSTREAM_OF_TRAINER}
+    assert {node: observed[node] for node in TRAINER_AND_DOWNSTREAM} == {
+        node: "COMPLETE" for node in TRAINER_AND_DOWNSTREAM
+    }
+
+
+def test_encoder_savedmodel_embeds_raw_text_in_a_fresh_process(runs):
+    encoder_dir = latest_uri(runs["root"], "Trainer", "model") / "Format-Serving"
+    code = f"""
+import tensorflow as tf, tensorflow_text
+encoder = tf.saved_model.load({str(encoder_dir)!r})
+out = encoder.signatures["serving_default"](text=tf.constant(["The quick brown fox jumps over the lazy dog."]))
+print("shape", out["pooled_output"].shape.as_list(), int(out["input_mask"].numpy().sum()))
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd="/")
+    assert result.returncode == 0, result.stderr[-3000:]
+    hidden = configs.preset("smoke").model.hidden_dim
+    line = [x for x in result.stdout.splitlines() if x.startswith("shape")][0]
+    assert line.startswith(f"shape [1, {hidden}]")
+    assert int(line.split()[-1]) > 10  # [CLS], word pieces, [SEP]
+
+
+def test_tfx_cli_runs_the_same_pipeline_file(runs, tmp_path):
+    env = dict(
+        os.environ,
+        LOCAL_HOME=str(tmp_path / "tfx_home"),
+        BERT_TFX_OUTPUT_DIR=str(runs["output_dir"]),
+        BERT_TFX_PRESET="smoke",
+        BERT_TFX_OVERRIDES="trainer.learning_rate=0.002",
+    )
+    runner = REPO_ROOT / "pipeline" / "local_runner.py"
+    for args in (
+        ["pipeline", "create", "--engine=local", f"--pipeline_path={runner}"],
+        ["run", "create", "--engine=local", "--pipeline_name=bert-smoke"],
+    ):
+        result = subprocess.run([str(BIN / "tfx"), *args], capture_output=True, text=True, env=env, timeout=1200)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    executions = lineage.latest_run_executions(lineage.open_store(str(runs["store_path"])))
+    assert set(states(executions).values()) == {"CACHED"}
