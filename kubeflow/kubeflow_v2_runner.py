@@ -18,7 +18,7 @@ import sys
 from tfx import v1 as tfx
 
 from pipeline import configs
-from pipeline.pipeline import PipelinePaths, create_pipeline
+from pipeline.bert_pipeline import PipelinePaths, create_pipeline
 
 # Beam inside one pod: the Python direct runner over the pod's cores (never the Prism download).
 KUBEFLOW_BEAM_ARGS = ["--runner=DirectRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=0"]

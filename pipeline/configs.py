@@ -132,6 +132,8 @@ class GlueConfig:
         min_accuracy: accuracy below which the Evaluator does not bless a model, per task;
             tasks not listed use `default_min_accuracy`.
         default_min_accuracy: accuracy bound for tasks missing from `min_accuracy`.
+        min_f1: F1 (of class 1) below which a model is not blessed, for the tasks listed (MRPC's
+            official metrics are accuracy and F1).
         max_accuracy_drop: how much worse than the last blessed model a candidate may be.
     """
 
@@ -144,6 +146,7 @@ class GlueConfig:
     dropout: float = 0.1
     min_accuracy: dict[str, float] = dataclasses.field(default_factory=dict)
     default_min_accuracy: float = 0.5
+    min_f1: dict[str, float] = dataclasses.field(default_factory=dict)
     max_accuracy_drop: float = 0.01
 
 
@@ -268,6 +271,7 @@ def _smoke() -> RunConfig:
             learning_rate=1e-3,
             default_min_accuracy=0.5,
             min_accuracy={"mrpc": 0.6},
+            min_f1={"mrpc": 0.6},
             max_accuracy_drop=0.1,
         ),
     )
@@ -281,7 +285,7 @@ def _tiny() -> RunConfig:
         data=PretrainingDataConfig(vocab_size=8000),
         model=ModelConfig(num_layers=2, hidden_dim=128, num_heads=2, intermediate_dim=512),
         trainer=TrainerConfig(train_steps=10000, batch_size=64, learning_rate=5e-4, warmup_steps=500),
-        glue=GlueConfig(learning_rate=1e-4, min_accuracy={"sst2": 0.7, "mrpc": 0.68}),
+        glue=GlueConfig(learning_rate=1e-4, min_accuracy={"sst2": 0.7, "mrpc": 0.68}, min_f1={"mrpc": 0.78}),
     )
 
 
@@ -293,7 +297,7 @@ def _mini() -> RunConfig:
         data=PretrainingDataConfig(vocab_size=16000),
         model=ModelConfig(num_layers=4, hidden_dim=256, num_heads=4, intermediate_dim=1024),
         trainer=TrainerConfig(train_steps=50000, batch_size=128, learning_rate=5e-4, warmup_steps=2000),
-        glue=GlueConfig(learning_rate=5e-5, min_accuracy={"sst2": 0.8, "mrpc": 0.7}),
+        glue=GlueConfig(learning_rate=5e-5, min_accuracy={"sst2": 0.8, "mrpc": 0.7}, min_f1={"mrpc": 0.8}),
     )
 
 
@@ -310,7 +314,7 @@ def _base() -> RunConfig:
             mixed_precision="mixed_bfloat16",
             steps_per_epoch=1000,
         ),
-        glue=GlueConfig(min_accuracy={"sst2": 0.9, "mrpc": 0.8}),
+        glue=GlueConfig(min_accuracy={"sst2": 0.9, "mrpc": 0.8}, min_f1={"mrpc": 0.86}),
     )
 
 
@@ -322,6 +326,7 @@ def _large() -> RunConfig:
     config.trainer.optimizer = "lamb"
     config.trainer.learning_rate = 1e-3
     config.glue.min_accuracy = {"sst2": 0.92, "mrpc": 0.82}
+    config.glue.min_f1 = {"mrpc": 0.88}
     return config
 
 

@@ -10,25 +10,35 @@ from models.glue_tasks import GlueTask
 ACCURACY_METRIC = "binary_accuracy"
 
 
-def glue_eval_config(task: GlueTask, min_accuracy: float, max_accuracy_drop: float) -> config_pb2.EvalConfig:
-    """Accuracy must reach `min_accuracy` and be no more than `max_accuracy_drop` below the baseline.
-
-    The baseline is the last blessed model of the same task; on the first run there is none and
-    only the absolute bound applies. Also reported: example count, AUC, F1 and, for CoLA, the
-    Matthews correlation (the task's official metric).
-    """
-    accuracy_threshold = config_pb2.MetricThreshold(
-        value_threshold=config_pb2.GenericValueThreshold(lower_bound={"value": min_accuracy}),
+def _lower_bound(value: float, max_drop: float) -> config_pb2.MetricThreshold:
+    """At least `value`, and at most `max_drop` below the baseline's figure."""
+    return config_pb2.MetricThreshold(
+        value_threshold=config_pb2.GenericValueThreshold(lower_bound={"value": value}),
         change_threshold=config_pb2.GenericChangeThreshold(
             direction=config_pb2.MetricDirection.HIGHER_IS_BETTER,
-            absolute={"value": -max_accuracy_drop},
+            absolute={"value": -max_drop},
         ),
     )
+
+
+def glue_eval_config(
+    task: GlueTask, min_accuracy: float, max_accuracy_drop: float, min_f1: float | None = None
+) -> config_pb2.EvalConfig:
+    """Accuracy (and F1 where `min_f1` is given) must reach its bound and drop no more than
+    `max_accuracy_drop` below the baseline.
+
+    The baseline is the last blessed model of the same task; on the first run there is none and
+    only the absolute bounds apply. Also reported: example count, AUC, F1 and, for CoLA, the
+    Matthews correlation (the task's official metric).
+    """
+    f1 = config_pb2.MetricConfig(class_name="F1Score")
+    if min_f1 is not None:
+        f1.threshold.CopyFrom(_lower_bound(min_f1, max_accuracy_drop))
     metrics = [
         config_pb2.MetricConfig(class_name="ExampleCount"),
-        config_pb2.MetricConfig(class_name="BinaryAccuracy", threshold=accuracy_threshold),
+        config_pb2.MetricConfig(class_name="BinaryAccuracy", threshold=_lower_bound(min_accuracy, max_accuracy_drop)),
         config_pb2.MetricConfig(class_name="AUC"),
-        config_pb2.MetricConfig(class_name="F1Score"),
+        f1,
     ]
     if task.name == "cola":
         metrics.append(config_pb2.MetricConfig(class_name="MatthewsCorrelationCoefficient"))

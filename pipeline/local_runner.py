@@ -13,7 +13,7 @@ from pathlib import Path
 from tfx import v1 as tfx
 
 from pipeline import configs
-from pipeline.pipeline import PipelinePaths, create_pipeline
+from pipeline.bert_pipeline import PipelinePaths, create_pipeline
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA_DIR = REPO_ROOT / "data"

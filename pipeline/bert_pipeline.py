@@ -120,6 +120,7 @@ def create_pipeline(
                 task,
                 min_accuracy=config.glue.min_accuracy.get(task_name, config.glue.default_min_accuracy),
                 max_accuracy_drop=config.glue.max_accuracy_drop,
+                min_f1=config.glue.min_f1.get(task_name),
             ),
         ).with_id(evaluator_id)
         pusher = tfx.components.Pusher(
