@@ -15,6 +15,7 @@ from typing import Any
 from tfx.components.example_gen import component as example_gen_component
 from tfx.components.example_gen import utils as example_gen_utils
 from tfx.dsl.components.base import base_beam_component
+from tfx.dsl.io import fileio
 from tfx.proto import example_gen_pb2
 from tfx.types import channel, component_spec, standard_artifacts, standard_component_specs
 
@@ -65,3 +66,8 @@ class JsonConfiguredExampleGen(example_gen_component.FileBasedExampleGen):
 def reader_config(exec_properties: dict[str, Any]) -> dict[str, Any]:
     """The JSON reader configuration an executor received."""
     return json.loads(exec_properties[READER_CONFIG_KEY])
+
+
+def open_binary(path: str):
+    """Opens a local or cloud file for binary reading (readers take it as their `opener`)."""
+    return fileio.open(path, "rb")

@@ -18,10 +18,16 @@ import tensorflow as tf
 from models import features
 from pipeline.configs import ModelConfig
 
+CHECKPOINT_DIR = "checkpoint"
 CONFIG_FILE = "encoder_config.json"
 WEIGHTS_FILE = "encoder.weights.h5"
 VOCAB_FILE = "vocab.txt"
 TOKENIZER_FILE = "tokenizer.json"
+
+
+def checkpoint_dir(model_artifact_uri: str) -> str:
+    """Where the encoder checkpoint lives inside the pre-training Trainer's model artifact."""
+    return os.path.join(model_artifact_uri, CHECKPOINT_DIR)
 
 
 def build_backbone(model: ModelConfig, vocab_size: int, dtype: str | None = None) -> keras_hub.models.BertBackbone:

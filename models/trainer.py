@@ -23,13 +23,7 @@ from models.bert_pretrainer import BertPretrainer
 from models.optimization import create_optimizer
 from pipeline.configs import ModelConfig, PretrainingDataConfig, TrainerConfig
 
-CHECKPOINT_DIR = "checkpoint"
 HISTORY_FILE = "history.json"
-
-
-def checkpoint_dir(model_artifact_uri: str) -> str:
-    """Where the encoder checkpoint lives inside the Trainer's model artifact."""
-    return os.path.join(model_artifact_uri, CHECKPOINT_DIR)
 
 
 def find_vocab(transform_output: tft.TFTransformOutput) -> str:
@@ -95,7 +89,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         json.dump({name: [float(v) for v in values] for name, values in history.history.items()}, f, indent=2)
 
     encoder.save_checkpoint(
-        backbone, vocab_path, data.lower_case, checkpoint_dir(os.path.dirname(fn_args.serving_model_dir))
+        backbone, vocab_path, data.lower_case, encoder.checkpoint_dir(os.path.dirname(fn_args.serving_model_dir))
     )
     encoder_export.export_text_encoder(
         backbone, vocab_path, data.lower_case, data.max_seq_length, fn_args.serving_model_dir

@@ -12,7 +12,7 @@ from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenE
 from tfx.dsl.io import fileio
 from tfx.types import standard_component_specs
 
-from components.file_example_gen import reader_config
+from components.file_example_gen import open_binary, reader_config
 from components.glue_example_gen.tsv_reader import GlueRecord, read_tsv
 from models import features, glue_tasks
 
@@ -38,12 +38,8 @@ def record_to_example(record: GlueRecord) -> tf.train.Example:
     )
 
 
-def _open_binary(path: str):
-    return fileio.open(path, "rb")
-
-
 def _read(path: str, task_name: str) -> Iterator[GlueRecord]:
-    yield from read_tsv(path, glue_tasks.get_task(task_name), opener=_open_binary)
+    yield from read_tsv(path, glue_tasks.get_task(task_name), opener=open_binary)
 
 
 @beam.ptransform_fn

@@ -16,7 +16,6 @@ from tfx.utils import path_utils
 
 from models import encoder, glue_classifier, glue_tasks, tokenization
 from models.optimization import create_optimizer
-from models.trainer import checkpoint_dir
 from pipeline.configs import GlueConfig
 
 EXAMPLES_KEY = "examples"
@@ -52,7 +51,7 @@ class Executor(base_executor.BaseExecutor):
         run_uri = artifact_utils.get_single_uri(output_dict[MODEL_RUN_KEY])
         keras.utils.set_random_seed(seed)
 
-        backbone, vocab_path, lower_case = encoder.load_checkpoint(checkpoint_dir(pretrained.uri))
+        backbone, vocab_path, lower_case = encoder.load_checkpoint(encoder.checkpoint_dir(pretrained.uri))
         tokenizer = tokenization.wordpiece_tokenizer(tokenization.vocab_table(vocab_path), lower_case)
         train_pattern = os.path.join(artifact_utils.get_split_uri([examples], "train"), "*")
         eval_pattern = os.path.join(artifact_utils.get_split_uri([examples], "eval"), "*")

@@ -12,7 +12,7 @@ from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenE
 from tfx.dsl.io import fileio
 from tfx.types import standard_component_specs
 
-from components.file_example_gen import reader_config
+from components.file_example_gen import open_binary, reader_config
 from components.text_example_gen.corpus_reader import Document, read_documents
 from models import features
 
@@ -41,12 +41,8 @@ def _first_by_id(documents: list[Document]) -> Document:
     return min(documents, key=lambda d: (d.source, d.doc_id))
 
 
-def _open_binary(path: str):
-    return fileio.open(path, "rb")
-
-
 def _read_file(path: str, min_chars: int) -> Iterator[Document]:
-    yield from read_documents(path, min_chars=min_chars, opener=_open_binary)
+    yield from read_documents(path, min_chars=min_chars, opener=open_binary)
 
 
 @beam.ptransform_fn
