@@ -21,6 +21,7 @@ from tfx_bsl.public import tfxio
 from models import encoder, encoder_export
 from models.bert_pretrainer import BertPretrainer
 from models.optimization import create_optimizer
+from models.training import fit_for_steps
 from pipeline.configs import ModelConfig, PretrainingDataConfig, TrainerConfig
 
 HISTORY_FILE = "history.json"
@@ -74,11 +75,11 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         ),
         jit_compile=config.jit_compile,
     )
-    steps_per_epoch = min(config.steps_per_epoch, train_steps)
-    history = pretrainer.fit(
+    history = fit_for_steps(
+        pretrainer,
         train,
-        steps_per_epoch=steps_per_epoch,
-        epochs=max(train_steps // steps_per_epoch, 1),
+        total_steps=train_steps,
+        steps_per_epoch=config.steps_per_epoch,
         validation_data=evaluation,
         validation_steps=fn_args.eval_steps or config.eval_steps,
         callbacks=[keras.callbacks.TensorBoard(log_dir=os.path.join(fn_args.model_run_dir, "tensorboard"))],

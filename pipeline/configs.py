@@ -127,7 +127,11 @@ class GlueConfig:
         batch_size: examples per step.
         train_steps: fine-tuning steps per task; 0 means `epochs` passes over the train split.
         epochs: passes over the train split when `train_steps` is 0.
-        learning_rate: peak learning rate (warm-up over the first 10% of steps, then linear decay).
+        learning_rate: peak learning rate.
+        warmup_proportion: share of the steps spent warming up; the rate then decays linearly to 0.
+        weight_decay: decoupled weight decay (not applied to biases and LayerNorm).
+        clip_norm: global gradient-norm clip; 0 disables it.
+        steps_per_epoch: steps between metric logs.
         dropout: dropout on the pooled output before the task head.
         min_accuracy: accuracy below which the Evaluator does not bless a model, per task;
             tasks not listed use `default_min_accuracy`.
@@ -143,6 +147,10 @@ class GlueConfig:
     train_steps: int = 0
     epochs: int = 3
     learning_rate: float = 2e-5
+    warmup_proportion: float = 0.1
+    weight_decay: float = 0.01
+    clip_norm: float = 1.0
+    steps_per_epoch: int = 100
     dropout: float = 0.1
     min_accuracy: dict[str, float] = dataclasses.field(default_factory=dict)
     default_min_accuracy: float = 0.5
@@ -178,14 +186,12 @@ class RunConfig:
             self.model.hidden_dim % self.model.num_heads == 0,
             f"model.hidden_dim={self.model.hidden_dim} is not divisible by model.num_heads={self.model.num_heads}",
         )
-        for name in ("max_seq_length",):
-            for section in (self.data, self.glue):
-                value = getattr(section, name)
-                _check(
-                    8 <= value <= self.model.max_position_embeddings,
-                    f"{name}={value} must be within [8, model.max_position_embeddings="
-                    f"{self.model.max_position_embeddings}]",
-                )
+        for section, value in (("data", self.data.max_seq_length), ("glue", self.glue.max_seq_length)):
+            _check(
+                8 <= value <= self.model.max_position_embeddings,
+                f"{section}.max_seq_length={value} must be within [8, model.max_position_embeddings="
+                f"{self.model.max_position_embeddings}]",
+            )
         _check(0 < self.data.masked_lm_prob < 1, f"data.masked_lm_prob={self.data.masked_lm_prob} must be in (0, 1)")
         _check(
             self.data.mask_token_rate + self.data.random_token_rate <= 1,

@@ -16,6 +16,7 @@ from tfx.utils import path_utils
 
 from models import encoder, glue_classifier, glue_tasks, tokenization
 from models.optimization import create_optimizer
+from models.training import fit_for_steps
 from pipeline.configs import GlueConfig
 
 EXAMPLES_KEY = "examples"
@@ -66,15 +67,17 @@ class Executor(base_executor.BaseExecutor):
         classifier = glue_classifier.build_classifier(backbone, task, config.dropout)
         classifier.compile(
             optimizer=create_optimizer(
-                "adamw", config.learning_rate, warmup_steps=steps // 10, total_steps=steps, clip_norm=1.0
+                "adamw",
+                config.learning_rate,
+                warmup_steps=int(steps * config.warmup_proportion),
+                total_steps=steps,
+                weight_decay=config.weight_decay,
+                clip_norm=config.clip_norm,
             ),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         )
-        steps_per_epoch = min(steps, 100)
-        history = classifier.fit(
-            train, steps_per_epoch=steps_per_epoch, epochs=max(steps // steps_per_epoch, 1), verbose=2
-        )
+        history = fit_for_steps(classifier, train, total_steps=steps, steps_per_epoch=config.steps_per_epoch, verbose=2)
         dev_metrics = classifier.evaluate(evaluation, return_dict=True, verbose=0)
 
         glue_classifier.export_classifier(

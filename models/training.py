@@ -1,0 +1,47 @@
+"""Runs Keras `fit` for an exact number of optimizer steps, logging every `steps_per_epoch`."""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import tensorflow as tf
+
+
+class StopAtStep(keras.callbacks.Callback):
+    """Stops training once the optimizer has taken `total_steps` steps (mid-epoch if need be).
+
+    Args:
+        total_steps: int. Optimizer steps after which training stops.
+    """
+
+    def __init__(self, total_steps: int):
+        super().__init__()
+        self.total_steps = total_steps
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.optimizer.iterations.numpy()) >= self.total_steps:
+            self.model.stop_training = True
+
+
+def fit_for_steps(
+    model: keras.Model,
+    dataset: tf.data.Dataset,
+    total_steps: int,
+    steps_per_epoch: int,
+    callbacks: list[keras.callbacks.Callback] | None = None,
+    **fit_kwargs,
+) -> keras.callbacks.History:
+    """`model.fit` over a repeating `dataset` for exactly `total_steps` steps.
+
+    Epochs are only the logging period: metrics (and validation, if given) every `steps_per_epoch`
+    steps, with a shorter last epoch when `total_steps` is not a multiple of it.
+    """
+    steps_per_epoch = max(1, min(steps_per_epoch, total_steps))
+    return model.fit(
+        dataset,
+        steps_per_epoch=steps_per_epoch,
+        epochs=math.ceil(total_steps / steps_per_epoch),
+        callbacks=[*(callbacks or []), StopAtStep(total_steps)],
+        **fit_kwargs,
+    )
