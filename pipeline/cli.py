@@ -51,11 +51,23 @@ def _summarise(config: configs.RunConfig, output_dir: Path, seconds: float) -> s
         f"  run config:     {base / local_runner.RUN_CONFIG_FILE}",
         f"  TensorBoard:    tensorboard --logdir {Path(paths.pipeline_root) / 'Trainer' / 'model_run'}",
     ]
+    root = Path(paths.pipeline_root)
     for task in config.glue.tasks:
-        pushed = sorted(Path(paths.serving_dir, task).glob("*")) if Path(paths.serving_dir, task).exists() else []
-        where = str(pushed[-1]) if pushed else "not pushed (no blessed model yet)"
-        lines.append(f"  {task:<6} served:  {where}")
+        metrics = _latest_output(root / f"GlueFineTune_{task}" / "model_run")
+        accuracy = json.loads((metrics / "dev_metrics.json").read_text())["dev"]["accuracy"] if metrics else None
+        blessing = _latest_output(root / f"Evaluator_{task}" / "blessing")
+        verdict = "blessed" if blessing and (blessing / "BLESSED").exists() else "not blessed"
+        pushed = sorted(Path(paths.serving_dir, task).glob("*"))
+        where = f"served at {pushed[-1]}" if pushed else "nothing served yet"
+        shown = f"{accuracy:.3f}" if accuracy is not None else "n/a"
+        lines.append(f"  {task:<6} dev accuracy {shown}, {verdict}; {where}")
     return "\n".join(lines)
+
+
+def _latest_output(output_dir: Path) -> Path | None:
+    """The newest artifact folder (`<node>/<output>/<execution id>/`) of a component output."""
+    ids = [p for p in output_dir.glob("*") if p.name.isdigit()] if output_dir.exists() else []
+    return max(ids, key=lambda p: int(p.name)) if ids else None
 
 
 def main(argv: list[str] | None = None) -> int:

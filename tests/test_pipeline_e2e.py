@@ -102,6 +102,8 @@ def test_every_component_completes_and_cli_reports_outputs(runs):
     (seconds, stdout), executions = runs["first"]
     assert states(executions) == {node: "COMPLETE" for node in UPSTREAM_OF_TRAINER | TRAINER_AND_DOWNSTREAM}
     assert "ML Metadata:" in stdout and str(runs["store_path"]) in stdout
+    for task in ("sst2", "mrpc"):
+        assert f"{task:<6} dev accuracy 0." in stdout
     assert seconds < 15 * 60
 
 
