@@ -5,7 +5,8 @@ Transform used, so serving tokenizes exactly as pre-training did. Processes that
 `import tensorflow_text` first (the tokenizer's ops live there).
 
 Signature `serving_default(text: string[batch])` returns `pooled_output` [batch, hidden],
-`sequence_output` [batch, max_seq_length, hidden] and `input_mask` [batch, max_seq_length].
+`sequence_output` [batch, max_seq_length, hidden], and the packed inputs it computed:
+`input_word_ids`, `input_type_ids`, `input_mask` [batch, max_seq_length].
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import keras_hub
 import tensorflow as tf
 
-from models import encoder, features, tokenization
+from models import encoder, tokenization
 
 
 class TextEncoder(tf.Module):
@@ -41,7 +42,7 @@ class TextEncoder(tf.Module):
         return {
             "pooled_output": tf.cast(outputs["pooled_output"], tf.float32),
             "sequence_output": tf.cast(outputs["sequence_output"], tf.float32),
-            features.INPUT_MASK: packed[features.INPUT_MASK],
+            **packed,
         }
 
 

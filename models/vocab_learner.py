@@ -78,6 +78,16 @@ class WordpieceVocabLearner(tft_beam.experimental.PTransformAnalyzer):
         return np.array(path.encode("utf-8"))
 
 
+def _repeated_words(word_counts: Iterable[tuple[str, int]], per_string: int = 10_000) -> Iterable[str]:
+    """The trainer counts whitespace-separated words: each word repeated `count` times, in bounded strings."""
+    for word, count in word_counts:
+        full, rest = divmod(count, per_string)
+        for _ in range(full):
+            yield (word + " ") * per_string
+        if rest:
+            yield (word + " ") * rest
+
+
 def learn_vocabulary(
     word_counts: Iterable[tuple[str, int]], vocab_size: int, reserved_tokens: list[str], max_alphabet: int
 ) -> list[str]:
@@ -92,8 +102,7 @@ def learn_vocabulary(
         continuing_subword_prefix="##",
         show_progress=False,
     )
-    # The trainer counts whitespace-separated words; one string per distinct word carries its count.
-    tokenizer.train_from_iterator(((word + " ") * count for word, count in word_counts), trainer=trainer)
+    tokenizer.train_from_iterator(_repeated_words(word_counts), trainer=trainer)
     return [token for token, _ in sorted(tokenizer.get_vocab().items(), key=lambda item: item[1])]
 
 

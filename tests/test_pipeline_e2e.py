@@ -222,18 +222,31 @@ def test_changing_a_trainer_setting_reruns_only_trainer_and_downstream(runs):
 
 def test_encoder_savedmodel_embeds_raw_text_in_a_fresh_process(runs):
     encoder_dir = latest_uri(runs["root"], "Trainer", "model") / "Format-Serving"
+    sentence = "The quick brown fox jumps over the lazy dog."
     code = f"""
-import tensorflow as tf, tensorflow_text
+import json, tensorflow as tf, tensorflow_text
 encoder = tf.saved_model.load({str(encoder_dir)!r})
-out = encoder.signatures["serving_default"](text=tf.constant(["The quick brown fox jumps over the lazy dog."]))
-print("shape", out["pooled_output"].shape.as_list(), int(out["input_mask"].numpy().sum()))
+out = encoder.signatures["serving_default"](text=tf.constant([{sentence!r}]))
+mask = out["input_mask"].numpy()[0]
+print(json.dumps({{"pooled": out["pooled_output"].shape.as_list(),
+                  "ids": out["input_word_ids"].numpy()[0][mask == 1].tolist()}}))
 """
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd="/")
     assert result.returncode == 0, result.stderr[-3000:]
-    hidden = configs.preset("smoke").model.hidden_dim
-    line = [x for x in result.stdout.splitlines() if x.startswith("shape")][0]
-    assert line.startswith(f"shape [1, {hidden}]")
-    assert int(line.split()[-1]) > 10  # [CLS], word pieces, [SEP]
+    printed = json.loads(result.stdout.strip().splitlines()[-1])
+    assert printed["pooled"] == [1, configs.preset("smoke").model.hidden_dim]
+
+    # Tokenized exactly as Transform: the transform graph's vocabulary, the same BertTokenizer settings.
+    import tensorflow as tf
+
+    from models import tokenization
+
+    graph = latest_uri(runs["root"], "Transform", "transform_graph")
+    vocab = glob.glob(str(graph / "transform_fn" / "assets" / "vocab*"))[0]
+    tokenizer = tokenization.wordpiece_tokenizer(tokenization.vocab_table(vocab), lower_case=True)
+    expected = tokenization.tokenize(tokenizer, tf.constant([sentence])).to_list()[0]
+    assert printed["ids"] == [features.CLS_ID, *expected, features.SEP_ID]
+    assert features.UNK_ID not in expected
 
 
 def test_tfx_cli_runs_the_same_pipeline_file(runs, tmp_path):

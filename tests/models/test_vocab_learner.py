@@ -26,3 +26,11 @@ def test_learned_vocabulary_starts_with_special_tokens_and_tokenizes_without_unk
     ids = tokenization.tokenize(tokenizer, tf.constant(sentences[:500])).flat_values.numpy()
     assert (ids == features.UNK_ID).mean() < 0.01
     assert ids.max() < len(vocab)
+
+
+def test_word_counts_reach_the_trainer_exactly_in_bounded_strings():
+    from models.vocab_learner import _repeated_words
+
+    strings = list(_repeated_words([("the", 25), ("cat", 3)], per_string=10))
+    assert [len(s.split()) for s in strings] == [10, 10, 5, 3]
+    assert collections.Counter(w for s in strings for w in s.split()) == {"the": 25, "cat": 3}
