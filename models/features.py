@@ -46,4 +46,3 @@ GLUE_IDX = "idx"
 # Outputs of the fine-tuned model's serving signature.
 PROBABILITIES = "probabilities"
 POSITIVE_PROBABILITY = "positive_probability"
-PREDICTED_SCORE = "score"
