@@ -7,9 +7,9 @@ graph runs in Beam and in the exported transform graph:
 1. WordPiece vocabulary learned over the whole dataset (an analyzer, `vocab_learner`);
 2. sentences tokenized with tensorflow_text's BertTokenizer over that vocabulary;
 3. each document's sentences packed into chunks of a target length (shorter with
-   `short_seq_prob`), each chunk split at a random sentence boundary into segments A and B;
-   with `next_sentence_random_prob`, or when the chunk has one sentence, B is taken from a
-   chunk of another document in the batch (next_sentence_labels = 1);
+   `short_seq_prob`), each chunk split at a random sentence boundary (inside the sentence for
+   one-sentence chunks) into segments A and B; with `next_sentence_random_prob`, B is instead a
+   chunk drawn uniformly from the batch's other documents (next_sentence_labels = 1);
 4. the pair trimmed round-robin to `max_seq_length - 3` (A from its start, B from its end, so
    the A|B boundary is kept), [CLS]/[SEP] added;
 5. masked-LM targets chosen: `masked_lm_prob` of the real tokens (at most
@@ -141,38 +141,69 @@ def _pack_chunks(
     return chunks, chunk_doc
 
 
+def _select_rows(condition: tf.Tensor, if_true: tf.RaggedTensor, if_false: tf.RaggedTensor) -> tf.RaggedTensor:
+    """Row-wise `where` for ragged tensors of the same number of rows."""
+    rows = tf.range(tf.shape(condition, out_type=tf.int64)[0])
+    stacked = tf.concat([if_false, if_true], axis=0)
+    return tf.gather(stacked, tf.where(condition, rows + tf.size(condition, out_type=tf.int64), rows))
+
+
+def _random_split(units: tf.Tensor) -> tf.Tensor:
+    """A split point in [1, units - 1] per row, uniformly (1 where a row has fewer than 2 units)."""
+    point = 1 + tf.cast(
+        tf.floor(tf.random.uniform(tf.shape(units)) * tf.cast(tf.maximum(units - 1, 0), tf.float32)), tf.int64
+    )
+    return tf.minimum(point, tf.maximum(units - 1, 1))
+
+
 def _sentence_pairs(
     chunks: tf.RaggedTensor, chunk_doc: tf.Tensor, config: PretrainingDataConfig
 ) -> tuple[tf.RaggedTensor, tf.RaggedTensor, tf.Tensor]:
     """Splits each chunk into segments A and B; B is the true continuation or another document's text.
 
-    Chunks of one sentence with no other document in the batch to pair with are dropped.
+    A chunk of several sentences is split at a random sentence boundary; a chunk of one sentence
+    (a long sentence, or a short target length) inside the sentence, so every chunk can give a true
+    continuation and the share of random ones stays `next_sentence_random_prob`. (The original data
+    forces a random B for one-sentence chunks, which inflates that share for short sequences.)
+    Chunks with no other document in the batch to pair with keep their true continuation; pairs
+    with an empty segment are dropped.
 
     Returns:
         segment A [pairs, (tokens)], segment B [pairs, (tokens)], next_sentence_labels [pairs].
     """
     num_chunks = chunks.nrows()
     num_sentences = chunks.row_lengths()
-    split = 1 + tf.cast(
-        tf.floor(tf.random.uniform([num_chunks]) * tf.cast(tf.maximum(num_sentences - 1, 0), tf.float32)),
-        tf.int64,
+    tokens = chunks.merge_dims(1, 2)
+    single = num_sentences < 2
+
+    split = _random_split(tf.where(single, tokens.row_lengths(), num_sentences))
+    in_first_sentences = tf.ragged.range(num_sentences) < tf.expand_dims(split, 1)
+    in_first_tokens = tf.ragged.range(tokens.row_lengths()) < tf.expand_dims(split, 1)
+    first = _select_rows(
+        single,
+        tf.ragged.boolean_mask(tokens, in_first_tokens),
+        tf.ragged.boolean_mask(chunks, in_first_sentences).merge_dims(1, 2),
     )
-    split = tf.minimum(split, tf.maximum(num_sentences - 1, 1))
-    in_first = tf.ragged.range(num_sentences) < tf.expand_dims(split, 1)
-    first = tf.ragged.boolean_mask(chunks, in_first).merge_dims(1, 2)
-    continuation = tf.ragged.boolean_mask(chunks, ~in_first).merge_dims(1, 2)
+    continuation = _select_rows(
+        single,
+        tf.ragged.boolean_mask(tokens, ~in_first_tokens),
+        tf.ragged.boolean_mask(chunks, ~in_first_sentences).merge_dims(1, 2),
+    )
 
-    # A partner chunk from another document: a random non-zero offset around the batch.
-    safe_count = tf.maximum(num_chunks, 1)
-    offset = tf.random.uniform([num_chunks], minval=1, maxval=tf.maximum(num_chunks, 2), dtype=tf.int64)
-    partner = (tf.range(num_chunks) + offset) % safe_count
-    has_partner = tf.gather(chunk_doc, partner) != chunk_doc
-    wants_random = (tf.random.uniform([num_chunks]) < config.next_sentence_random_prob) | (num_sentences < 2)
-    is_random = wants_random & has_partner
+    # A partner chunk drawn uniformly from the chunks of the batch's other documents. Chunks are in
+    # document order, so a chunk's own document spans [same_start, same_end) and the others are the rest.
+    same_start = tf.searchsorted(chunk_doc, chunk_doc, side="left", out_type=tf.int64)
+    same_end = tf.searchsorted(chunk_doc, chunk_doc, side="right", out_type=tf.int64)
+    other_count = num_chunks - (same_end - same_start)
+    draw = tf.cast(tf.floor(tf.random.uniform([num_chunks]) * tf.cast(other_count, tf.float32)), tf.int64)
+    draw = tf.minimum(draw, tf.maximum(other_count - 1, 0))
+    partner = tf.minimum(
+        tf.where(draw < same_start, draw, draw + (same_end - same_start)), tf.maximum(num_chunks - 1, 0)
+    )
+    is_random = (tf.random.uniform([num_chunks]) < config.next_sentence_random_prob) & (other_count > 0)
 
-    candidates = tf.concat([continuation, tf.gather(chunks.merge_dims(1, 2), partner)], axis=0)
-    second = tf.gather(candidates, tf.where(is_random, tf.range(num_chunks) + num_chunks, tf.range(num_chunks)))
-    keep = second.row_lengths() > 0
+    second = _select_rows(is_random, tf.gather(tokens, partner), continuation)
+    keep = (first.row_lengths() > 0) & (second.row_lengths() > 0)
     labels = tf.where(is_random, features.IS_RANDOM_NEXT, features.IS_NEXT)
     return (
         tf.ragged.boolean_mask(first, keep),

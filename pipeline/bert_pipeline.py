@@ -1,8 +1,8 @@
 """`create_pipeline`: the whole DAG, from a typed run config and paths. Reads no environment.
 
-TextExampleGen -> StatisticsGen -> SchemaGen -> Transform -> Trainer (BERT pre-training), then per
-GLUE task: GlueExampleGen -> GlueFineTune -> Evaluator (baseline: the task's last blessed model)
--> Pusher.
+TextExampleGen -> StatisticsGen -> SchemaGen -> Transform (PretrainingTransform) -> Trainer (BERT
+pre-training), then per GLUE task: GlueExampleGen -> GlueFineTune -> Evaluator (baseline: the
+task's last blessed model) -> Pusher.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from tfx.types import standard_artifacts
 
 from components.glue_example_gen.component import GlueExampleGen
 from components.glue_fine_tune.component import GlueFineTune
+from components.pretraining_transform.component import PretrainingTransform
 from components.text_example_gen.component import TextExampleGen
 from models import glue_tasks
 from pipeline.configs import RunConfig
@@ -64,13 +65,13 @@ def create_pipeline(
     ).with_id("TextExampleGen")
     statistics = tfx.components.StatisticsGen(examples=corpus.outputs["examples"])
     schema = tfx.components.SchemaGen(statistics=statistics.outputs["statistics"], infer_feature_shape=False)
-    transform = tfx.components.Transform(
+    transform = PretrainingTransform(
         examples=corpus.outputs["examples"],
         schema=schema.outputs["schema"],
         preprocessing_fn=PREPROCESSING_FN,
         splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=["train", "eval"]),
         custom_config={"data": dataclasses.asdict(config.data)},
-    )
+    ).with_id("Transform")
     trainer = tfx.components.Trainer(
         run_fn=RUN_FN,
         examples=transform.outputs["transformed_examples"],

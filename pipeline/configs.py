@@ -48,6 +48,8 @@ class PretrainingDataConfig:
         short_seq_prob: share of documents cut into shorter instances, as in the original BERT data.
         next_sentence_random_prob: share of instances whose second segment comes from another document.
         dupe_factor: times each document is used, each time with a different masking.
+        documents_per_batch: documents Transform processes together; random next sentences are
+            drawn from the other documents of a batch.
     """
 
     vocab_size: int = 30522
@@ -61,6 +63,7 @@ class PretrainingDataConfig:
     short_seq_prob: float = 0.1
     next_sentence_random_prob: float = 0.5
     dupe_factor: int = 1
+    documents_per_batch: int = 64
 
 
 @dataclasses.dataclass
@@ -203,6 +206,11 @@ class RunConfig:
             f"(0, data.max_seq_length={self.data.max_seq_length})",
         )
         _check(self.data.vocab_size > 100, f"data.vocab_size={self.data.vocab_size} must be above 100")
+        _check(
+            self.data.documents_per_batch >= 2,
+            f"data.documents_per_batch={self.data.documents_per_batch} must be at least 2 (negatives come "
+            "from other documents of a batch)",
+        )
         _check(self.data.dupe_factor >= 1, f"data.dupe_factor={self.data.dupe_factor} must be at least 1")
         _check(
             self.trainer.optimizer in ("adamw", "lamb"),

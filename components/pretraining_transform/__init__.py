@@ -1,0 +1,1 @@
+"""PretrainingTransform: TFX Transform with a fixed number of documents per batch."""
