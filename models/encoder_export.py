@@ -31,8 +31,7 @@ class TextEncoder(tf.Module):
         super().__init__(name="text_encoder")
         self.backbone = backbone
         self.max_seq_length = max_seq_length
-        self.vocab = tf.saved_model.Asset(vocab_path)
-        self.tokenizer = tokenization.wordpiece_tokenizer(tokenization.vocab_table(self.vocab), lower_case)
+        self.vocab, self.tokenizer = tokenization.saved_model_tokenizer(vocab_path, lower_case)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
     def encode(self, text: tf.Tensor) -> dict[str, tf.Tensor]:

@@ -84,8 +84,7 @@ class GlueServing(tf.Module):
         self.classifier = classifier
         self.task = task
         self.max_seq_length = max_seq_length
-        self.vocab = tf.saved_model.Asset(vocab_path)
-        self.tokenizer = tokenization.wordpiece_tokenizer(tokenization.vocab_table(self.vocab), lower_case)
+        self.vocab, self.tokenizer = tokenization.saved_model_tokenizer(vocab_path, lower_case)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def serve_examples(self, examples: tf.Tensor) -> dict[str, tf.Tensor]:

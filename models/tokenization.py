@@ -21,7 +21,7 @@ def basic_tokenizer(lower_case: bool) -> BasicTokenizer:
     return BasicTokenizer(lower_case=lower_case)
 
 
-def vocab_table(vocab_path: tf.Tensor | str) -> tf.lookup.StaticVocabularyTable:
+def vocab_table(vocab_path: tf.Tensor | str | tf.saved_model.Asset) -> tf.lookup.StaticVocabularyTable:
     """A token -> id table over a vocabulary file, one token per line, id = line number."""
     initializer = tf.lookup.TextFileInitializer(
         vocab_path,
@@ -38,6 +38,16 @@ def wordpiece_tokenizer(table: tf.lookup.StaticVocabularyTable, lower_case: bool
     return tf_text.BertTokenizer(
         table, token_out_type=tf.int64, unknown_token=features.UNK_TOKEN, lower_case=lower_case
     )
+
+
+def saved_model_tokenizer(vocab_path: str, lower_case: bool) -> tuple[tf.saved_model.Asset, tf_text.BertTokenizer]:
+    """The vocabulary as a SavedModel asset and a tokenizer over it, for modules that get exported.
+
+    Keep both as attributes of the tf.Module so the vocabulary file is copied into `assets/`.
+    (The table must be built on the Asset; handing the Asset to BertTokenizer directly fails.)
+    """
+    vocab = tf.saved_model.Asset(vocab_path)
+    return vocab, wordpiece_tokenizer(vocab_table(vocab), lower_case)
 
 
 def tokenize(tokenizer: tf_text.BertTokenizer, text: tf.Tensor) -> tf.RaggedTensor:

@@ -20,6 +20,23 @@ def synthetic_documents(num_docs=40, seed=0):
     return tf.ragged.constant(docs, dtype=tf.int64, ragged_rank=2)
 
 
+def unmasked_segments(out, first_real_id):
+    """Per instance: segment A and segment B with masking undone (ids below `first_real_id` dropped), and the label."""
+    for ids, types, weights, positions, targets, label in zip(
+        out[features.INPUT_WORD_IDS],
+        out[features.INPUT_TYPE_IDS],
+        out[features.MASKED_LM_WEIGHTS],
+        out[features.MASKED_LM_POSITIONS],
+        out[features.MASKED_LM_IDS],
+        out[features.NEXT_SENTENCE_LABELS],
+        strict=True,
+    ):
+        ids = ids.copy()
+        ids[positions[weights > 0]] = targets[weights > 0]
+        real = ids >= first_real_id  # special tokens and padding are below every synthetic id
+        yield ids[real & (types == 0)], ids[real & (types == 1)], label
+
+
 @pytest.fixture(scope="module")
 def instances():
     tf.random.set_seed(1)
@@ -74,20 +91,7 @@ def test_next_sentence_pairs_are_true_continuations_or_other_documents(instances
     _, out = instances
     labels = out[features.NEXT_SENTENCE_LABELS]
     assert 0.4 < labels.mean() < 0.65
-    for ids, types, mask, weights, positions, targets, label in zip(
-        out[features.INPUT_WORD_IDS],
-        out[features.INPUT_TYPE_IDS],
-        out[features.INPUT_MASK],
-        out[features.MASKED_LM_WEIGHTS],
-        out[features.MASKED_LM_POSITIONS],
-        out[features.MASKED_LM_IDS],
-        labels,
-        strict=True,
-    ):
-        ids = ids.copy()
-        ids[positions[weights > 0]] = targets[weights > 0]  # undo masking
-        real = (mask == 1) & (ids >= 110)
-        a, b = ids[real & (types == 0)], ids[real & (types == 1)]
+    for a, b, label in unmasked_segments(out, first_real_id=110):
         if label == features.IS_NEXT:
             assert a[-1] // 100 == b[0] // 100, "same document"
             assert b[0] in (a[-1], a[-1] + 1), "B goes on in A's last sentence or starts the next one"
@@ -147,18 +151,6 @@ def test_one_sentence_chunks_are_split_inside_the_sentence():
     labels = out[features.NEXT_SENTENCE_LABELS]
     assert len(labels) == 200
     assert 0.38 < labels.mean() < 0.62
-    for ids, types, weights, positions, targets, label in zip(
-        out[features.INPUT_WORD_IDS],
-        out[features.INPUT_TYPE_IDS],
-        out[features.MASKED_LM_WEIGHTS],
-        out[features.MASKED_LM_POSITIONS],
-        out[features.MASKED_LM_IDS],
-        labels,
-        strict=True,
-    ):
-        ids = ids.copy()
-        ids[positions[weights > 0]] = targets[weights > 0]
-        real = ids >= 1000
-        a, b = ids[real & (types == 0)], ids[real & (types == 1)]
+    for a, b, label in unmasked_segments(out, first_real_id=1000):
         if label == features.IS_NEXT:
             np.testing.assert_array_equal(np.concatenate([a, b]), np.arange(a[0], a[0] + 20))
