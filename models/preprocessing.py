@@ -148,12 +148,15 @@ def _select_rows(condition: tf.Tensor, if_true: tf.RaggedTensor, if_false: tf.Ra
     return tf.gather(stacked, tf.where(condition, rows + tf.size(condition, out_type=tf.int64), rows))
 
 
+def _uniform_index(count: tf.Tensor) -> tf.Tensor:
+    """A uniform integer in [0, count - 1] per row (0 where count is 0 or less)."""
+    draw = tf.cast(tf.floor(tf.random.uniform(tf.shape(count)) * tf.cast(tf.maximum(count, 0), tf.float32)), tf.int64)
+    return tf.minimum(draw, tf.maximum(count - 1, 0))  # uniform() can round up to 1.0 in float32
+
+
 def _random_split(units: tf.Tensor) -> tf.Tensor:
     """A split point in [1, units - 1] per row, uniformly (1 where a row has fewer than 2 units)."""
-    point = 1 + tf.cast(
-        tf.floor(tf.random.uniform(tf.shape(units)) * tf.cast(tf.maximum(units - 1, 0), tf.float32)), tf.int64
-    )
-    return tf.minimum(point, tf.maximum(units - 1, 1))
+    return 1 + _uniform_index(units - 1)
 
 
 def _sentence_pairs(
@@ -195,8 +198,7 @@ def _sentence_pairs(
     same_start = tf.searchsorted(chunk_doc, chunk_doc, side="left", out_type=tf.int64)
     same_end = tf.searchsorted(chunk_doc, chunk_doc, side="right", out_type=tf.int64)
     other_count = num_chunks - (same_end - same_start)
-    draw = tf.cast(tf.floor(tf.random.uniform([num_chunks]) * tf.cast(other_count, tf.float32)), tf.int64)
-    draw = tf.minimum(draw, tf.maximum(other_count - 1, 0))
+    draw = _uniform_index(other_count)
     partner = tf.minimum(
         tf.where(draw < same_start, draw, draw + (same_end - same_start)), tf.maximum(num_chunks - 1, 0)
     )

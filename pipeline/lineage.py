@@ -16,7 +16,7 @@ NODE_CONTEXT = "node"
 
 
 def open_store(sqlite_path: str) -> metadata_store.MetadataStore:
-    """A read-write handle on a SQLite ML Metadata store (which must exist)."""
+    """A read-only handle on an existing SQLite ML Metadata store."""
     config = metadata_store_pb2.ConnectionConfig()
     config.sqlite.filename_uri = sqlite_path
     config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
