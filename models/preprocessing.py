@@ -9,7 +9,8 @@ graph runs in Beam and in the exported transform graph:
 3. each document's sentences packed into chunks of a target length (shorter with
    `short_seq_prob`), each chunk split at a random sentence boundary (inside the sentence for
    one-sentence chunks) into segments A and B; with `next_sentence_random_prob`, B is instead a
-   chunk drawn uniformly from the batch's other documents (next_sentence_labels = 1);
+   chunk drawn uniformly from the batch's other documents, or from a non-adjacent part of the
+   same document when the batch holds only one (next_sentence_labels = 1);
 4. the pair trimmed round-robin to `max_seq_length - 3` (A from its start, B from its end, so
    the A|B boundary is kept), [CLS]/[SEP] added;
 5. masked-LM targets chosen: `masked_lm_prob` of the real tokens (at most
@@ -168,8 +169,9 @@ def _sentence_pairs(
     (a long sentence, or a short target length) inside the sentence, so every chunk can give a true
     continuation and the share of random ones stays `next_sentence_random_prob`. (The original data
     forces a random B for one-sentence chunks, which inflates that share for short sequences.)
-    Chunks with no other document in the batch to pair with keep their true continuation; pairs
-    with an empty segment are dropped.
+    A random B comes from another document of the batch or, in a batch of one document, from a
+    non-adjacent chunk of the same document; a chunk with neither keeps its true continuation.
+    Pairs with an empty segment are dropped.
 
     Returns:
         segment A [pairs, (tokens)], segment B [pairs, (tokens)], next_sentence_labels [pairs].
@@ -193,16 +195,27 @@ def _sentence_pairs(
         tf.ragged.boolean_mask(chunks, ~in_first_sentences).merge_dims(1, 2),
     )
 
-    # A partner chunk drawn uniformly from the chunks of the batch's other documents. Chunks are in
-    # document order, so a chunk's own document spans [same_start, same_end) and the others are the rest.
+    # The partner: a chunk drawn uniformly from the batch's other documents. Chunks are in document
+    # order, so a chunk's own document spans [same_start, same_end) and the others are the rest.
+    # TFT can still hand over a batch holding a single document; there the partner is a chunk of the
+    # same document that is neither this chunk nor the next one (a harder negative, as in ALBERT's
+    # sentence-order task), so the random share does not depend on how Beam batches.
+    rows = tf.range(num_chunks)
     same_start = tf.searchsorted(chunk_doc, chunk_doc, side="left", out_type=tf.int64)
     same_end = tf.searchsorted(chunk_doc, chunk_doc, side="right", out_type=tf.int64)
-    other_count = num_chunks - (same_end - same_start)
+    same_count = same_end - same_start
+    other_count = num_chunks - same_count
     draw = _uniform_index(other_count)
-    partner = tf.minimum(
-        tf.where(draw < same_start, draw, draw + (same_end - same_start)), tf.maximum(num_chunks - 1, 0)
-    )
-    is_random = (tf.random.uniform([num_chunks]) < config.next_sentence_random_prob) & (other_count > 0)
+    other_partner = tf.where(draw < same_start, draw, draw + same_count)
+    has_next = rows + 1 < same_end
+    far_count = same_count - 1 - tf.cast(has_next, tf.int64)
+    far = _uniform_index(far_count)
+    skipped = 1 + tf.cast(has_next, tf.int64)  # this chunk, and the next one if there is one
+    same_partner = same_start + tf.where(far < rows - same_start, far, far + skipped)
+    partner = tf.where(other_count > 0, other_partner, same_partner)
+    partner = tf.minimum(partner, tf.maximum(num_chunks - 1, 0))
+    has_partner = (other_count > 0) | (far_count > 0)
+    is_random = (tf.random.uniform([num_chunks]) < config.next_sentence_random_prob) & has_partner
 
     second = _select_rows(is_random, tf.gather(tokens, partner), continuation)
     keep = (first.row_lengths() > 0) & (second.row_lengths() > 0)

@@ -154,3 +154,18 @@ def test_one_sentence_chunks_are_split_inside_the_sentence():
     for a, b, label in unmasked_segments(out, first_real_id=1000):
         if label == features.IS_NEXT:
             np.testing.assert_array_equal(np.concatenate([a, b]), np.arange(a[0], a[0] + 20))
+
+
+def test_batch_of_one_document_draws_random_next_from_far_in_the_same_document():
+    # TFT may batch a single document; random B then comes from a non-adjacent chunk of it.
+    tf.random.set_seed(5)
+    docs = tf.ragged.constant([[[1000 + s] * 8 for s in range(400)]], dtype=tf.int64, ragged_rank=2)
+    config = PretrainingDataConfig(max_seq_length=32, max_predictions_per_seq=5, short_seq_prob=0.0)
+    out = {k: v.numpy() for k, v in build_instances(docs, VOCAB_SIZE, config).items()}
+    assert 0.4 < out[features.NEXT_SENTENCE_LABELS].mean() < 0.6
+    for a, b, label in unmasked_segments(out, first_real_id=1000):
+        if label == features.IS_NEXT:
+            assert b[0] in (a[-1], a[-1] + 1)
+        else:
+            assert b[0] not in (a[-1], a[-1] + 1), "a random B is not the continuation"
+            assert not (a[0] <= b[0] <= a[-1]), "nor A's own chunk"
