@@ -30,7 +30,9 @@ setup(
     version="0.1.0",
     description="A TFX pipeline that pre-trains BERT from scratch in TensorFlow 2 and proves it on GLUE.",
     python_requires=">=3.11,<3.12",
-    packages=find_packages(include=["pipeline", "pipeline.*", "components", "components.*", "models", "models.*"]),
+    packages=find_packages(
+        include=["configs", "configs.*", "pipeline", "pipeline.*", "components", "components.*", "models", "models.*"]
+    ),
     install_requires=ML_STACK,
     extras_require={"dev": ["pytest==9.2.0", "ruff==0.17.5"]},
     entry_points={"console_scripts": ["bert-tfx=pipeline.cli:main"]},

@@ -17,7 +17,8 @@ import sys
 
 from tfx import v1 as tfx
 
-from pipeline import configs
+from configs import presets
+from configs.run_config import RunConfig
 from pipeline.bert_pipeline import PipelinePaths, create_pipeline
 
 # Beam inside one pod: the Python direct runner over the pod's cores (never the Prism download).
@@ -25,7 +26,7 @@ KUBEFLOW_BEAM_ARGS = ["--runner=DirectRunner", "--direct_running_mode=multi_proc
 
 
 def compile_pipeline(
-    config: configs.RunConfig, pipeline_root: str, data_dir: str, serving_dir: str, image: str, output_path: str
+    config: RunConfig, pipeline_root: str, data_dir: str, serving_dir: str, image: str, output_path: str
 ) -> str:
     """Writes the compiled pipeline to `output_path` (.yaml for KFP, .json for Vertex); returns the path."""
     paths = PipelinePaths(
@@ -51,12 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--serving-dir", default=None, help="Pusher destination (default: <pipeline-root>/serving)")
     parser.add_argument("--image", required=True, help="container image built from kubeflow/Dockerfile")
     parser.add_argument("--output", default="bert_tfx_pipeline.yaml", help=".yaml (KFP) or .json (Vertex)")
-    parser.add_argument("--preset", default="tiny", choices=sorted(configs.PRESETS))
+    parser.add_argument("--preset", default="tiny", choices=sorted(presets.PRESETS))
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args(argv)
     # Compiling with dotted-path user functions needs no wheel of user code.
     os.environ.setdefault("UNSUPPORTED_DO_NOT_PACKAGE_USER_MODULES", "1")
-    config = configs.load(args.preset, args.overrides)
+    config = presets.load(args.preset, args.overrides)
     serving_dir = args.serving_dir or os.path.join(args.pipeline_root, "serving")
     path = compile_pipeline(config, args.pipeline_root, args.data_dir, serving_dir, args.image, args.output)
     print(f"compiled {config.pipeline_name} ({config.preset}) for image {args.image}: {path}")

@@ -13,7 +13,8 @@ import keras
 import keras_hub
 import tensorflow as tf
 
-from models import encoder, features
+from models import backbone as backbone_lib
+from models import features
 
 
 class BertPretrainer(keras.Model):
@@ -23,7 +24,7 @@ class BertPretrainer(keras.Model):
         backbone: keras_hub.models.BertBackbone. The encoder being pre-trained.
 
     Example:
-    >>> backbone = encoder.build_backbone(ModelConfig(num_layers=2, hidden_dim=16, num_heads=2,
+    >>> backbone = backbone_lib.build_backbone(ModelConfig(num_layers=2, hidden_dim=16, num_heads=2,
     ...                                   intermediate_dim=32), vocab_size=50)
     >>> pretrainer = BertPretrainer(backbone)
     """
@@ -45,7 +46,7 @@ class BertPretrainer(keras.Model):
         self.nsp_accuracy = keras.metrics.SparseCategoricalAccuracy(name="next_sentence_accuracy")
 
     def call(self, batch: dict[str, tf.Tensor], training: bool = False) -> dict[str, tf.Tensor]:
-        outputs = self.backbone(encoder.backbone_inputs(batch), training=training)
+        outputs = self.backbone(backbone_lib.backbone_inputs(batch), training=training)
         positions = tf.cast(batch[features.MASKED_LM_POSITIONS], tf.int32)
         return {
             "masked_lm_logits": self.masked_lm_head(outputs["sequence_output"], mask_positions=positions),
@@ -85,7 +86,8 @@ class BertPretrainer(keras.Model):
     def metrics(self):
         return [self.loss_tracker, self.lm_loss_tracker, self.nsp_loss_tracker, self.lm_accuracy, self.nsp_accuracy]
 
-    def train_step(self, batch):
+    def train_step(self, data):
+        batch, _, _ = keras.utils.unpack_x_y_sample_weight(data)  # features only: the labels are features too
         with tf.GradientTape() as tape:
             outputs = self(batch, training=True)
             lm_loss, nsp_loss = self._pretraining_losses(batch, outputs)
@@ -94,7 +96,8 @@ class BertPretrainer(keras.Model):
         self.optimizer.apply_gradients(zip(gradients, self.trainable_variables, strict=True))
         return self._update_metrics(batch, outputs, lm_loss, nsp_loss)
 
-    def test_step(self, batch):
+    def test_step(self, data):
+        batch, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         outputs = self(batch, training=False)
         lm_loss, nsp_loss = self._pretraining_losses(batch, outputs)
         return self._update_metrics(batch, outputs, lm_loss, nsp_loss)

@@ -28,6 +28,12 @@ PRETRAINING_FEATURES = SEQUENCE_FEATURES + PREDICTION_FEATURES + (NEXT_SENTENCE_
 IS_NEXT = 0
 IS_RANDOM_NEXT = 1
 
+# The learned WordPiece vocabulary: the Transform analyzer writes it under this file name,
+# `preprocessing_fn` annotates it as a transform-graph asset under the same key (read back with
+# `TFTransformOutput.vocabulary_file_by_name(VOCAB_FILE)`), and the encoder checkpoint keeps its copy
+# under this name too.
+VOCAB_FILE = "vocab.txt"
+
 # Special tokens, in vocabulary order: their ids are their positions here.
 PAD_TOKEN = "[PAD]"
 UNK_TOKEN = "[UNK]"

@@ -16,8 +16,9 @@ import keras_hub
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-from models import encoder, features, tokenization
-from models.glue_tasks import GlueTask
+from configs.glue_tasks import GlueTask
+from models import backbone as backbone_lib
+from models import features, tokenization
 
 _TEXT_SPEC = {
     features.GLUE_SENTENCE1: tf.io.FixedLenFeature([], tf.string),
@@ -56,7 +57,7 @@ def labelled_dataset(
     def encode(serialized):
         parsed = tf.io.parse_example(serialized, _LABELLED_SPEC)
         packed = encode_sentences(tokenizer, parsed, task, max_seq_length)
-        return encoder.backbone_inputs(packed), parsed[features.GLUE_LABEL]
+        return backbone_lib.backbone_inputs(packed), parsed[features.GLUE_LABEL]
 
     return dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
@@ -90,7 +91,7 @@ class GlueServing(tf.Module):
     def serve_examples(self, examples: tf.Tensor) -> dict[str, tf.Tensor]:
         parsed = tf.io.parse_example(examples, _TEXT_SPEC)
         packed = encode_sentences(self.tokenizer, parsed, self.task, self.max_seq_length)
-        logits = self.classifier(encoder.backbone_inputs(packed), training=False)
+        logits = self.classifier(backbone_lib.backbone_inputs(packed), training=False)
         probabilities = tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1)
         return {features.PROBABILITIES: probabilities, features.POSITIVE_PROBABILITY: probabilities[:, 1]}
 

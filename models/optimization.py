@@ -22,10 +22,11 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
 
     def __call__(self, step):
         step = keras.ops.cast(step, "float32")
-        warmup = keras.ops.cast(max(self.warmup_steps, 1), "float32")
-        decay_span = keras.ops.cast(max(self.total_steps - self.warmup_steps, 1), "float32")
-        warming = self.peak_learning_rate * step / warmup
-        decaying = self.peak_learning_rate * keras.ops.maximum(0.0, 1.0 - (step - warmup) / decay_span)
+        warmup = float(self.warmup_steps)
+        decay_span = float(max(self.total_steps - self.warmup_steps, 1))
+        warming = self.peak_learning_rate * step / max(warmup, 1.0)
+        decaying = self.peak_learning_rate * keras.ops.clip(1.0 - (step - warmup) / decay_span, 0.0, 1.0)
+        # Without warm-up (warmup_steps=0) the first step already takes the peak rate.
         return keras.ops.where(step < warmup, warming, decaying)
 
     def get_config(self):

@@ -16,7 +16,8 @@ graph runs in Beam and in the exported transform graph:
 5. masked-LM targets chosen: `masked_lm_prob` of the real tokens (at most
    `max_predictions_per_seq`), replaced by [MASK] 80%, a random token 10%, unchanged 10%.
 
-Outputs follow the contract in `models.features`.
+Outputs follow the contract in `models.features`. The vocabulary is annotated as the transform
+graph's asset `features.VOCAB_FILE`, so the Trainer reads it by name.
 """
 
 from __future__ import annotations
@@ -25,18 +26,20 @@ from typing import Any
 
 import tensorflow as tf
 import tensorflow_text as tf_text
+import tensorflow_transform as tft
 
+from configs.run_config import PretrainingDataConfig, section_from
 from models import features, tokenization, vocab_learner
-from pipeline.configs import PretrainingDataConfig
 
 
 def preprocessing_fn(inputs: dict[str, Any], custom_config: dict[str, Any]) -> dict[str, tf.Tensor]:
-    """TFX Transform entry point; `custom_config["data"]` is a `PretrainingDataConfig` as a dict."""
-    config = PretrainingDataConfig(**custom_config["data"])
+    """TFX Transform entry point; `custom_config["data"]` is the run's `PretrainingDataConfig`."""
+    config = section_from(custom_config, "data", PretrainingDataConfig)
     sentences = _as_ragged(inputs[features.SENTENCES])  # [docs, (sentences)] strings
 
     words = tokenization.basic_tokenizer(config.lower_case).tokenize(sentences.flat_values)
     vocab_path = vocab_learner.learn_wordpiece_vocab(words.flat_values, config.vocab_size, config.max_alphabet)
+    tft.annotate_asset(features.VOCAB_FILE, features.VOCAB_FILE)  # the analyzer writes it under that name
     table = tokenization.vocab_table(vocab_path)
     tokenizer = tokenization.wordpiece_tokenizer(table, config.lower_case)
 

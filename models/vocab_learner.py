@@ -28,8 +28,6 @@ from tokenizers.models import WordPiece
 
 from models import features
 
-VOCAB_FILENAME = "vocab.txt"
-
 
 def _flatten_words(batch: list[np.ndarray]) -> Iterable[bytes]:
     return batch[0].reshape(-1).tolist()
@@ -71,7 +69,7 @@ class WordpieceVocabLearner(tft_beam.experimental.PTransformAnalyzer):
         )
         if vocab[: len(self.reserved_tokens)] != self.reserved_tokens:
             raise AssertionError(f"learned vocabulary does not start with {self.reserved_tokens}: {vocab[:8]}")
-        path = os.path.join(output_dir, VOCAB_FILENAME)
+        path = os.path.join(output_dir, features.VOCAB_FILE)
         tf.io.gfile.makedirs(output_dir)
         with tf.io.gfile.GFile(path, "w") as f:
             f.write("".join(token + "\n" for token in vocab))

@@ -17,12 +17,12 @@ from components.glue_example_gen.component import GlueExampleGen
 from components.glue_fine_tune.component import GlueFineTune
 from components.pretraining_transform.component import PretrainingTransform
 from components.text_example_gen.component import TextExampleGen
-from models import glue_tasks
-from pipeline.configs import RunConfig
+from configs import glue_tasks
+from configs.run_config import RunConfig, to_custom_config
 from pipeline.evaluation import glue_eval_config
 
 PREPROCESSING_FN = "models.preprocessing.preprocessing_fn"
-RUN_FN = "models.trainer.run_fn"
+RUN_FN = "models.trainer_module.run_fn"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,19 +70,13 @@ def create_pipeline(
         schema=schema.outputs["schema"],
         preprocessing_fn=PREPROCESSING_FN,
         splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=["train", "eval"]),
-        custom_config={"data": dataclasses.asdict(config.data)},
+        custom_config=to_custom_config(config, "data"),
     ).with_id("Transform")
     trainer = tfx.components.Trainer(
         run_fn=RUN_FN,
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
-        train_args=tfx.proto.TrainArgs(num_steps=config.trainer.train_steps),
-        eval_args=tfx.proto.EvalArgs(num_steps=config.trainer.eval_steps),
-        custom_config={
-            "data": dataclasses.asdict(config.data),
-            "model": dataclasses.asdict(config.model),
-            "trainer": dataclasses.asdict(config.trainer),
-        },
+        custom_config=to_custom_config(config, "data", "model", "trainer"),
     )
     components = [corpus, statistics, schema, transform, trainer]
 
@@ -95,7 +89,7 @@ def create_pipeline(
             examples=glue_examples.outputs["examples"],
             pretrained_model=trainer.outputs["model"],
             task=task_name,
-            config=config.glue,
+            custom_config=to_custom_config(config, "glue"),
             seed=config.trainer.seed,
         ).with_id(component_id("GlueFineTune", task_name))
         evaluator_id = component_id("Evaluator", task_name)

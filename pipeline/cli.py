@@ -12,7 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-from pipeline import configs
+from configs import presets
+from configs.run_config import RunConfig
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -23,7 +24,7 @@ def _parser() -> argparse.ArgumentParser:
         ("config", "print the resolved config as JSON"),
     ):
         command = commands.add_parser(name, help=help_text)
-        command.add_argument("--preset", default="smoke", choices=sorted(configs.PRESETS))
+        command.add_argument("--preset", default="smoke", choices=sorted(presets.PRESETS))
         command.add_argument(
             "--set",
             dest="overrides",
@@ -38,8 +39,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _summarise(config: configs.RunConfig, output_dir: Path, seconds: float) -> str:
+def _summarise(config: RunConfig, output_dir: Path, seconds: float) -> str:
+    from models.glue_fine_tuning import METRICS_FILE
     from pipeline import local_runner
+    from pipeline.bert_pipeline import component_id
 
     base = local_runner.run_dir(config, output_dir)
     paths = local_runner.local_paths(config, output_dir)
@@ -53,9 +56,9 @@ def _summarise(config: configs.RunConfig, output_dir: Path, seconds: float) -> s
     ]
     root = Path(paths.pipeline_root)
     for task in config.glue.tasks:
-        metrics = _latest_output(root / f"GlueFineTune_{task}" / "model_run")
-        accuracy = json.loads((metrics / "dev_metrics.json").read_text())["dev"]["accuracy"] if metrics else None
-        blessing = _latest_output(root / f"Evaluator_{task}" / "blessing")
+        metrics = _latest_output(root / component_id("GlueFineTune", task) / "model_run")
+        accuracy = json.loads((metrics / METRICS_FILE).read_text())["dev"]["accuracy"] if metrics else None
+        blessing = _latest_output(root / component_id("Evaluator", task) / "blessing")
         verdict = "blessed" if blessing and (blessing / "BLESSED").exists() else "not blessed"
         pushed = sorted(Path(paths.serving_dir, task).glob("*"))
         where = f"served at {pushed[-1]}" if pushed else "nothing served yet"
@@ -73,7 +76,7 @@ def _latest_output(output_dir: Path) -> Path | None:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        config = configs.load(args.preset, args.overrides)
+        config = presets.load(args.preset, args.overrides)
     except ValueError as err:
         print(f"bert-tfx: {err}", file=sys.stderr)
         return 2

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from tensorflow_model_analysis.proto import config_pb2
 
+from configs.glue_tasks import GlueTask
 from models import features
-from models.glue_tasks import GlueTask
 
 ACCURACY_METRIC = "binary_accuracy"
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from tfx import v1 as tfx
 
-from pipeline import configs
+from configs import presets
+from configs.run_config import RunConfig
 from pipeline.bert_pipeline import PipelinePaths, create_pipeline
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -25,12 +26,12 @@ RUN_CONFIG_FILE = "run_config.json"
 LOCAL_BEAM_ARGS = ["--runner=DirectRunner", "--direct_running_mode=in_memory", "--direct_num_workers=1"]
 
 
-def run_dir(config: configs.RunConfig, output_dir: Path) -> Path:
+def run_dir(config: RunConfig, output_dir: Path) -> Path:
     """Everything of one pipeline lives in `<output_dir>/<pipeline_name>/`."""
     return Path(output_dir) / config.pipeline_name
 
 
-def local_paths(config: configs.RunConfig, output_dir: Path, data_dir: Path = DEFAULT_DATA_DIR) -> PipelinePaths:
+def local_paths(config: RunConfig, output_dir: Path, data_dir: Path = DEFAULT_DATA_DIR) -> PipelinePaths:
     base = run_dir(config, output_dir)
     return PipelinePaths(
         corpus_dir=str(Path(data_dir) / "corpus"),
@@ -40,11 +41,11 @@ def local_paths(config: configs.RunConfig, output_dir: Path, data_dir: Path = DE
     )
 
 
-def metadata_path(config: configs.RunConfig, output_dir: Path) -> Path:
+def metadata_path(config: RunConfig, output_dir: Path) -> Path:
     return run_dir(config, output_dir) / "metadata.sqlite"
 
 
-def build(config: configs.RunConfig, output_dir: Path, data_dir: Path = DEFAULT_DATA_DIR) -> tfx.dsl.Pipeline:
+def build(config: RunConfig, output_dir: Path, data_dir: Path = DEFAULT_DATA_DIR) -> tfx.dsl.Pipeline:
     """The local pipeline: SQLite ML Metadata, in-process Beam, caching on."""
     paths = local_paths(config, output_dir, data_dir)
     store = metadata_path(config, output_dir)
@@ -58,13 +59,13 @@ def build(config: configs.RunConfig, output_dir: Path, data_dir: Path = DEFAULT_
     )
 
 
-def run(config: configs.RunConfig, output_dir: Path = DEFAULT_OUTPUT_DIR, data_dir: Path = DEFAULT_DATA_DIR) -> None:
+def run(config: RunConfig, output_dir: Path = DEFAULT_OUTPUT_DIR, data_dir: Path = DEFAULT_DATA_DIR) -> None:
     tfx.orchestration.LocalDagRunner().run(build(config, output_dir, data_dir))
 
 
-def _config_from_environment() -> configs.RunConfig:
+def _config_from_environment() -> RunConfig:
     overrides = os.environ.get("BERT_TFX_OVERRIDES", "").split()
-    return configs.load(os.environ.get("BERT_TFX_PRESET", "smoke"), overrides)
+    return presets.load(os.environ.get("BERT_TFX_PRESET", "smoke"), overrides)
 
 
 if __name__ == "__main__":

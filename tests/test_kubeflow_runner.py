@@ -41,5 +41,5 @@ def test_compiles_every_component_into_a_kfp_pipeline_spec(tmp_path):
         if "container" in executor
     }
     assert images == {"registry.example/bert-tfx:0.1.0"}
-    assert "models.trainer.run_fn" in output.read_text()
+    assert "models.trainer_module.run_fn" in output.read_text()
     assert not (tmp_path / "_wheels").exists()

@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from configs import presets
 from models import features
-from pipeline import configs, lineage
+from pipeline import lineage
 from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.e2e
@@ -114,13 +115,16 @@ def test_transform_emits_the_feature_contract_with_15_percent_masking(runs):
     graph_uri = latest_uri(runs["root"], "Transform", "transform_graph")
     output = tft.TFTransformOutput(str(graph_uri))
     spec = output.transformed_feature_spec()
-    config = configs.preset("smoke").data
+    config = presets.preset("smoke").data
     assert set(spec) == set(features.PRETRAINING_FEATURES)
     for name in features.SEQUENCE_FEATURES:
         assert spec[name].shape == [config.max_seq_length]
     for name in features.PREDICTION_FEATURES:
         assert spec[name].shape == [config.max_predictions_per_seq]
     assert spec[features.NEXT_SENTENCE_LABELS].shape == []
+    for name, feature in spec.items():
+        assert isinstance(feature, tf.io.FixedLenFeature), name
+        assert feature.dtype == (tf.float32 if name == features.MASKED_LM_WEIGHTS else tf.int64), name
 
     examples = latest_uri(runs["root"], "Transform", "transformed_examples")
     files = glob.glob(str(examples / "Split-train" / "*"))
@@ -135,9 +139,10 @@ def test_transform_emits_the_feature_contract_with_15_percent_masking(runs):
     predicted = batch[features.MASKED_LM_WEIGHTS].numpy().sum()
     assert 0.14 <= predicted / real_tokens <= 0.17
     assert 0.35 < batch[features.NEXT_SENTENCE_LABELS].numpy().mean() < 0.65
-    vocab = [line.rstrip("\n") for line in open(glob.glob(str(graph_uri / "transform_fn" / "assets" / "vocab*"))[0])]
+    vocab = [line.rstrip("\n") for line in open(output.vocabulary_file_by_name(features.VOCAB_FILE))]
     assert vocab[:5] == list(features.SPECIAL_TOKENS)
     assert 1800 <= len(vocab) <= config.vocab_size
+    assert output.vocabulary_size_by_name(features.VOCAB_FILE) == len(vocab)
 
 
 def test_pretraining_loss_goes_down(runs):
@@ -189,6 +194,8 @@ def test_evaluator_writes_a_blessing_and_pusher_follows_it(runs):
 
 
 def test_lineage_links_pushed_model_to_corpus_and_vocabulary(runs):
+    import tensorflow_transform as tft
+
     store = lineage.open_store(str(runs["store_path"]))
     pushed = [a for a in store.get_artifacts() if lineage.artifact_type_name(store, a) == "PushedModel"]
     assert pushed
@@ -199,7 +206,7 @@ def test_lineage_links_pushed_model_to_corpus_and_vocabulary(runs):
     assert any("/TextExampleGen/examples/" in uri for uri in by_type["Examples"])
     assert any("/GlueExampleGen_" in uri for uri in by_type["Examples"])
     [graph] = by_type["TransformGraph"]
-    assert glob.glob(os.path.join(graph, "transform_fn", "assets", "vocab*"))
+    assert os.path.exists(tft.TFTransformOutput(graph).vocabulary_file_by_name(features.VOCAB_FILE))
     assert any("/Trainer/model/" in uri for uri in by_type["Model"])
 
 
@@ -234,15 +241,16 @@ print(json.dumps({{"pooled": out["pooled_output"].shape.as_list(),
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd="/")
     assert result.returncode == 0, result.stderr[-3000:]
     printed = json.loads(result.stdout.strip().splitlines()[-1])
-    assert printed["pooled"] == [1, configs.preset("smoke").model.hidden_dim]
+    assert printed["pooled"] == [1, presets.preset("smoke").model.hidden_dim]
 
     # Tokenized exactly as Transform: the transform graph's vocabulary, the same BertTokenizer settings.
     import tensorflow as tf
+    import tensorflow_transform as tft
 
     from models import tokenization
 
     graph = latest_uri(runs["root"], "Transform", "transform_graph")
-    vocab = glob.glob(str(graph / "transform_fn" / "assets" / "vocab*"))[0]
+    vocab = tft.TFTransformOutput(str(graph)).vocabulary_file_by_name(features.VOCAB_FILE)
     tokenizer = tokenization.wordpiece_tokenizer(tokenization.vocab_table(vocab), lower_case=True)
     expected = tokenization.tokenize(tokenizer, tf.constant([sentence])).to_list()[0]
     assert printed["ids"] == [features.CLS_ID, *expected, features.SEP_ID]

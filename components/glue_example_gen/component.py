@@ -9,7 +9,7 @@ from tfx.proto import example_gen_pb2
 
 from components.file_example_gen import JsonConfiguredExampleGen
 from components.glue_example_gen import executor
-from models import glue_tasks
+from configs import glue_tasks
 
 
 class GlueExampleGen(JsonConfiguredExampleGen):
@@ -17,7 +17,7 @@ class GlueExampleGen(JsonConfiguredExampleGen):
 
     Args:
         glue_dir: GLUE data root holding one folder per task (`SST-2/`, `MRPC/`, ...).
-        task: task name, a key of `models.glue_tasks.TASKS`.
+        task: task name, a key of `configs.glue_tasks.TASKS`.
     """
 
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)

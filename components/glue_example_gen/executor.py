@@ -14,7 +14,8 @@ from tfx.types import standard_component_specs
 
 from components.file_example_gen import open_binary, reader_config
 from components.glue_example_gen.tsv_reader import GlueRecord, read_tsv
-from models import features, glue_tasks
+from configs import glue_tasks
+from models import features
 
 
 def record_to_example(record: GlueRecord) -> tf.train.Example:

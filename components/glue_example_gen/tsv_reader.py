@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
-from models.glue_tasks import GlueTask
+from configs.glue_tasks import GlueTask
 
 
 class GlueFormatError(ValueError):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
+from typing import Any
 
 from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import channel, component_spec, standard_artifacts
 
 from components.glue_fine_tune import executor
-from pipeline.configs import GlueConfig
 
 
 class GlueFineTuneSpec(component_spec.ComponentSpec):
@@ -17,7 +16,7 @@ class GlueFineTuneSpec(component_spec.ComponentSpec):
 
     PARAMETERS = {
         executor.TASK_KEY: component_spec.ExecutionParameter(type=str),
-        executor.CONFIG_KEY: component_spec.ExecutionParameter(type=str),
+        executor.CUSTOM_CONFIG_KEY: component_spec.ExecutionParameter(type=str),
         executor.SEED_KEY: component_spec.ExecutionParameter(type=int),
     }
     INPUTS = {
@@ -37,7 +36,7 @@ class GlueFineTune(base_component.BaseComponent):
         examples: GlueExampleGen output (`train` and `eval` splits).
         pretrained_model: the pre-training Trainer's `model` output (holds the encoder checkpoint).
         task: GLUE task name.
-        config: fine-tuning settings.
+        custom_config: the run config's `glue` section (`configs.run_config.to_custom_config`).
         seed: random seed for the head's initialisation and shuffling.
     """
 
@@ -49,14 +48,14 @@ class GlueFineTune(base_component.BaseComponent):
         examples: channel.BaseChannel,
         pretrained_model: channel.BaseChannel,
         task: str,
-        config: GlueConfig,
+        custom_config: dict[str, Any],
         seed: int = 42,
     ):
         spec = GlueFineTuneSpec(
             examples=examples,
             pretrained_model=pretrained_model,
             task=task,
-            config=json.dumps(dataclasses.asdict(config), sort_keys=True),
+            custom_config=json.dumps(custom_config, sort_keys=True),
             seed=seed,
             model=channel.Channel(type=standard_artifacts.Model),
             model_run=channel.Channel(type=standard_artifacts.ModelRun),

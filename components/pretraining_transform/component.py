@@ -9,7 +9,6 @@ the bundled corpus). Fixing the batch size keeps that share, and is the only cha
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from tfx.components import Transform
@@ -17,13 +16,15 @@ from tfx.components.transform import executor as transform_executor
 from tfx.dsl.components.base import executor_spec
 from tfx.types import standard_component_specs
 
+from configs.run_config import PretrainingDataConfig, section_from
+
 
 class Executor(transform_executor.Executor):
     """Transform's executor, batching `custom_config["data"]["documents_per_batch"]` records."""
 
     def Do(self, input_dict: dict[str, list], output_dict: dict[str, list], exec_properties: dict[str, Any]) -> None:
-        custom_config = json.loads(exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY) or "{}")
-        self._documents_per_batch = int(custom_config["data"]["documents_per_batch"])
+        custom_config = exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY)
+        self._documents_per_batch = section_from(custom_config, "data", PretrainingDataConfig).documents_per_batch
         super().Do(input_dict, output_dict, exec_properties)
 
     def _GetDesiredBatchSize(self, data_format: int, schema) -> int:

@@ -1,7 +1,7 @@
 import pytest
 
 from components.glue_example_gen.tsv_reader import GlueFormatError, read_tsv
-from models.glue_tasks import TASKS
+from configs.glue_tasks import TASKS
 from tests.conftest import DATA_DIR, SHARED_DATA_DIR
 
 

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from configs.run_config import PretrainingDataConfig
 from models import features
 from models.preprocessing import build_instances
-from pipeline.configs import PretrainingDataConfig
 
 VOCAB_SIZE = 5000
 
@@ -56,6 +56,22 @@ def test_contract_features_and_shapes(instances):
         assert out[name].shape == (n, config.max_seq_length)
     for name in features.PREDICTION_FEATURES:
         assert out[name].shape == (n, config.max_predictions_per_seq)
+
+
+def test_pretraining_task_consumes_the_instances_as_they_are(instances):
+    # Producer and consumer of the contract meet: Transform's instances go straight into the task.
+    from models import backbone as backbone_lib
+    from models.bert_pretrainer import BertPretrainer
+    from tests.models.tiny import MODEL
+
+    config, out = instances
+    for name, value in out.items():
+        assert value.dtype == (np.float32 if name == features.MASKED_LM_WEIGHTS else np.int64), name
+    batch = {name: value[:4] for name, value in out.items()}
+    pretrainer = BertPretrainer(backbone_lib.build_backbone(MODEL, VOCAB_SIZE))
+    pretrainer.compile(optimizer="adam", jit_compile=False)
+    results = pretrainer.test_on_batch(batch, return_dict=True)
+    assert np.log(VOCAB_SIZE) / 2 < results["lm_example_loss"] < 2 * np.log(VOCAB_SIZE)
 
 
 def test_layout_is_cls_a_sep_b_sep(instances):

@@ -14,7 +14,8 @@ from __future__ import annotations
 import keras_hub
 import tensorflow as tf
 
-from models import encoder, tokenization
+from models import backbone as backbone_lib
+from models import tokenization
 
 
 class TextEncoder(tf.Module):
@@ -37,7 +38,7 @@ class TextEncoder(tf.Module):
     def encode(self, text: tf.Tensor) -> dict[str, tf.Tensor]:
         token_ids = tokenization.tokenize(self.tokenizer, text)
         packed = tokenization.pack_segments([token_ids], self.max_seq_length)
-        outputs = self.backbone(encoder.backbone_inputs(packed), training=False)
+        outputs = self.backbone(backbone_lib.backbone_inputs(packed), training=False)
         return {
             "pooled_output": tf.cast(outputs["pooled_output"], tf.float32),
             "sequence_output": tf.cast(outputs["sequence_output"], tf.float32),

@@ -1,4 +1,4 @@
-"""The BERT encoder: keras-hub's BertBackbone, its inputs, and the checkpoint fine-tuning loads.
+"""The BERT backbone: keras-hub's BertBackbone, its inputs, and the encoder checkpoint fine-tuning loads.
 
 The checkpoint is a folder with the backbone's Keras config (`encoder_config.json`), its weights
 (`encoder.weights.h5`) and the WordPiece vocabulary it was trained with (`vocab.txt`), plus
@@ -15,13 +15,12 @@ import keras
 import keras_hub
 import tensorflow as tf
 
+from configs.run_config import ModelConfig
 from models import features
-from pipeline.configs import ModelConfig
 
 CHECKPOINT_DIR = "checkpoint"
 CONFIG_FILE = "encoder_config.json"
 WEIGHTS_FILE = "encoder.weights.h5"
-VOCAB_FILE = "vocab.txt"
 TOKENIZER_FILE = "tokenizer.json"
 
 
@@ -54,6 +53,7 @@ def backbone_inputs(batch: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
 
 
 def read_vocab_size(vocab_path: str) -> int:
+    """Tokens in a vocabulary file (one per line)."""
     with tf.io.gfile.GFile(vocab_path) as f:
         return sum(1 for _ in f)
 
@@ -66,7 +66,7 @@ def save_checkpoint(backbone: keras_hub.models.BertBackbone, vocab_path: str, lo
     with tf.io.gfile.GFile(os.path.join(directory, TOKENIZER_FILE), "w") as f:
         json.dump({"lower_case": lower_case}, f)
     backbone.save_weights(os.path.join(directory, WEIGHTS_FILE))
-    tf.io.gfile.copy(vocab_path, os.path.join(directory, VOCAB_FILE), overwrite=True)
+    tf.io.gfile.copy(vocab_path, os.path.join(directory, features.VOCAB_FILE), overwrite=True)
 
 
 def load_checkpoint(directory: str) -> tuple[keras_hub.models.BertBackbone, str, bool]:
@@ -77,7 +77,7 @@ def load_checkpoint(directory: str) -> tuple[keras_hub.models.BertBackbone, str,
     """
     missing = [
         name
-        for name in (CONFIG_FILE, WEIGHTS_FILE, VOCAB_FILE, TOKENIZER_FILE)
+        for name in (CONFIG_FILE, WEIGHTS_FILE, features.VOCAB_FILE, TOKENIZER_FILE)
         if not tf.io.gfile.exists(os.path.join(directory, name))
     ]
     if missing:
@@ -87,4 +87,4 @@ def load_checkpoint(directory: str) -> tuple[keras_hub.models.BertBackbone, str,
     backbone.load_weights(os.path.join(directory, WEIGHTS_FILE))
     with tf.io.gfile.GFile(os.path.join(directory, TOKENIZER_FILE)) as f:
         lower_case = bool(json.load(f)["lower_case"])
-    return backbone, os.path.join(directory, VOCAB_FILE), lower_case
+    return backbone, os.path.join(directory, features.VOCAB_FILE), lower_case

@@ -1,17 +1,25 @@
-"""The typed run configuration: one tree of dataclasses, named presets, `key=value` overrides.
+"""The typed run configuration: one tree of dataclasses, strict parsing, `key=value` overrides.
 
-A preset names a whole run (`smoke` for CI, `tiny`, `mini`, `base`, `large`). Overrides use dotted
-keys into the tree (`trainer.train_steps=500`); unknown keys are rejected, and the result is
-validated. The resolved config travels with the pipeline (component parameters) and is written
-next to the outputs, so a run can be reproduced from its artifacts.
+Overrides use dotted keys into the tree (`trainer.train_steps=500`); unknown keys and values of
+the wrong type are rejected, and the result is validated. The resolved config travels with the
+pipeline: each component gets the sections it needs through `to_custom_config` and rebuilds them
+with `section_from`, which is as strict as the command line (a missing or unknown key fails with
+the same message). Presets live in `configs.presets`.
+
+This package is a leaf: it imports nothing of ours, so every layer (models, components,
+pipeline) may import it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable
-from typing import Any
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from configs import glue_tasks
 
 
 @dataclasses.dataclass
@@ -93,7 +101,7 @@ class TrainerConfig:
 
     Attributes:
         train_steps: optimizer steps.
-        eval_steps: batches of the eval split evaluated after training.
+        eval_steps: batches of the eval split evaluated every logging period; 0 disables evaluation.
         batch_size: instances per step.
         learning_rate: peak learning rate, reached at the end of warm-up.
         warmup_steps: linear warm-up steps; the rate then decays linearly to zero.
@@ -102,7 +110,7 @@ class TrainerConfig:
         clip_norm: global gradient-norm clip; 0 disables it.
         mixed_precision: "" (float32), "mixed_float16" or "mixed_bfloat16".
         jit_compile: compile the train step with XLA.
-        steps_per_epoch: steps between metric logs and TensorBoard summaries.
+        log_every_steps: steps between metric logs, validation and TensorBoard summaries.
         seed: random seed for initialisation and shuffling.
     """
 
@@ -116,7 +124,7 @@ class TrainerConfig:
     clip_norm: float = 1.0
     mixed_precision: str = ""
     jit_compile: bool = True
-    steps_per_epoch: int = 100
+    log_every_steps: int = 100
     seed: int = 42
 
 
@@ -125,16 +133,18 @@ class GlueConfig:
     """GLUE fine-tuning and gating (GlueExampleGen, GlueFineTune, Evaluator, Pusher).
 
     Attributes:
-        tasks: GLUE task names, as in `models.glue_tasks.TASKS`.
+        tasks: GLUE task names, as in `configs.glue_tasks.TASKS`.
         max_seq_length: tokens per sentence (pair), [CLS] and [SEP]s included.
         batch_size: examples per step.
-        train_steps: fine-tuning steps per task; 0 means `epochs` passes over the train split.
-        epochs: passes over the train split when `train_steps` is 0.
+        train_steps: fine-tuning steps per task, or None (`null` on the command line) to train
+            for `epochs` passes over the train split.
+        epochs: passes over the train split when `train_steps` is None.
         learning_rate: peak learning rate.
         warmup_proportion: share of the steps spent warming up; the rate then decays linearly to 0.
         weight_decay: decoupled weight decay (not applied to biases and LayerNorm).
         clip_norm: global gradient-norm clip; 0 disables it.
-        steps_per_epoch: steps between metric logs.
+        jit_compile: compile the train step with XLA.
+        log_every_steps: steps between metric logs.
         dropout: dropout on the pooled output before the task head.
         min_accuracy: accuracy below which the Evaluator does not bless a model, per task;
             tasks not listed use `default_min_accuracy`.
@@ -147,13 +157,14 @@ class GlueConfig:
     tasks: list[str] = dataclasses.field(default_factory=lambda: ["sst2", "mrpc"])
     max_seq_length: int = 128
     batch_size: int = 32
-    train_steps: int = 0
+    train_steps: int | None = None
     epochs: int = 3
     learning_rate: float = 2e-5
     warmup_proportion: float = 0.1
     weight_decay: float = 0.01
     clip_norm: float = 1.0
-    steps_per_epoch: int = 100
+    jit_compile: bool = True
+    log_every_steps: int = 100
     dropout: float = 0.1
     min_accuracy: dict[str, float] = dataclasses.field(default_factory=dict)
     default_min_accuracy: float = 0.5
@@ -222,11 +233,23 @@ class RunConfig:
         )
         _check(self.trainer.train_steps > 0, f"trainer.train_steps={self.trainer.train_steps} must be positive")
         _check(
+            self.trainer.eval_steps >= 0,
+            f"trainer.eval_steps={self.trainer.eval_steps} must be 0 (no evaluation) or more",
+        )
+        for key, value in (
+            ("trainer.log_every_steps", self.trainer.log_every_steps),
+            ("glue.log_every_steps", self.glue.log_every_steps),
+            ("glue.epochs", self.glue.epochs),
+        ):
+            _check(value > 0, f"{key}={value} must be positive")
+        _check(
+            self.glue.train_steps is None or self.glue.train_steps > 0,
+            f"glue.train_steps={self.glue.train_steps} must be positive, or null to train for glue.epochs",
+        )
+        _check(
             self.corpus.train_buckets > 0 and self.corpus.eval_buckets > 0,
             "corpus.train_buckets and corpus.eval_buckets must be positive",
         )
-        from models import glue_tasks  # a leaf module with no TensorFlow import
-
         unknown = [t for t in self.glue.tasks if t not in glue_tasks.TASKS]
         _check(not unknown, f"glue.tasks has unknown tasks {unknown}; known: {sorted(glue_tasks.TASKS)}")
         return self
@@ -238,133 +261,52 @@ class RunConfig:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> RunConfig:
-        """Builds a config from `to_dict()` output; unknown keys raise ValueError."""
+    def from_dict(cls, values: Mapping[str, Any]) -> RunConfig:
+        """Builds a config from `to_dict()` output.
+
+        Raises ValueError naming the key for an unknown key, a missing one or a value of the wrong type.
+        """
         return _from_dict(cls, values, prefix="")
 
 
-def _check(condition: bool, message: str) -> None:
-    if not condition:
-        raise ValueError(message)
+Section = TypeVar("Section")
 
 
-def _from_dict(cls: type, values: dict[str, Any], prefix: str) -> Any:
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - set(fields))
-    if unknown:
-        raise ValueError(f"unknown config keys {[prefix + k for k in unknown]}")
-    kwargs = {}
-    for name, value in values.items():
-        default = getattr(cls(), name)
-        if dataclasses.is_dataclass(default):
-            kwargs[name] = _from_dict(type(default), value, prefix + name + ".")
-        else:
-            kwargs[name] = value
-    return cls(**kwargs)
+def to_custom_config(config: RunConfig, *sections: str) -> dict[str, Any]:
+    """The named sections of `config` as a component's `custom_config` (plain JSON values).
+
+    `custom_config` is the one way our config crosses the TFX boundary; `section_from` rebuilds
+    each section on the other side.
+    """
+    return {name: dataclasses.asdict(getattr(config, name)) for name in sections}
 
 
-# ---------------------------------------------------------------- presets
+def section_from(custom_config: Mapping[str, Any] | str | None, key: str, cls: type[Section]) -> Section:
+    """Rebuilds config section `key` (a `cls`) from a component's `custom_config`.
 
+    Args:
+        custom_config: the dict a user function receives, or the JSON string an executor's
+            `exec_properties` holds.
+        key: the section name (`data`, `model`, `trainer`, `glue`).
+        cls: the section's dataclass.
 
-def _smoke() -> RunConfig:
-    """Minutes on 2 CPU cores: proves every stage end to end; the numbers mean little."""
-    return RunConfig(
-        preset="smoke",
-        pipeline_name="bert-smoke",
-        data=PretrainingDataConfig(vocab_size=2000, max_alphabet=200, max_seq_length=64, max_predictions_per_seq=10),
-        model=ModelConfig(
-            num_layers=2, hidden_dim=64, num_heads=2, intermediate_dim=128, dropout=0.1, max_position_embeddings=128
-        ),
-        trainer=TrainerConfig(
-            train_steps=300, eval_steps=10, batch_size=32, learning_rate=1e-3, warmup_steps=30, steps_per_epoch=50
-        ),
-        glue=GlueConfig(
-            max_seq_length=64,
-            batch_size=32,
-            train_steps=150,
-            learning_rate=1e-3,
-            default_min_accuracy=0.5,
-            min_accuracy={"mrpc": 0.6},
-            min_f1={"mrpc": 0.6},
-            max_accuracy_drop=0.1,
-        ),
-    )
-
-
-def _tiny() -> RunConfig:
-    """BERT-Tiny (2 layers, 128 wide): a real model that trains on a CPU in hours."""
-    return RunConfig(
-        preset="tiny",
-        pipeline_name="bert-tiny",
-        data=PretrainingDataConfig(vocab_size=8000),
-        model=ModelConfig(num_layers=2, hidden_dim=128, num_heads=2, intermediate_dim=512),
-        trainer=TrainerConfig(train_steps=10000, batch_size=64, learning_rate=5e-4, warmup_steps=500),
-        glue=GlueConfig(learning_rate=1e-4, min_accuracy={"sst2": 0.7, "mrpc": 0.68}, min_f1={"mrpc": 0.78}),
-    )
-
-
-def _mini() -> RunConfig:
-    """BERT-Mini (4 layers, 256 wide)."""
-    return RunConfig(
-        preset="mini",
-        pipeline_name="bert-mini",
-        data=PretrainingDataConfig(vocab_size=16000),
-        model=ModelConfig(num_layers=4, hidden_dim=256, num_heads=4, intermediate_dim=1024),
-        trainer=TrainerConfig(train_steps=50000, batch_size=128, learning_rate=5e-4, warmup_steps=2000),
-        glue=GlueConfig(learning_rate=5e-5, min_accuracy={"sst2": 0.8, "mrpc": 0.7}, min_f1={"mrpc": 0.8}),
-    )
-
-
-def _base() -> RunConfig:
-    """BERT-Base (12 layers, 768 wide), the original recipe's shape; meant for accelerators."""
-    return RunConfig(
-        preset="base",
-        pipeline_name="bert-base",
-        trainer=TrainerConfig(
-            train_steps=1_000_000,
-            batch_size=256,
-            learning_rate=1e-4,
-            warmup_steps=10000,
-            mixed_precision="mixed_bfloat16",
-            steps_per_epoch=1000,
-        ),
-        glue=GlueConfig(min_accuracy={"sst2": 0.9, "mrpc": 0.8}, min_f1={"mrpc": 0.86}),
-    )
-
-
-def _large() -> RunConfig:
-    """BERT-Large (24 layers, 1024 wide), trained with LAMB as in the large-batch recipe."""
-    config = _base()
-    config.preset, config.pipeline_name = "large", "bert-large"
-    config.model = ModelConfig(num_layers=24, hidden_dim=1024, num_heads=16, intermediate_dim=4096)
-    config.trainer.optimizer = "lamb"
-    config.trainer.learning_rate = 1e-3
-    config.glue.min_accuracy = {"sst2": 0.92, "mrpc": 0.82}
-    config.glue.min_f1 = {"mrpc": 0.88}
-    return config
-
-
-PRESETS: dict[str, Callable[[], RunConfig]] = {
-    "smoke": _smoke,
-    "tiny": _tiny,
-    "mini": _mini,
-    "base": _base,
-    "large": _large,
-}
-
-
-def preset(name: str) -> RunConfig:
-    """Returns a fresh config for a named preset. Raises ValueError naming the known presets."""
-    if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; known presets: {', '.join(PRESETS)}")
-    return PRESETS[name]()
+    Raises ValueError when the section is missing, or a key in it is unknown, missing or of the
+    wrong type (the messages name the key as `section.field`, as the command line does).
+    """
+    if isinstance(custom_config, str):
+        custom_config = json.loads(custom_config)
+    if not custom_config or key not in custom_config:
+        present = sorted(custom_config or {})
+        raise ValueError(f"missing config section {key!r} in custom_config (it has {present})")
+    return _from_dict(cls, custom_config[key], prefix=key + ".")
 
 
 def apply_overrides(config: RunConfig, overrides: list[str]) -> RunConfig:
     """Applies `section.key=value` overrides in place and validates.
 
-    Values are parsed as JSON where they parse (numbers, booleans, lists, objects) and kept as
-    strings otherwise. Raises ValueError for a malformed override or an unknown key.
+    Values are parsed as JSON where they parse (numbers, booleans, null, lists, objects) and kept
+    as strings otherwise, then checked against the field's type. Raises ValueError for a malformed
+    override, an unknown key or a value of the wrong type.
     """
     for item in overrides:
         key, sep, raw = item.partition("=")
@@ -377,7 +319,7 @@ def apply_overrides(config: RunConfig, overrides: list[str]) -> RunConfig:
                 raise ValueError(f"unknown config key {key!r}")
             target = getattr(target, part)
         leaf = parts[-1]
-        if not dataclasses.is_dataclass(target) or leaf not in {f.name for f in dataclasses.fields(target)}:
+        if not dataclasses.is_dataclass(target) or leaf not in _field_types(type(target)):
             raise ValueError(f"unknown config key {key!r}")
         if dataclasses.is_dataclass(getattr(target, leaf)):
             raise ValueError(f"config key {key!r} is a section; set one of its fields")
@@ -385,15 +327,70 @@ def apply_overrides(config: RunConfig, overrides: list[str]) -> RunConfig:
             value = json.loads(raw)
         except json.JSONDecodeError:
             value = raw
-        current = getattr(target, leaf)
-        if isinstance(current, float) and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if type(value) is not type(current):
-            raise ValueError(f"config key {key!r} expects {type(current).__name__}, got {raw!r}")
-        setattr(target, leaf, value)
+        setattr(target, leaf, _typed(key, value, _field_types(type(target))[leaf]))
     return config.validate()
 
 
-def load(preset_name: str, overrides: list[str] | None = None) -> RunConfig:
-    """A preset with overrides applied, validated."""
-    return apply_overrides(preset(preset_name), list(overrides or []))
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ValueError(message)
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _typed(key: str, value: Any, hint: Any) -> Any:
+    """`value` as the type `hint` asks (an int where a float is asked becomes a float); raises ValueError."""
+    try:
+        return _coerce(value, hint)
+    except TypeError:
+        expected = hint.__name__ if isinstance(hint, type) else str(hint)
+        raise ValueError(f"config key {key!r} expects {expected}, got {value!r}") from None
+
+
+def _coerce(value: Any, hint: Any) -> Any:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (types.UnionType, typing.Union):
+        for arg in args:
+            try:
+                return _coerce(value, arg)
+            except TypeError:
+                continue
+        raise TypeError(hint)
+    if hint is type(None):
+        if value is None:
+            return None
+        raise TypeError(hint)
+    if origin is list and isinstance(value, list):
+        return [_coerce(item, args[0]) for item in value]
+    if origin is dict and isinstance(value, dict):
+        return {_coerce(k, args[0]): _coerce(v, args[1]) for k, v in value.items()}
+    if hint is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, str, bool) and type(value) is hint:
+        return value
+    raise TypeError(hint)
+
+
+def _from_dict(cls: type, values: Mapping[str, Any], prefix: str) -> Any:
+    if not isinstance(values, Mapping):
+        raise ValueError(f"config key {prefix.rstrip('.')!r} is a section; expected an object, got {values!r}")
+    hints = _field_types(cls)
+    unknown = sorted(set(values) - set(hints))
+    if unknown:
+        raise ValueError(
+            f"unknown config key {prefix + unknown[0]!r}" + (f" (and {unknown[1:]})" if unknown[1:] else "")
+        )
+    missing = sorted(set(hints) - set(values))
+    if missing:
+        raise ValueError(
+            f"missing config key {prefix + missing[0]!r}" + (f" (and {missing[1:]})" if missing[1:] else "")
+        )
+    kwargs = {}
+    for name, hint in hints.items():
+        if dataclasses.is_dataclass(hint):
+            kwargs[name] = _from_dict(hint, values[name], prefix + name + ".")
+        else:
+            kwargs[name] = _typed(prefix + name, values[name], hint)
+    return cls(**kwargs)

@@ -1,7 +1,7 @@
 """GLUE task definitions: where each task's TSV columns are and what its labels mean.
 
-A leaf module (no TensorFlow import) shared by the config validation, GlueExampleGen,
-GlueFineTune and the Evaluator config.
+Part of the configuration package (no TensorFlow import): the config validation, GlueExampleGen,
+GlueFineTune and the Evaluator config all read it.
 """
 
 from __future__ import annotations

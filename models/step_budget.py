@@ -1,4 +1,4 @@
-"""Runs Keras `fit` for an exact number of optimizer steps, logging every `steps_per_epoch`."""
+"""Runs Keras `fit` for an exact number of optimizer steps, logging every `log_every_steps`."""
 
 from __future__ import annotations
 
@@ -28,16 +28,16 @@ def fit_for_steps(
     model: keras.Model,
     dataset: tf.data.Dataset,
     total_steps: int,
-    steps_per_epoch: int,
+    log_every_steps: int,
     callbacks: list[keras.callbacks.Callback] | None = None,
     **fit_kwargs,
 ) -> keras.callbacks.History:
     """`model.fit` over a repeating `dataset` for exactly `total_steps` steps.
 
-    Epochs are only the logging period: metrics (and validation, if given) every `steps_per_epoch`
-    steps, with a shorter last epoch when `total_steps` is not a multiple of it.
+    Keras epochs serve only as the logging period: metrics (and validation, if given) every
+    `log_every_steps` steps, with a shorter last period when `total_steps` is not a multiple of it.
     """
-    steps_per_epoch = max(1, min(steps_per_epoch, total_steps))
+    steps_per_epoch = max(1, min(log_every_steps, total_steps))
     return model.fit(
         dataset,
         steps_per_epoch=steps_per_epoch,

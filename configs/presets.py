@@ -1,0 +1,117 @@
+"""Named presets of the run configuration, from `smoke` (CI, minutes on 2 cores) to `large`.
+
+A preset names a whole run; `load` applies `key=value` overrides on top and validates, which is
+what the CLI, the local runner and the Kubeflow runner call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from configs.run_config import (
+    GlueConfig,
+    ModelConfig,
+    PretrainingDataConfig,
+    RunConfig,
+    TrainerConfig,
+    apply_overrides,
+)
+
+
+def _smoke() -> RunConfig:
+    """Minutes on 2 CPU cores: proves every stage end to end; the numbers mean little."""
+    return RunConfig(
+        preset="smoke",
+        pipeline_name="bert-smoke",
+        data=PretrainingDataConfig(vocab_size=2000, max_alphabet=200, max_seq_length=64, max_predictions_per_seq=10),
+        model=ModelConfig(
+            num_layers=2, hidden_dim=64, num_heads=2, intermediate_dim=128, dropout=0.1, max_position_embeddings=128
+        ),
+        trainer=TrainerConfig(
+            train_steps=300, eval_steps=10, batch_size=32, learning_rate=1e-3, warmup_steps=30, log_every_steps=50
+        ),
+        glue=GlueConfig(
+            max_seq_length=64,
+            batch_size=32,
+            train_steps=150,
+            learning_rate=1e-3,
+            default_min_accuracy=0.5,
+            min_accuracy={"mrpc": 0.6},
+            min_f1={"mrpc": 0.6},
+            max_accuracy_drop=0.1,
+        ),
+    )
+
+
+def _tiny() -> RunConfig:
+    """BERT-Tiny (2 layers, 128 wide): a real model that trains on a CPU in hours."""
+    return RunConfig(
+        preset="tiny",
+        pipeline_name="bert-tiny",
+        data=PretrainingDataConfig(vocab_size=8000),
+        model=ModelConfig(num_layers=2, hidden_dim=128, num_heads=2, intermediate_dim=512),
+        trainer=TrainerConfig(train_steps=10000, batch_size=64, learning_rate=5e-4, warmup_steps=500),
+        glue=GlueConfig(learning_rate=1e-4, min_accuracy={"sst2": 0.7, "mrpc": 0.68}, min_f1={"mrpc": 0.78}),
+    )
+
+
+def _mini() -> RunConfig:
+    """BERT-Mini (4 layers, 256 wide)."""
+    return RunConfig(
+        preset="mini",
+        pipeline_name="bert-mini",
+        data=PretrainingDataConfig(vocab_size=16000),
+        model=ModelConfig(num_layers=4, hidden_dim=256, num_heads=4, intermediate_dim=1024),
+        trainer=TrainerConfig(train_steps=50000, batch_size=128, learning_rate=5e-4, warmup_steps=2000),
+        glue=GlueConfig(learning_rate=5e-5, min_accuracy={"sst2": 0.8, "mrpc": 0.7}, min_f1={"mrpc": 0.8}),
+    )
+
+
+def _base() -> RunConfig:
+    """BERT-Base (12 layers, 768 wide), the original recipe's shape; meant for accelerators."""
+    return RunConfig(
+        preset="base",
+        pipeline_name="bert-base",
+        trainer=TrainerConfig(
+            train_steps=1_000_000,
+            batch_size=256,
+            learning_rate=1e-4,
+            warmup_steps=10000,
+            mixed_precision="mixed_bfloat16",
+            log_every_steps=1000,
+        ),
+        glue=GlueConfig(min_accuracy={"sst2": 0.9, "mrpc": 0.8}, min_f1={"mrpc": 0.86}),
+    )
+
+
+def _large() -> RunConfig:
+    """BERT-Large (24 layers, 1024 wide), trained with LAMB as in the large-batch recipe."""
+    config = _base()
+    config.preset, config.pipeline_name = "large", "bert-large"
+    config.model = ModelConfig(num_layers=24, hidden_dim=1024, num_heads=16, intermediate_dim=4096)
+    config.trainer.optimizer = "lamb"
+    config.trainer.learning_rate = 1e-3
+    config.glue.min_accuracy = {"sst2": 0.92, "mrpc": 0.82}
+    config.glue.min_f1 = {"mrpc": 0.88}
+    return config
+
+
+PRESETS: dict[str, Callable[[], RunConfig]] = {
+    "smoke": _smoke,
+    "tiny": _tiny,
+    "mini": _mini,
+    "base": _base,
+    "large": _large,
+}
+
+
+def preset(name: str) -> RunConfig:
+    """Returns a fresh config for a named preset. Raises ValueError naming the known presets."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; known presets: {', '.join(PRESETS)}")
+    return PRESETS[name]()
+
+
+def load(preset_name: str, overrides: list[str] | None = None) -> RunConfig:
+    """A preset with overrides applied, validated."""
+    return apply_overrides(preset(preset_name), list(overrides or []))

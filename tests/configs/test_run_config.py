@@ -1,0 +1,110 @@
+import json
+
+import pytest
+
+from configs import presets
+from configs.run_config import (
+    GlueConfig,
+    PretrainingDataConfig,
+    RunConfig,
+    TrainerConfig,
+    apply_overrides,
+    section_from,
+    to_custom_config,
+)
+
+
+@pytest.mark.parametrize("name", sorted(presets.PRESETS))
+def test_every_preset_is_valid_and_round_trips(name):
+    config = presets.preset(name).validate()
+    assert config.preset == name
+    assert RunConfig.from_dict(json.loads(config.to_json())) == config
+
+
+def test_presets_grow_from_smoke_to_large():
+    widths = [presets.preset(n).model.hidden_dim for n in ("smoke", "tiny", "mini", "base", "large")]
+    assert widths == sorted(widths) and len(set(widths)) == len(widths)
+
+
+def test_overrides_set_typed_values():
+    config = presets.load(
+        "smoke", ["trainer.train_steps=7", "trainer.learning_rate=1", 'glue.tasks=["sst2"]', "trainer.optimizer=lamb"]
+    )
+    assert config.trainer.train_steps == 7
+    assert config.trainer.learning_rate == 1.0 and isinstance(config.trainer.learning_rate, float)
+    assert config.glue.tasks == ["sst2"]
+    assert config.trainer.optimizer == "lamb"
+
+
+def test_glue_step_budget_is_a_count_or_null_for_epochs():
+    assert presets.load("smoke", ["glue.train_steps=null"]).glue.train_steps is None
+    assert presets.load("tiny", ["glue.train_steps=40"]).glue.train_steps == 40
+    with pytest.raises(ValueError, match="glue.train_steps=0 must be positive, or null"):
+        presets.load("smoke", ["glue.train_steps=0"])
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("trainer.train_stepz=5", "unknown config key 'trainer.train_stepz'"),
+        ("trainer.steps_per_epoch=5", "unknown config key 'trainer.steps_per_epoch'"),
+        ("nonsense=1", "unknown config key 'nonsense'"),
+        ("trainer=1", "is a section"),
+        ("trainer.train_steps=many", "config key 'trainer.train_steps' expects int, got 'many'"),
+        ("trainer.train_steps=null", "expects int"),
+        ("trainer.jit_compile=1", "expects bool"),
+        ('glue.min_accuracy={"sst2": "high"}', "expects dict[str, float]"),
+        ("no_equals_sign", "not of the form"),
+        ("trainer.optimizer=sgd", "trainer.optimizer='sgd'"),
+        ("model.num_heads=3", "not divisible"),
+        ('glue.tasks=["sts-x"]', "unknown tasks"),
+        ("data.max_predictions_per_seq=64", "data.max_predictions_per_seq=64"),
+        ("trainer.log_every_steps=0", "trainer.log_every_steps=0 must be positive"),
+        ("trainer.eval_steps=-1", "trainer.eval_steps=-1"),
+    ],
+)
+def test_bad_overrides_name_the_key_and_value(override, message):
+    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("(", r"\(").replace("{", r"\{")):
+        presets.load("smoke", [override])
+
+
+def test_unknown_preset_lists_known_ones():
+    with pytest.raises(ValueError, match="smoke, tiny, mini, base, large"):
+        presets.preset("huge")
+
+
+def test_from_dict_rejects_unknown_and_missing_keys():
+    values = presets.preset("smoke").to_dict()
+    values["trainer"]["warmup"] = 3
+    with pytest.raises(ValueError, match="unknown config key 'trainer.warmup'"):
+        RunConfig.from_dict(values)
+    values = presets.preset("smoke").to_dict()
+    del values["data"]["vocab_size"]
+    with pytest.raises(ValueError, match="missing config key 'data.vocab_size'"):
+        RunConfig.from_dict(values)
+
+
+def test_a_section_crosses_the_tfx_boundary_as_json_and_comes_back_equal():
+    config = presets.load("smoke", ["glue.train_steps=null", "trainer.optimizer=lamb"])
+    custom_config = to_custom_config(config, "data", "trainer", "glue")
+    assert set(custom_config) == {"data", "trainer", "glue"}
+    as_json = json.dumps(custom_config)  # what an executor's exec_properties hold
+    assert section_from(as_json, "trainer", TrainerConfig) == config.trainer
+    assert section_from(json.loads(as_json), "glue", GlueConfig) == config.glue
+    assert section_from(custom_config, "data", PretrainingDataConfig) == config.data
+
+
+def test_section_from_fails_as_the_command_line_does():
+    custom_config = to_custom_config(presets.preset("smoke"), "trainer")
+    with pytest.raises(ValueError, match=r"missing config section 'data' in custom_config \(it has \['trainer'\]\)"):
+        section_from(custom_config, "data", PretrainingDataConfig)
+    custom_config["trainer"]["steps_per_epoch"] = 50  # a key from an older release
+    with pytest.raises(ValueError) as from_component:
+        section_from(custom_config, "trainer", TrainerConfig)
+    with pytest.raises(ValueError) as from_cli:
+        apply_overrides(presets.preset("smoke"), ["trainer.steps_per_epoch=50"])
+    assert str(from_component.value) == str(from_cli.value) == "unknown config key 'trainer.steps_per_epoch'"
+    del custom_config["trainer"]["steps_per_epoch"]
+    custom_config["trainer"]["batch_size"] = "32"
+    with pytest.raises(ValueError, match="config key 'trainer.batch_size' expects int, got '32'"):
+        section_from(custom_config, "trainer", TrainerConfig)

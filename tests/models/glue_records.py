@@ -1,0 +1,24 @@
+"""Writes GLUE examples as GlueExampleGen does (gzipped TFRecords of tf.Examples), for the tests."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from models import features
+
+
+def serialized_example(sentence1: str, sentence2: str | None = None, label: int | None = None) -> bytes:
+    feature = {features.GLUE_SENTENCE1: tf.train.Feature(bytes_list=tf.train.BytesList(value=[sentence1.encode()]))}
+    if sentence2 is not None:
+        feature[features.GLUE_SENTENCE2] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[sentence2.encode()]))
+    if label is not None:
+        feature[features.GLUE_LABEL] = tf.train.Feature(int64_list=tf.train.Int64List(value=[label]))
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+def write_examples(path, rows: list[tuple[str, str | None, int]]) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tf.io.TFRecordWriter(str(path), options="GZIP") as writer:
+        for sentence1, sentence2, label in rows:
+            writer.write(serialized_example(sentence1, sentence2, label))
+    return str(path)

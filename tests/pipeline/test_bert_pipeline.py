@@ -1,0 +1,85 @@
+"""`create_pipeline` in process: node ids, per-task wiring and what each component receives."""
+
+import json
+
+import pytest
+
+from configs import presets
+from configs.run_config import GlueConfig, ModelConfig, PretrainingDataConfig, TrainerConfig, section_from
+from pipeline.bert_pipeline import PREPROCESSING_FN, RUN_FN, PipelinePaths, create_pipeline
+
+PATHS = PipelinePaths(
+    corpus_dir="/data/corpus", glue_dir="/data/glue", pipeline_root="/out/root", serving_dir="/out/srv"
+)
+TASKS = ("sst2", "mrpc", "rte")
+
+
+@pytest.fixture(scope="module")
+def nodes():
+    config = presets.load("smoke", [f"glue.tasks={json.dumps(list(TASKS))}", "trainer.train_steps=123"])
+    pipeline = create_pipeline(config, PATHS)
+    return config, {node.id: node for node in pipeline.components}
+
+
+def producer(channel) -> tuple[str, str]:
+    return channel.producer_component_id, channel.output_key
+
+
+def resolver_source(resolver, key: str) -> tuple[str, str]:
+    """The channel a Resolver's strategy reads for `key` (TFX wraps it in an input-resolution graph)."""
+    return producer(resolver.inputs[key].output_node.args[0].nodes[key].wrapped)
+
+
+def test_node_ids_are_the_pretraining_chain_and_five_per_task(nodes):
+    _, by_id = nodes
+    per_task = ("GlueExampleGen", "GlueFineTune", "LatestBlessedModelResolver", "Evaluator", "Pusher")
+    expected = {"TextExampleGen", "StatisticsGen", "SchemaGen", "Transform", "Trainer"}
+    expected |= {f"{kind}_{task}" for kind in per_task for task in TASKS}
+    assert set(by_id) == expected
+
+
+def test_pretraining_chain_is_wired_in_order(nodes):
+    _, by_id = nodes
+    transform, trainer = by_id["Transform"], by_id["Trainer"]
+    assert producer(transform.inputs["examples"]) == ("TextExampleGen", "examples")
+    assert producer(transform.inputs["schema"]) == ("SchemaGen", "schema")
+    assert producer(trainer.inputs["examples"]) == ("Transform", "transformed_examples")
+    assert producer(trainer.inputs["transform_graph"]) == ("Transform", "transform_graph")
+    assert transform.exec_properties["preprocessing_fn"] == PREPROCESSING_FN
+    assert trainer.exec_properties["run_fn"] == RUN_FN
+
+
+def test_each_task_fine_tunes_the_trainer_model_on_its_own_examples(nodes):
+    _, by_id = nodes
+    for task in TASKS:
+        fine_tune = by_id[f"GlueFineTune_{task}"]
+        assert fine_tune.exec_properties["task"] == task
+        assert producer(fine_tune.inputs["examples"]) == (f"GlueExampleGen_{task}", "examples")
+        assert producer(fine_tune.inputs["pretrained_model"]) == ("Trainer", "model")
+        assert by_id[f"GlueExampleGen_{task}"].exec_properties["input_base"].startswith("/data/glue/")
+
+        evaluator, pusher = by_id[f"Evaluator_{task}"], by_id[f"Pusher_{task}"]
+        assert producer(evaluator.inputs["model"]) == (f"GlueFineTune_{task}", "model")
+        assert producer(evaluator.inputs["examples"]) == (f"GlueExampleGen_{task}", "examples")
+        assert producer(evaluator.inputs["baseline_model"]) == (f"LatestBlessedModelResolver_{task}", "model")
+        resolver = by_id[f"LatestBlessedModelResolver_{task}"]
+        assert resolver_source(resolver, "model") == (f"GlueFineTune_{task}", "model"), "baseline of its own task"
+        assert resolver_source(resolver, "model_blessing") == (f"Evaluator_{task}", "blessing")
+        assert producer(pusher.inputs["model"]) == (f"GlueFineTune_{task}", "model")
+        assert producer(pusher.inputs["model_blessing"]) == (f"Evaluator_{task}", "blessing")
+        assert f"/out/srv/{task}" in str(pusher.exec_properties["push_destination"])
+
+
+def test_components_receive_their_config_sections_once(nodes):
+    config, by_id = nodes
+    trainer = by_id["Trainer"]
+    custom = json.loads(trainer.exec_properties["custom_config"])
+    assert set(custom) == {"data", "model", "trainer"}
+    assert section_from(custom, "trainer", TrainerConfig).train_steps == 123
+    assert section_from(custom, "model", ModelConfig) == config.model
+    # The step budget travels in the trainer section only, not again as TrainArgs/EvalArgs.
+    assert "num_steps" not in trainer.exec_properties["train_args"] + trainer.exec_properties["eval_args"]
+    transform_config = json.loads(by_id["Transform"].exec_properties["custom_config"])
+    assert section_from(transform_config, "data", PretrainingDataConfig) == config.data
+    fine_tune_config = by_id["GlueFineTune_sst2"].exec_properties["custom_config"]
+    assert section_from(fine_tune_config, "glue", GlueConfig) == config.glue
