@@ -143,7 +143,6 @@ class GlueConfig:
         warmup_proportion: share of the steps spent warming up; the rate then decays linearly to 0.
         weight_decay: decoupled weight decay (not applied to biases and LayerNorm).
         clip_norm: global gradient-norm clip; 0 disables it.
-        jit_compile: compile the train step with XLA.
         log_every_steps: steps between metric logs.
         dropout: dropout on the pooled output before the task head.
         min_accuracy: accuracy below which the Evaluator does not bless a model, per task;
@@ -163,7 +162,6 @@ class GlueConfig:
     warmup_proportion: float = 0.1
     weight_decay: float = 0.01
     clip_norm: float = 1.0
-    jit_compile: bool = True
     log_every_steps: int = 100
     dropout: float = 0.1
     min_accuracy: dict[str, float] = dataclasses.field(default_factory=dict)

@@ -84,7 +84,6 @@ def fine_tune(task: GlueTask, config: GlueConfig, seed: int, paths: FineTuningPa
         ),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-        jit_compile=config.jit_compile,
     )
     history = fit_for_steps(classifier, train, total_steps=steps, log_every_steps=config.log_every_steps, verbose=2)
     dev_metrics = classifier.evaluate(evaluation, return_dict=True, verbose=0)

@@ -78,9 +78,7 @@ def test_fine_tune_trains_exports_and_writes_metrics(tmp_path):
         serving_dir=str(tmp_path / "model" / "Format-Serving"),
         run_dir=str(tmp_path / "model_run"),
     )
-    config = dataclasses.replace(
-        GlueConfig(), max_seq_length=16, batch_size=4, train_steps=None, epochs=2, jit_compile=False
-    )
+    config = dataclasses.replace(GlueConfig(), max_seq_length=16, batch_size=4, train_steps=None, epochs=2)
     metrics = glue_fine_tuning.fine_tune(TASKS["mrpc"], config, seed=3, paths=paths)
 
     assert metrics["train_steps"] == 2 * 5  # 20 examples, batches of 4, 2 epochs
