@@ -205,6 +205,30 @@ class RunConfig:
                 f"{self.model.max_position_embeddings}]",
             )
         _check(0 < self.data.masked_lm_prob < 1, f"data.masked_lm_prob={self.data.masked_lm_prob} must be in (0, 1)")
+        for key, value in (
+            ("data.mask_token_rate", self.data.mask_token_rate),
+            ("data.random_token_rate", self.data.random_token_rate),
+            ("data.short_seq_prob", self.data.short_seq_prob),
+            ("data.next_sentence_random_prob", self.data.next_sentence_random_prob),
+            ("model.dropout", self.model.dropout),
+            ("glue.dropout", self.glue.dropout),
+            ("glue.warmup_proportion", self.glue.warmup_proportion),
+        ):
+            _check(0 <= value <= 1, f"{key}={value} must be in [0, 1]")
+        for key, value in (
+            ("trainer.batch_size", self.trainer.batch_size),
+            ("trainer.learning_rate", self.trainer.learning_rate),
+            ("glue.batch_size", self.glue.batch_size),
+            ("glue.learning_rate", self.glue.learning_rate),
+        ):
+            _check(value > 0, f"{key}={value} must be positive")
+        for key, value in (
+            ("trainer.weight_decay", self.trainer.weight_decay),
+            ("trainer.clip_norm", self.trainer.clip_norm),
+            ("glue.weight_decay", self.glue.weight_decay),
+            ("glue.clip_norm", self.glue.clip_norm),
+        ):
+            _check(value >= 0, f"{key}={value} must be 0 or more")
         _check(
             self.data.mask_token_rate + self.data.random_token_rate <= 1,
             "data.mask_token_rate + data.random_token_rate must be at most 1",
@@ -230,6 +254,11 @@ class RunConfig:
             f"trainer.mixed_precision={self.trainer.mixed_precision!r} must be '', 'mixed_float16' or 'mixed_bfloat16'",
         )
         _check(self.trainer.train_steps > 0, f"trainer.train_steps={self.trainer.train_steps} must be positive")
+        _check(
+            0 <= self.trainer.warmup_steps <= self.trainer.train_steps,
+            f"trainer.warmup_steps={self.trainer.warmup_steps} must be within [0, trainer.train_steps="
+            f"{self.trainer.train_steps}]",
+        )
         _check(
             self.trainer.eval_steps >= 0,
             f"trainer.eval_steps={self.trainer.eval_steps} must be 0 (no evaluation) or more",

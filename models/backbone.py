@@ -69,8 +69,9 @@ def save_checkpoint(backbone: keras_hub.models.BertBackbone, vocab_path: str, lo
     tf.io.gfile.copy(vocab_path, os.path.join(directory, features.VOCAB_FILE), overwrite=True)
 
 
-def load_checkpoint(directory: str) -> tuple[keras_hub.models.BertBackbone, str, bool]:
-    """Rebuilds the encoder from a checkpoint folder.
+def load_checkpoint(directory: str, dtype: str = "float32") -> tuple[keras_hub.models.BertBackbone, str, bool]:
+    """Rebuilds the encoder from a checkpoint folder, computing in `dtype` (variables are float32
+    whatever policy pre-training used, so a mixed-precision checkpoint loads into a float32 model).
 
     Returns:
         the backbone with its trained weights, the vocabulary path, and whether text is lower-cased.
@@ -83,7 +84,9 @@ def load_checkpoint(directory: str) -> tuple[keras_hub.models.BertBackbone, str,
     if missing:
         raise FileNotFoundError(f"encoder checkpoint {directory} lacks {', '.join(missing)}")
     with tf.io.gfile.GFile(os.path.join(directory, CONFIG_FILE)) as f:
-        backbone = keras.saving.deserialize_keras_object(json.load(f))
+        serialized = json.load(f)
+    serialized["config"]["dtype"] = dtype
+    backbone = keras.saving.deserialize_keras_object(serialized)
     backbone.load_weights(os.path.join(directory, WEIGHTS_FILE))
     with tf.io.gfile.GFile(os.path.join(directory, TOKENIZER_FILE)) as f:
         lower_case = bool(json.load(f)["lower_case"])

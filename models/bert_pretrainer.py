@@ -17,6 +17,11 @@ from models import backbone as backbone_lib
 from models import features
 
 
+def bert_initializer(stddev: float = 0.02) -> keras.initializers.Initializer:
+    """BERT's weight initializer: a truncated normal of standard deviation 0.02."""
+    return keras.initializers.TruncatedNormal(stddev=stddev)
+
+
 class BertPretrainer(keras.Model):
     """Masked-LM + next-sentence prediction over a BertBackbone.
 
@@ -34,10 +39,19 @@ class BertPretrainer(keras.Model):
         self.masked_lm_head = keras_hub.layers.MaskedLMHead(
             token_embedding=backbone.token_embedding,
             intermediate_activation="gelu",
-            dtype=backbone.dtype_policy,
+            kernel_initializer=bert_initializer(),
+            # float32 whatever the backbone's policy: keras-hub's head disables autocasting and adds
+            # its float32 bias to logits in the compute dtype, which TensorFlow refuses under mixed
+            # precision. The vocabulary projection still runs in the embedding's compute dtype.
+            dtype="float32",
             name="masked_lm_head",
         )
-        self.next_sentence_head = keras.layers.Dense(2, dtype=backbone.dtype_policy, name="next_sentence_head")
+        self.next_sentence_head = keras.layers.Dense(
+            2, kernel_initializer=bert_initializer(), dtype=backbone.dtype_policy, name="next_sentence_head"
+        )
+        # The task computes in the backbone's dtype policy (e.g. mixed_bfloat16), so compile() wraps
+        # the optimizer in a LossScaleOptimizer for mixed_float16 without any global policy.
+        kwargs.setdefault("dtype", backbone.dtype_policy)
         super().__init__(**kwargs)
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.lm_loss_tracker = keras.metrics.Mean(name="lm_example_loss")

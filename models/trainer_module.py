@@ -52,7 +52,10 @@ def _input_dataset(
 
 
 def _build_pretrainer(model_config: ModelConfig, vocab_size: int, config: TrainerConfig) -> BertPretrainer:
-    pretrainer = BertPretrainer(backbone_lib.build_backbone(model_config, vocab_size))
+    # Mixed precision is the model's own dtype policy, never the process-wide one, so it cannot leak
+    # into components that run later in the same process (GLUE fine-tuning under the local runner).
+    dtype = config.mixed_precision or None
+    pretrainer = BertPretrainer(backbone_lib.build_backbone(model_config, vocab_size, dtype=dtype))
     pretrainer.compile(
         optimizer=create_optimizer(
             config.optimizer,
@@ -73,8 +76,6 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     model_config = section_from(fn_args.custom_config, "model", ModelConfig)
     config = section_from(fn_args.custom_config, "trainer", TrainerConfig)
     keras.utils.set_random_seed(config.seed)
-    if config.mixed_precision:
-        keras.mixed_precision.set_dtype_policy(config.mixed_precision)
 
     transform_output = tft.TFTransformOutput(fn_args.transform_output)
     schema = transform_output.transformed_metadata.schema

@@ -28,9 +28,9 @@ def test_presets_grow_from_smoke_to_large():
 
 def test_overrides_set_typed_values():
     config = presets.load(
-        "smoke", ["trainer.train_steps=7", "trainer.learning_rate=1", 'glue.tasks=["sst2"]', "trainer.optimizer=lamb"]
+        "smoke", ["trainer.train_steps=70", "trainer.learning_rate=1", 'glue.tasks=["sst2"]', "trainer.optimizer=lamb"]
     )
-    assert config.trainer.train_steps == 7
+    assert config.trainer.train_steps == 70
     assert config.trainer.learning_rate == 1.0 and isinstance(config.trainer.learning_rate, float)
     assert config.glue.tasks == ["sst2"]
     assert config.trainer.optimizer == "lamb"
@@ -61,6 +61,12 @@ def test_glue_step_budget_is_a_count_or_null_for_epochs():
         ("data.max_predictions_per_seq=64", "data.max_predictions_per_seq=64"),
         ("trainer.log_every_steps=0", "trainer.log_every_steps=0 must be positive"),
         ("trainer.eval_steps=-1", "trainer.eval_steps=-1"),
+        ("data.short_seq_prob=1.5", r"data.short_seq_prob=1.5 must be in [0, 1]"),
+        ("data.next_sentence_random_prob=-0.1", "data.next_sentence_random_prob=-0.1 must be in"),
+        ("trainer.warmup_steps=301", "trainer.warmup_steps=301 must be within [0, trainer.train_steps=300]"),
+        ("trainer.batch_size=0", "trainer.batch_size=0 must be positive"),
+        ("glue.learning_rate=0", "glue.learning_rate=0.0 must be positive"),
+        ("trainer.clip_norm=-1", "trainer.clip_norm=-1.0 must be 0 or more"),
     ],
 )
 def test_bad_overrides_name_the_key_and_value(override, message):

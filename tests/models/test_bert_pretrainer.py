@@ -4,10 +4,11 @@ import keras
 import numpy as np
 import pytest
 
+from models import backbone as backbone_lib
 from models import features
 from models.bert_pretrainer import BertPretrainer
 from models.optimization import create_optimizer
-from tests.models.tiny import VOCAB, pretraining_batch, tiny_backbone
+from tests.models.tiny import MODEL, VOCAB, pretraining_batch, tiny_backbone, write_vocab
 
 METRICS = {
     "loss",
@@ -90,3 +91,46 @@ def test_masked_lm_head_is_tied_to_the_token_embedding():
     assert np.abs(after[..., unused] - before[..., unused]).min() > 1e-3
     vocab_sized = [v for v in pretrainer.trainable_variables if len(VOCAB) in v.shape and len(v.shape) == 2]
     assert len(vocab_sized) == 1, "the vocabulary projection has no weights of its own"
+
+
+def test_heads_start_from_berts_truncated_normal():
+    keras.utils.set_random_seed(0)
+    pretrainer = BertPretrainer(tiny_backbone())
+    pretrainer(pretraining_batch())  # builds the heads
+    kernels = [w.numpy() for w in pretrainer.masked_lm_head.weights if w.path.endswith("kernel")]
+    kernels.append(pretrainer.next_sentence_head.kernel.numpy())
+    assert len(kernels) == 2, "the MLM head's transform and the NSP head; the vocabulary projection is tied"
+    for kernel in kernels:
+        assert np.abs(kernel).max() <= 0.04 + 1e-6, "truncated at two standard deviations"
+        assert 0.01 < kernel.std() < 0.025
+
+
+@pytest.mark.parametrize("policy, compute_dtype", [("mixed_bfloat16", "bfloat16"), ("mixed_float16", "float16")])
+def test_mixed_precision_trains_with_float32_variables_and_loss(policy, compute_dtype):
+    keras.utils.set_random_seed(0)
+    pretrainer = BertPretrainer(backbone_lib.build_backbone(MODEL, len(VOCAB), dtype=policy))
+    pretrainer.compile(optimizer=create_optimizer("adamw", 1e-2, 0, 100), jit_compile=False)
+    batch = pretraining_batch()
+    outputs = pretrainer(batch)
+    assert outputs["next_sentence_logits"].dtype == compute_dtype
+    assert outputs["masked_lm_logits"].dtype == "float32", "the MLM head adds its bias and softmaxes in float32"
+    first = pretrainer.train_on_batch(batch, return_dict=True)
+    for _ in range(10):
+        last = pretrainer.train_on_batch(batch, return_dict=True)
+    assert np.isfinite(last["loss"]) and last["loss"] < first["loss"]
+    assert {v.dtype for v in pretrainer.trainable_variables} == {"float32"}
+    assert isinstance(pretrainer.optimizer, keras.optimizers.LossScaleOptimizer) == (policy == "mixed_float16")
+    assert keras.config.dtype_policy().name == "float32", "the process-wide policy is left alone"
+
+
+def test_a_mixed_precision_checkpoint_loads_as_float32(tmp_path):
+    backbone = backbone_lib.build_backbone(MODEL, len(VOCAB), dtype="mixed_bfloat16")
+    backbone(backbone_lib.backbone_inputs(pretraining_batch()))
+    directory = str(tmp_path / "checkpoint")
+    backbone_lib.save_checkpoint(backbone, write_vocab(tmp_path / "vocab.txt"), True, directory)
+    restored, _, _ = backbone_lib.load_checkpoint(directory)
+    outputs = restored(backbone_lib.backbone_inputs(pretraining_batch()))
+    assert outputs["pooled_output"].dtype == "float32"
+    np.testing.assert_array_equal(
+        restored.token_embedding.embeddings.numpy(), backbone.token_embedding.embeddings.numpy()
+    )

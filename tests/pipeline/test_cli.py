@@ -4,7 +4,10 @@ from pipeline import cli
 
 
 def test_config_command_prints_the_resolved_config(capsys):
-    assert cli.main(["config", "--preset", "tiny", "--set", "trainer.train_steps=12"]) == 0
+    assert (
+        cli.main(["config", "--preset", "tiny", "--set", "trainer.train_steps=12", "--set", "trainer.warmup_steps=2"])
+        == 0
+    )
     printed = json.loads(capsys.readouterr().out)
     assert printed["preset"] == "tiny"
     assert printed["trainer"]["train_steps"] == 12
