@@ -21,6 +21,9 @@ from typing import Any, TypeVar
 
 from configs import glue_tasks
 
+# trainer.strategy values (TPUs: see README, "Distributed training").
+STRATEGIES = ("default", "mirrored", "multi_worker")
+
 
 @dataclasses.dataclass
 class CorpusConfig:
@@ -100,9 +103,16 @@ class TrainerConfig:
     """Pre-training loop (Trainer).
 
     Attributes:
-        train_steps: optimizer steps.
+        train_steps: optimizer steps (updates of the weights).
         eval_steps: batches of the eval split evaluated every logging period; 0 disables evaluation.
-        batch_size: instances per step.
+        batch_size: instances per micro-batch, over all replicas; one optimizer step sees
+            `batch_size * grad_accum_steps` instances.
+        grad_accum_steps: micro-batches whose averaged gradients make one optimizer step (1: none).
+        strategy: tf.distribute strategy: "default" (one device), "mirrored" (all local GPUs, or
+            CPUs), "multi_worker" (MultiWorkerMirroredStrategy over the workers in TF_CONFIG).
+        checkpoint_every_steps: optimizer steps between checkpoints of model, optimizer and input
+            position; a re-run of the same Trainer (same config, same input data) resumes from the
+            last one. 0 disables checkpoints.
         learning_rate: peak learning rate, reached at the end of warm-up.
         warmup_steps: linear warm-up steps; the rate then decays linearly to zero.
         optimizer: "adamw" or "lamb".
@@ -111,12 +121,16 @@ class TrainerConfig:
         mixed_precision: "" (float32), "mixed_float16" or "mixed_bfloat16".
         jit_compile: compile the train step with XLA.
         log_every_steps: steps between metric logs, validation and TensorBoard summaries.
+        keep_checkpoints: how many of the latest checkpoints to keep.
         seed: random seed for initialisation and shuffling.
     """
 
     train_steps: int = 1000
     eval_steps: int = 20
     batch_size: int = 32
+    grad_accum_steps: int = 1
+    strategy: str = "default"
+    checkpoint_every_steps: int = 1000
     learning_rate: float = 1e-4
     warmup_steps: int = 100
     optimizer: str = "adamw"
@@ -125,6 +139,7 @@ class TrainerConfig:
     mixed_precision: str = ""
     jit_compile: bool = True
     log_every_steps: int = 100
+    keep_checkpoints: int = 3
     seed: int = 42
 
 
@@ -248,6 +263,22 @@ class RunConfig:
         _check(
             self.trainer.optimizer in ("adamw", "lamb"),
             f"trainer.optimizer={self.trainer.optimizer!r} must be 'adamw' or 'lamb'",
+        )
+        _check(
+            self.trainer.strategy in STRATEGIES,
+            f"trainer.strategy={self.trainer.strategy!r} must be one of {', '.join(STRATEGIES)}",
+        )
+        _check(
+            self.trainer.grad_accum_steps >= 1,
+            f"trainer.grad_accum_steps={self.trainer.grad_accum_steps} must be 1 or more",
+        )
+        _check(
+            self.trainer.checkpoint_every_steps >= 0,
+            f"trainer.checkpoint_every_steps={self.trainer.checkpoint_every_steps} must be 0 (no checkpoints) or more",
+        )
+        _check(
+            self.trainer.keep_checkpoints >= 1,
+            f"trainer.keep_checkpoints={self.trainer.keep_checkpoints} must be 1 or more",
         )
         _check(
             self.trainer.mixed_precision in ("", "mixed_float16", "mixed_bfloat16"),

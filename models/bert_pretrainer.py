@@ -4,7 +4,11 @@ Composition in the keras-hub style: the task takes a backbone and adds two small
 head is tied to the backbone's token embedding and computes logits only at the masked positions.
 `train_step`/`test_step` compute the two losses and the Model Garden metric names:
 `lm_example_loss`, `next_sentence_loss`, `masked_lm_accuracy`, `next_sentence_accuracy`,
-and `perplexity` (exp of the masked-LM loss).
+and `perplexity` (exp of the masked-LM loss); training also reports `gradient_norm`.
+
+Under a tf.distribute strategy each replica's loss is divided by the number of replicas before
+its gradients are taken: the replicas' gradients are summed when applied, so the update is that
+of the global batch's mean loss, whatever the replica count.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import keras_hub
 import tensorflow as tf
 
 from models import backbone as backbone_lib
-from models import features
+from models import distribution, features
 
 
 def bert_initializer(stddev: float = 0.02) -> keras.initializers.Initializer:
@@ -58,6 +62,7 @@ class BertPretrainer(keras.Model):
         self.nsp_loss_tracker = keras.metrics.Mean(name="next_sentence_loss")
         self.lm_accuracy = keras.metrics.SparseCategoricalAccuracy(name="masked_lm_accuracy")
         self.nsp_accuracy = keras.metrics.SparseCategoricalAccuracy(name="next_sentence_accuracy")
+        self.gradient_norm_tracker = keras.metrics.Mean(name="gradient_norm")
 
     def call(self, batch: dict[str, tf.Tensor], training: bool = False) -> dict[str, tf.Tensor]:
         outputs = self.backbone(backbone_lib.backbone_inputs(batch), training=training)
@@ -92,26 +97,54 @@ class BertPretrainer(keras.Model):
             batch[features.MASKED_LM_IDS], outputs["masked_lm_logits"], sample_weight=batch[features.MASKED_LM_WEIGHTS]
         )
         self.nsp_accuracy.update_state(batch[features.NEXT_SENTENCE_LABELS], outputs["next_sentence_logits"])
-        results = {metric.name: metric.result() for metric in self.metrics}
+        results = {metric.name: metric.result() for metric in self._pretraining_metrics()}
         results["perplexity"] = tf.exp(self.lm_loss_tracker.result())
         return results
 
+    @staticmethod
+    def _for_keras_logs(results: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        # Across workers Keras reduces each log with strategy.reduce("MEAN", value, axis=0), which
+        # needs an axis to reduce: give the scalars one (keras 3.15; tests/models/test_distribution.py).
+        if distribution.in_multi_worker_mode(tf.distribute.get_strategy()):
+            return {name: tf.reshape(value, [1]) for name, value in results.items()}
+        return results
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras' TF trainer builds a model before fit by reducing one distributed batch with
+        # strategy.reduce, which MultiWorkerMirroredStrategy refuses for a dict of inputs. This task
+        # has no compiled loss or metrics to build: once its weights exist (call it on a batch, as
+        # run_fn does), there is nothing left to build. (keras 3.15; tests/models/test_distribution.py)
+        if not self.built:
+            super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
     @property
     def metrics(self):
+        # Listed here so that Keras resets them every logging period.
+        return [*self._pretraining_metrics(), self.gradient_norm_tracker]
+
+    def _pretraining_metrics(self):
         return [self.loss_tracker, self.lm_loss_tracker, self.nsp_loss_tracker, self.lm_accuracy, self.nsp_accuracy]
 
     def train_step(self, data):
         batch, _, _ = keras.utils.unpack_x_y_sample_weight(data)  # features only: the labels are features too
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with tf.GradientTape() as tape:
             outputs = self(batch, training=True)
             lm_loss, nsp_loss = self._pretraining_losses(batch, outputs)
-            scaled_loss = self.optimizer.scale_loss(lm_loss + nsp_loss)
+            # Loss scaling for float16 (a no-op otherwise), and the share of this replica.
+            scaled_loss = self.optimizer.scale_loss((lm_loss + nsp_loss) / replicas)
         gradients = tape.gradient(scaled_loss, self.trainable_variables)
+        # The norm of the gradient of this replica's mean loss (its share of the batch; the whole batch
+        # on one device), loss scaling undone. Not all-reduced: that would double the communication.
+        norm = tf.linalg.global_norm(gradients) * replicas / tf.cast(self.optimizer.scale_loss(1.0), tf.float32)
         self.optimizer.apply_gradients(zip(gradients, self.trainable_variables, strict=True))
-        return self._update_metrics(batch, outputs, lm_loss, nsp_loss)
+        self.gradient_norm_tracker.update_state(norm)
+        results = self._update_metrics(batch, outputs, lm_loss, nsp_loss)
+        results["gradient_norm"] = self.gradient_norm_tracker.result()
+        return self._for_keras_logs(results)
 
     def test_step(self, data):
         batch, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         outputs = self(batch, training=False)
         lm_loss, nsp_loss = self._pretraining_losses(batch, outputs)
-        return self._update_metrics(batch, outputs, lm_loss, nsp_loss)
+        return self._for_keras_logs(self._update_metrics(batch, outputs, lm_loss, nsp_loss))

@@ -11,16 +11,20 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
 
     Args:
         peak_learning_rate: float. Rate at the end of warm-up.
-        warmup_steps: int. Steps of linear warm-up.
-        total_steps: int. Step at which the rate reaches 0.
+        warmup_steps: int. Optimizer steps of linear warm-up.
+        total_steps: int. Optimizer step at which the rate reaches 0.
+        micro_steps_per_step: int. With gradient accumulation Keras calls the schedule with its
+            count of micro-batches; this many make one optimizer step. Defaults to 1.
     """
 
-    def __init__(self, peak_learning_rate: float, warmup_steps: int, total_steps: int):
+    def __init__(self, peak_learning_rate: float, warmup_steps: int, total_steps: int, micro_steps_per_step: int = 1):
         self.peak_learning_rate = peak_learning_rate
         self.warmup_steps = warmup_steps
         self.total_steps = total_steps
+        self.micro_steps_per_step = micro_steps_per_step
 
     def __call__(self, step):
+        step = keras.ops.floor_divide(keras.ops.cast(step, "int64"), self.micro_steps_per_step)
         step = keras.ops.cast(step, "float32")
         warmup = float(self.warmup_steps)
         decay_span = float(max(self.total_steps - self.warmup_steps, 1))
@@ -34,6 +38,7 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
             "peak_learning_rate": self.peak_learning_rate,
             "warmup_steps": self.warmup_steps,
             "total_steps": self.total_steps,
+            "micro_steps_per_step": self.micro_steps_per_step,
         }
 
 
@@ -48,6 +53,7 @@ def create_optimizer(
     total_steps: int,
     weight_decay: float = 0.01,
     clip_norm: float = 0.0,
+    grad_accum_steps: int = 1,
 ) -> keras.optimizers.Optimizer:
     """AdamW or LAMB with warm-up and linear decay, decoupled weight decay and global-norm clipping.
 
@@ -58,16 +64,20 @@ def create_optimizer(
         total_steps: steps until the rate reaches 0.
         weight_decay: decoupled weight decay, not applied to biases and LayerNorm.
         clip_norm: global gradient-norm bound; 0 disables clipping.
+        grad_accum_steps: micro-batches whose averaged gradients make one step (Keras'
+            `gradient_accumulation_steps`; clipping applies to the average). 1 disables it.
     """
-    schedule = WarmupLinearDecay(learning_rate, warmup_steps, total_steps)
-    clip = {"global_clipnorm": clip_norm} if clip_norm > 0 else {}
+    schedule = WarmupLinearDecay(learning_rate, warmup_steps, total_steps, grad_accum_steps)
+    options = {"global_clipnorm": clip_norm} if clip_norm > 0 else {}
+    if grad_accum_steps > 1:
+        options["gradient_accumulation_steps"] = grad_accum_steps
     if name == "adamw":
         optimizer = keras.optimizers.AdamW(
-            learning_rate=schedule, weight_decay=weight_decay, beta_1=0.9, beta_2=0.999, epsilon=1e-6, **clip
+            learning_rate=schedule, weight_decay=weight_decay, beta_1=0.9, beta_2=0.999, epsilon=1e-6, **options
         )
     elif name == "lamb":
         optimizer = keras.optimizers.Lamb(
-            learning_rate=schedule, weight_decay=weight_decay, beta_1=0.9, beta_2=0.999, epsilon=1e-6, **clip
+            learning_rate=schedule, weight_decay=weight_decay, beta_1=0.9, beta_2=0.999, epsilon=1e-6, **options
         )
     else:
         raise ValueError(f"optimizer={name!r}; expected 'adamw' or 'lamb'")

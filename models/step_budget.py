@@ -30,18 +30,29 @@ def fit_for_steps(
     total_steps: int,
     log_every_steps: int,
     callbacks: list[keras.callbacks.Callback] | None = None,
+    initial_step: int = 0,
+    micro_batches_per_step: int = 1,
     **fit_kwargs,
 ) -> keras.callbacks.History:
-    """`model.fit` over a repeating `dataset` for exactly `total_steps` steps.
+    """`model.fit` over a repeating `dataset` until the optimizer has taken exactly `total_steps` steps.
 
     Keras epochs serve only as the logging period: metrics (and validation, if given) every
-    `log_every_steps` steps, with a shorter last period when `total_steps` is not a multiple of it.
+    `log_every_steps` optimizer steps, with a shorter last period when the steps left are not a
+    multiple of it.
+
+    Args:
+        initial_step: optimizer steps already taken (a resumed run); training goes on from there.
+        micro_batches_per_step: batches per optimizer step (gradient accumulation): Keras counts
+            batches, the budget counts optimizer steps.
     """
-    steps_per_epoch = max(1, min(log_every_steps, total_steps))
+    steps_left = total_steps - initial_step
+    if steps_left <= 0:
+        return keras.callbacks.History()
+    steps_per_period = max(1, min(log_every_steps, steps_left))
     return model.fit(
         dataset,
-        steps_per_epoch=steps_per_epoch,
-        epochs=math.ceil(total_steps / steps_per_epoch),
+        steps_per_epoch=steps_per_period * micro_batches_per_step,
+        epochs=math.ceil(steps_left / steps_per_period),
         callbacks=[*(callbacks or []), StopAtStep(total_steps)],
         **fit_kwargs,
     )

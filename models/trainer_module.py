@@ -5,11 +5,19 @@
 it is set. The vocabulary is the transform graph's asset named `features.VOCAB_FILE`. Outputs:
 - `serving_model_dir`: the raw-text encoder SavedModel (`models.text_encoder`);
 - `<model artifact>/checkpoint/`: the encoder checkpoint GLUE fine-tuning loads (`models.backbone`);
-- `model_run_dir`: TensorBoard logs and `history.json`, the metrics of every logging period.
+- `model_run_dir`: TensorBoard logs, `history.json` (the metrics of every logging period) and
+  `training.json` (steps, where training resumed from, the checkpoint folder).
+
+Resuming: training checkpoints go to `<pipeline root>/Trainer/checkpoints/<fingerprint>/`, outside
+any execution's output folders, where the fingerprint covers the config sections and the input
+artifacts. A Trainer killed mid-run and run again with the same config and data (the next
+`bert-tfx run` or `tfx run create`) resumes from the latest checkpoint and stops at exactly
+`train_steps`; a changed config or changed data gets a fresh folder and starts from step 0.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 
@@ -22,12 +30,15 @@ from tfx_bsl.public import tfxio
 
 from configs.run_config import ModelConfig, PretrainingDataConfig, TrainerConfig, section_from
 from models import backbone as backbone_lib
-from models import features, text_encoder
+from models import distribution, features, flops, text_encoder
 from models.bert_pretrainer import BertPretrainer
 from models.optimization import create_optimizer
 from models.step_budget import fit_for_steps
+from models.training_callbacks import CheckpointEveryNSteps, PretrainingCheckpoints, TrainingProgress
 
 HISTORY_FILE = "history.json"
+TRAINING_FILE = "training.json"
+CHECKPOINTS_DIR = "checkpoints"
 
 
 def vocabulary_path(transform_output: tft.TFTransformOutput) -> str:
@@ -41,6 +52,22 @@ def vocabulary_path(transform_output: tft.TFTransformOutput) -> str:
     return path
 
 
+def training_checkpoint_dir(fn_args: tfx.components.FnArgs) -> str:
+    """`<pipeline root>/<Trainer node>/checkpoints/<fingerprint of config and inputs>`.
+
+    `model_run_dir` is `<pipeline root>/<Trainer node>/model_run/<execution id>`: the folder above
+    it outlives the execution.
+    """
+    identity = {
+        "custom_config": fn_args.custom_config,
+        "train_files": sorted(fn_args.train_files),
+        "transform_output": fn_args.transform_output,
+    }
+    fingerprint = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+    node_dir = os.path.dirname(os.path.dirname(fn_args.model_run_dir))
+    return os.path.join(node_dir, CHECKPOINTS_DIR, fingerprint)
+
+
 def _input_dataset(
     fn_args: tfx.components.FnArgs, file_pattern: list[str], schema, batch_size: int, seed: int
 ) -> tf.data.Dataset:
@@ -51,7 +78,8 @@ def _input_dataset(
     ).prefetch(tf.data.AUTOTUNE)
 
 
-def _build_pretrainer(model_config: ModelConfig, vocab_size: int, config: TrainerConfig) -> BertPretrainer:
+def build_pretrainer(model_config: ModelConfig, vocab_size: int, config: TrainerConfig) -> BertPretrainer:
+    """The compiled pre-training task (call it inside the strategy's scope)."""
     # Mixed precision is the model's own dtype policy, never the process-wide one, so it cannot leak
     # into components that run later in the same process (GLUE fine-tuning under the local runner).
     dtype = config.mixed_precision or None
@@ -64,6 +92,7 @@ def _build_pretrainer(model_config: ModelConfig, vocab_size: int, config: Traine
             config.train_steps,
             config.weight_decay,
             config.clip_norm,
+            config.grad_accum_steps,
         ),
         jit_compile=config.jit_compile,
     )
@@ -71,11 +100,12 @@ def _build_pretrainer(model_config: ModelConfig, vocab_size: int, config: Traine
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
-    """Pre-trains BERT on the transformed examples and exports the encoder."""
+    """Pre-trains BERT on the transformed examples (resuming if it can) and exports the encoder."""
     data = section_from(fn_args.custom_config, "data", PretrainingDataConfig)
     model_config = section_from(fn_args.custom_config, "model", ModelConfig)
     config = section_from(fn_args.custom_config, "trainer", TrainerConfig)
     keras.utils.set_random_seed(config.seed)
+    strategy = distribution.strategy_for(config.strategy)
 
     transform_output = tft.TFTransformOutput(fn_args.transform_output)
     schema = transform_output.transformed_metadata.schema
@@ -89,24 +119,86 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
             "validation_steps": config.eval_steps,
         }
 
-    pretrainer = _build_pretrainer(model_config, vocab_size, config)
+    with strategy.scope():
+        pretrainer = build_pretrainer(model_config, vocab_size, config)
+        pretrainer(next(iter(train)))  # builds the weights, so a checkpoint can be restored into them
+        pretrainer.optimizer.build(pretrainer.trainable_variables)
+    checkpoint_dir = training_checkpoint_dir(fn_args)
+    checkpoints = PretrainingCheckpoints(
+        distribution.write_dir(checkpoint_dir, strategy),
+        pretrainer,
+        config.keep_checkpoints,
+        config.grad_accum_steps,
+        restore_from=checkpoint_dir,
+    )
+    start_step = checkpoints.restore()
+    if start_step:
+        print(f"Resuming pre-training at step {start_step} from {checkpoint_dir}")
+    callbacks: list[keras.callbacks.Callback] = [
+        TrainingProgress(
+            total_steps=config.train_steps,
+            sequences_per_step=config.batch_size * config.grad_accum_steps,
+            tokens_per_sequence=data.max_seq_length,
+            flops_per_step=config.batch_size
+            * config.grad_accum_steps
+            * flops.pretraining_flops_per_sequence(
+                model_config, vocab_size, data.max_seq_length, data.max_predictions_per_seq
+            ),
+            peak_flops=flops.measure_matmul_flops(),
+        ),
+        keras.callbacks.TensorBoard(log_dir=os.path.join(fn_args.model_run_dir, "tensorboard")),
+    ]
+    if config.checkpoint_every_steps > 0:
+        callbacks.append(CheckpointEveryNSteps(checkpoints, config.checkpoint_every_steps))
+
     history = fit_for_steps(
         pretrainer,
-        train,
+        train.skip(int(checkpoints.input_position.numpy())),
         total_steps=config.train_steps,
         log_every_steps=config.log_every_steps,
-        callbacks=[keras.callbacks.TensorBoard(log_dir=os.path.join(fn_args.model_run_dir, "tensorboard"))],
+        callbacks=callbacks,
+        initial_step=start_step,
+        micro_batches_per_step=config.grad_accum_steps,
         verbose=2,
         **validation,
     )
-    tf.io.gfile.makedirs(fn_args.model_run_dir)
-    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, HISTORY_FILE), "w") as f:
-        json.dump({name: [float(v) for v in values] for name, values in history.history.items()}, f, indent=2)
+    if config.checkpoint_every_steps > 0 and checkpoints.step not in checkpoints.saved_steps:
+        checkpoints.save()
+    _write_json(
+        os.path.join(fn_args.model_run_dir, HISTORY_FILE),
+        {name: [float(v) for v in values] for name, values in history.history.items()},
+    )
+    _write_json(
+        os.path.join(fn_args.model_run_dir, TRAINING_FILE),
+        {
+            "resumed_from_step": start_step,
+            "final_step": checkpoints.step,
+            "train_steps": config.train_steps,
+            "checkpoint_dir": checkpoint_dir,
+            "replicas": strategy.num_replicas_in_sync,
+        },
+    )
 
-    backbone = pretrainer.backbone
+    export_encoder(pretrainer.backbone, data, vocab_path, fn_args.serving_model_dir, strategy)
+
+
+def export_encoder(backbone, data: PretrainingDataConfig, vocab_path: str, serving_model_dir: str, strategy) -> None:
+    """Writes the encoder checkpoint beside `serving_model_dir` and the raw-text SavedModel into it.
+
+    Every worker saves (saving may take part in collectives); only the chief's files are kept.
+    """
+    encoder_checkpoint = backbone_lib.checkpoint_dir(os.path.dirname(serving_model_dir))
     backbone_lib.save_checkpoint(
-        backbone, vocab_path, data.lower_case, backbone_lib.checkpoint_dir(os.path.dirname(fn_args.serving_model_dir))
+        backbone, vocab_path, data.lower_case, distribution.write_dir(encoder_checkpoint, strategy)
     )
     text_encoder.export_text_encoder(
-        backbone, vocab_path, data.lower_case, data.max_seq_length, fn_args.serving_model_dir
+        backbone, vocab_path, data.lower_case, data.max_seq_length, distribution.write_dir(serving_model_dir, strategy)
     )
+    for directory in (encoder_checkpoint, serving_model_dir):
+        distribution.discard_scratch(directory, strategy)
+
+
+def _write_json(path: str, value) -> None:
+    tf.io.gfile.makedirs(os.path.dirname(path))
+    with tf.io.gfile.GFile(path, "w") as f:
+        json.dump(value, f, indent=2)
