@@ -36,7 +36,14 @@ def command(output_dir: Path) -> list[str]:
 
 
 def checkpoint_steps(root: Path) -> list[int]:
-    return sorted(int(p.name[len("ckpt-") : -len(".index")]) for p in root.glob("Trainer/checkpoints/*/ckpt-*.index"))
+    """The steps of the checkpoints the checkpoint manager has recorded (its `checkpoint` state file
+    is written after each checkpoint's own files, so a checkpoint is complete once it is listed)."""
+    steps = []
+    for state in root.glob("Trainer/checkpoints/*/checkpoint"):
+        for line in state.read_text().splitlines():
+            if line.startswith("all_model_checkpoint_paths:"):
+                steps.append(int(line.split("ckpt-")[1].rstrip('"')))
+    return sorted(steps)
 
 
 def test_killed_trainer_resumes_from_its_last_checkpoint(tmp_path):
