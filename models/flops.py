@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import time
 
-import tensorflow as tf
-
 from configs.run_config import ModelConfig
 
 
@@ -29,8 +27,10 @@ def pretraining_flops_per_sequence(model: ModelConfig, vocab_size: int, seq_leng
     return 3.0 * (encoder + heads)
 
 
-def measure_matmul_flops(size: int = 1024, repeats: int = 10, dtype: tf.DType = tf.float32) -> float:
-    """FLOP/s of a `size` x `size` matmul on the default device (best of `repeats`)."""
+def measure_matmul_flops(size: int = 1024, repeats: int = 10, dtype: str = "float32") -> float:
+    """FLOP/s of a `size` x `size` TensorFlow matmul on the default device (best of `repeats`)."""
+    import tensorflow as tf  # here, so that the FLOP count above needs no TensorFlow (bench/gpu_masked_lm_proxy.py)
+
     a = tf.random.normal([size, size], dtype=dtype)
     b = tf.random.normal([size, size], dtype=dtype)
     matmul = tf.function(lambda x, y: tf.matmul(x, y))
