@@ -231,10 +231,14 @@ class RunConfig:
         ):
             _check(0 <= value <= 1, f"{key}={value} must be in [0, 1]")
         for key, value in (
+            ("trainer.train_steps", self.trainer.train_steps),
             ("trainer.batch_size", self.trainer.batch_size),
             ("trainer.learning_rate", self.trainer.learning_rate),
+            ("trainer.log_every_steps", self.trainer.log_every_steps),
             ("glue.batch_size", self.glue.batch_size),
             ("glue.learning_rate", self.glue.learning_rate),
+            ("glue.log_every_steps", self.glue.log_every_steps),
+            ("glue.epochs", self.glue.epochs),
         ):
             _check(value > 0, f"{key}={value} must be positive")
         for key, value in (
@@ -284,7 +288,6 @@ class RunConfig:
             self.trainer.mixed_precision in ("", "mixed_float16", "mixed_bfloat16"),
             f"trainer.mixed_precision={self.trainer.mixed_precision!r} must be '', 'mixed_float16' or 'mixed_bfloat16'",
         )
-        _check(self.trainer.train_steps > 0, f"trainer.train_steps={self.trainer.train_steps} must be positive")
         _check(
             0 <= self.trainer.warmup_steps <= self.trainer.train_steps,
             f"trainer.warmup_steps={self.trainer.warmup_steps} must be within [0, trainer.train_steps="
@@ -294,12 +297,6 @@ class RunConfig:
             self.trainer.eval_steps >= 0,
             f"trainer.eval_steps={self.trainer.eval_steps} must be 0 (no evaluation) or more",
         )
-        for key, value in (
-            ("trainer.log_every_steps", self.trainer.log_every_steps),
-            ("glue.log_every_steps", self.glue.log_every_steps),
-            ("glue.epochs", self.glue.epochs),
-        ):
-            _check(value > 0, f"{key}={value} must be positive")
         _check(
             self.glue.train_steps is None or self.glue.train_steps > 0,
             f"glue.train_steps={self.glue.train_steps} must be positive, or null to train for glue.epochs",
