@@ -78,6 +78,15 @@ def _input_dataset(
     ).prefetch(tf.data.AUTOTUNE)
 
 
+def _zero_instance(transform_output: tft.TFTransformOutput) -> dict[str, tf.Tensor]:
+    """One all-zero instance of every transformed feature: builds the model without reading data (a
+    batch from the input pipeline would first fill its shuffle buffer, then fit fills it again)."""
+    return {
+        name: tf.zeros([1, *spec.shape], spec.dtype)
+        for name, spec in transform_output.transformed_feature_spec().items()
+    }
+
+
 def build_pretrainer(model_config: ModelConfig, vocab_size: int, config: TrainerConfig) -> BertPretrainer:
     """The compiled pre-training task (call it inside the strategy's scope)."""
     # Mixed precision is the model's own dtype policy, never the process-wide one, so it cannot leak
@@ -121,7 +130,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
 
     with strategy.scope():
         pretrainer = build_pretrainer(model_config, vocab_size, config)
-        pretrainer(next(iter(train)))  # builds the weights, so a checkpoint can be restored into them
+        pretrainer(_zero_instance(transform_output))  # creates the weights, so a checkpoint can be restored
         pretrainer.optimizer.build(pretrainer.trainable_variables)
     checkpoint_dir = training_checkpoint_dir(fn_args)
     checkpoints = PretrainingCheckpoints(
