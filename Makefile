@@ -15,6 +15,7 @@ run: setup
 	$(VENV)/bin/bert-tfx run --preset $(PRESET) $(foreach o,$(OVERRIDES),--set $(o))
 
 test: setup
+	@bash scripts/setup_env.sh --with-test-tools
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: setup

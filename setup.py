@@ -23,6 +23,8 @@ ML_STACK = [
     "tensorboard==2.21.0",
     # Compiles the DAG for Kubeflow Pipelines; 2.14-2.16 are the releases that accept protobuf 6.
     "kfp==2.16.0",
+    # Draws the run report's training curves and GLUE chart as PNG files.
+    "matplotlib==3.11.2",
 ]
 
 setup(
@@ -31,9 +33,12 @@ setup(
     description="A TFX pipeline that pre-trains BERT from scratch in TensorFlow 2 and proves it on GLUE.",
     python_requires=">=3.11,<3.12",
     packages=find_packages(
-        include=["configs", "configs.*", "pipeline", "pipeline.*", "components", "components.*", "models", "models.*"]
+        include=["configs", "configs.*", "inspection", "inspection.*", "pipeline", "pipeline.*", "components", "components.*", "models", "models.*"]
     ),
     install_requires=ML_STACK,
-    extras_require={"dev": ["pytest==9.2.0", "ruff==0.17.5"]},
+    extras_require={
+        # playwright drives Debian's Chromium (no browser download) in the run report's browser test.
+        "dev": ["pytest==9.2.0", "ruff==0.17.5", "playwright==1.65.2"],
+    },
     entry_points={"console_scripts": ["bert-tfx=pipeline.cli:main"]},
 )

@@ -22,9 +22,9 @@ from configs.run_config import GlueConfig
 from models import backbone as backbone_lib
 from models import glue_classifier, tokenization
 from models.optimization import create_optimizer
+from models.run_files import GLUE_METRICS_FILE
 from models.step_budget import fit_for_steps
 
-METRICS_FILE = "dev_metrics.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,6 +98,6 @@ def fine_tune(task: GlueTask, config: GlueConfig, seed: int, paths: FineTuningPa
         "train_history": {k: [float(x) for x in v] for k, v in history.history.items()},
     }
     tf.io.gfile.makedirs(paths.run_dir)
-    with tf.io.gfile.GFile(os.path.join(paths.run_dir, METRICS_FILE), "w") as f:
+    with tf.io.gfile.GFile(os.path.join(paths.run_dir, GLUE_METRICS_FILE), "w") as f:
         json.dump(metrics, f, indent=2)
     return metrics

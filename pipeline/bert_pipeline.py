@@ -1,8 +1,8 @@
 """`create_pipeline`: the whole DAG, from a typed run config and paths. Reads no environment.
 
-TextExampleGen -> StatisticsGen -> SchemaGen -> Transform (PretrainingTransform) -> Trainer (BERT
-pre-training), then per GLUE task: GlueExampleGen -> GlueFineTune -> Evaluator (baseline: the
-task's last blessed model) -> Pusher.
+RunConfigGen (records the resolved config), TextExampleGen -> StatisticsGen -> SchemaGen -> Transform
+(PretrainingTransform) -> Trainer (BERT pre-training), then per GLUE task: GlueExampleGen -> GlueFineTune
+-> Evaluator (baseline: the task's last blessed model) -> Pusher; last, ReportGen (the run report).
 """
 
 from __future__ import annotations
@@ -11,11 +11,14 @@ import dataclasses
 import os
 
 from tfx import v1 as tfx
+from tfx.types import channel as channel_lib
 from tfx.types import standard_artifacts
 
 from components.glue_example_gen.component import GlueExampleGen
 from components.glue_fine_tune.component import GlueFineTune
 from components.pretraining_transform.component import PretrainingTransform
+from components.report_gen.component import ReportGen
+from components.run_config_gen.component import RunConfigGen
 from components.text_example_gen.component import TextExampleGen
 from configs import glue_tasks
 from configs.run_config import RunConfig, to_custom_config
@@ -53,9 +56,15 @@ def create_pipeline(
     metadata_connection_config=None,
     beam_pipeline_args: list[str] | None = None,
     enable_cache: bool = True,
+    report_metadata_connection: str = "",
 ) -> tfx.dsl.Pipeline:
-    """The BERT pre-training and GLUE evaluation pipeline for `config`."""
+    """The BERT pre-training and GLUE evaluation pipeline for `config`.
+
+    `report_metadata_connection` (an `ml_metadata.ConnectionConfig` in text format, without password) lets
+    the run report read the run's components and lineage from the store; "" leaves them out of it.
+    """
     config.validate()
+    run_config = RunConfigGen(run_config=config.to_dict()).with_id("RunConfigGen")
     corpus = TextExampleGen(
         input_base=paths.corpus_dir,
         input_pattern=config.corpus.input_pattern,
@@ -78,7 +87,8 @@ def create_pipeline(
         transform_graph=transform.outputs["transform_graph"],
         custom_config=to_custom_config(config, "data", "model", "trainer"),
     )
-    components = [corpus, statistics, schema, transform, trainer]
+    components = [run_config, corpus, statistics, schema, transform, trainer]
+    per_task_outputs = {"glue_runs": [], "blessings": [], "pushed_models": []}
 
     for task_name in config.glue.tasks:
         task = glue_tasks.get_task(task_name)
@@ -128,6 +138,20 @@ def create_pipeline(
             ),
         ).with_id(component_id("Pusher", task_name))
         components += [glue_examples, fine_tune, baseline, evaluator, pusher]
+        per_task_outputs["glue_runs"].append(fine_tune.outputs["model_run"])
+        per_task_outputs["blessings"].append(evaluator.outputs["blessing"])
+        per_task_outputs["pushed_models"].append(pusher.outputs["pushed_model"])
+
+    report = ReportGen(
+        run_configuration=run_config.outputs["run_configuration"],
+        statistics=statistics.outputs["statistics"],
+        post_transform_statistics=transform.outputs["post_transform_stats"],
+        transform_graph=transform.outputs["transform_graph"],
+        pretraining_run=trainer.outputs["model_run"],
+        metadata_connection=report_metadata_connection,
+        **{key: channel_lib.union(channels) for key, channels in per_task_outputs.items() if channels},
+    ).with_id("ReportGen")
+    components.append(report)
 
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name,

@@ -10,15 +10,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from google.protobuf import text_format
+from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
 from configs import presets
 from configs.run_config import RunConfig
+from inspection import store as store_lib
+from pipeline import defaults
 from pipeline.bert_pipeline import PipelinePaths, create_pipeline
+from pipeline.defaults import DEFAULT_DATA_DIR, DEFAULT_OUTPUT_DIR
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA_DIR = REPO_ROOT / "data"
-DEFAULT_OUTPUT_DIR = REPO_ROOT / "outputs"
 RUN_CONFIG_FILE = "run_config.json"
 
 # The Python direct runner, asked for explicitly: Beam 2.77's default first tries to download the
@@ -28,7 +30,7 @@ LOCAL_BEAM_ARGS = ["--runner=DirectRunner", "--direct_running_mode=in_memory", "
 
 def run_dir(config: RunConfig, output_dir: Path) -> Path:
     """Everything of one pipeline lives in `<output_dir>/<pipeline_name>/`."""
-    return Path(output_dir) / config.pipeline_name
+    return defaults.run_dir(config.pipeline_name, output_dir)
 
 
 def local_paths(config: RunConfig, output_dir: Path, data_dir: Path = DEFAULT_DATA_DIR) -> PipelinePaths:
@@ -42,25 +44,59 @@ def local_paths(config: RunConfig, output_dir: Path, data_dir: Path = DEFAULT_DA
 
 
 def metadata_path(config: RunConfig, output_dir: Path) -> Path:
-    return run_dir(config, output_dir) / "metadata.sqlite"
+    return defaults.metadata_path(config.pipeline_name, output_dir)
 
 
-def build(config: RunConfig, output_dir: Path, data_dir: Path = DEFAULT_DATA_DIR) -> tfx.dsl.Pipeline:
-    """The local pipeline: SQLite ML Metadata, in-process Beam, caching on."""
+def metadata_connection(
+    config: RunConfig, output_dir: Path, metadata: metadata_store_pb2.ConnectionConfig | None = None
+) -> metadata_store_pb2.ConnectionConfig:
+    """The store a local run records into: `metadata`, or `<output_dir>/<pipeline>/metadata.sqlite`."""
+    return metadata if metadata is not None else store_lib.sqlite_config(metadata_path(config, output_dir))
+
+
+def _for_report(connection: metadata_store_pb2.ConnectionConfig) -> str:
+    """The connection as text for the ReportGen node: read-only for SQLite, without a MySQL password."""
+    copy = metadata_store_pb2.ConnectionConfig()
+    copy.CopyFrom(connection)
+    if copy.HasField("sqlite"):
+        copy.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+    if copy.HasField("mysql"):
+        copy.mysql.ClearField("password")
+    return text_format.MessageToString(copy, as_one_line=True)
+
+
+def build(
+    config: RunConfig,
+    output_dir: Path,
+    data_dir: Path = DEFAULT_DATA_DIR,
+    metadata: metadata_store_pb2.ConnectionConfig | None = None,
+) -> tfx.dsl.Pipeline:
+    """The local pipeline: ML Metadata in SQLite (or `metadata`), in-process Beam, caching on."""
     paths = local_paths(config, output_dir, data_dir)
-    store = metadata_path(config, output_dir)
-    store.parent.mkdir(parents=True, exist_ok=True)
-    (store.parent / RUN_CONFIG_FILE).write_text(config.to_json() + "\n")
+    base = run_dir(config, output_dir)
+    base.mkdir(parents=True, exist_ok=True)
+    (base / RUN_CONFIG_FILE).write_text(config.to_json() + "\n")
+    connection = metadata_connection(config, output_dir, metadata)
     return create_pipeline(
         config,
         paths,
-        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(str(store)),
+        metadata_connection_config=connection,
         beam_pipeline_args=LOCAL_BEAM_ARGS,
+        report_metadata_connection=_for_report(connection),
     )
 
 
-def run(config: RunConfig, output_dir: Path = DEFAULT_OUTPUT_DIR, data_dir: Path = DEFAULT_DATA_DIR) -> None:
-    tfx.orchestration.LocalDagRunner().run(build(config, output_dir, data_dir))
+def run(
+    config: RunConfig,
+    output_dir: Path = DEFAULT_OUTPUT_DIR,
+    data_dir: Path = DEFAULT_DATA_DIR,
+    metadata: metadata_store_pb2.ConnectionConfig | None = None,
+) -> None:
+    run_pipeline(build(config, output_dir, data_dir, metadata))
+
+
+def run_pipeline(pipeline: tfx.dsl.Pipeline) -> None:
+    tfx.orchestration.LocalDagRunner().run(pipeline)
 
 
 def _config_from_environment() -> RunConfig:

@@ -96,9 +96,33 @@ pinned() { sed -n "s/^$1==//p" constraints.txt; }
 
 install_stamp() { cat setup.py constraints.txt | sha256sum | cut -c1-16; }
 
+# Debian packages for the commands each binary stands for; installed when missing, as root with apt.
+# Graphviz's `dot` draws the lineage pictures of `bert-tfx lineage --svg` and of the run report.
+# With `--with-test-tools` also what the tests start: MariaDB (a real MySQL ML Metadata store) and Chromium
+# (the browser test of the run report).
+install_system_tools() {
+  local wanted=("dot:graphviz") missing=() entry
+  [ "${1:-}" = "--with-test-tools" ] && wanted+=("mariadbd:mariadb-server" "chromium:chromium")
+  for entry in "${wanted[@]}"; do
+    command -v "${entry%%:*}" >/dev/null || [ -x "/usr/sbin/${entry%%:*}" ] || missing+=("${entry#*:}")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing Debian packages: ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # Debian starts the server it installs; the tests start their own.
+    [[ " ${missing[*]} " == *" mariadb-server "* ]] && { service mariadb stop >/dev/null 2>&1 || true; }
+  else
+    say "WARNING: not installed (needs root and apt-get): ${missing[*]}; install them to draw lineage pictures"
+    say "         and to run the tests that start MariaDB and Chromium."
+  fi
+}
+
 main() {
   check_python
   check_system
+  install_system_tools "${1:-}"
   local stamp_file="${VENV}/.bert-tfx-installed" want
   want=$(install_stamp)
   if [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$want" ]; then

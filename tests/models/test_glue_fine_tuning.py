@@ -10,7 +10,7 @@ import tensorflow as tf
 from configs.glue_tasks import TASKS
 from configs.run_config import GlueConfig
 from models import backbone as backbone_lib
-from models import features, glue_classifier, glue_fine_tuning, tokenization
+from models import features, glue_classifier, glue_fine_tuning, run_files, tokenization
 from tests.models.glue_records import serialized_example, write_examples
 from tests.models.tiny import VOCAB, tiny_backbone, write_vocab
 
@@ -82,7 +82,7 @@ def test_fine_tune_trains_exports_and_writes_metrics(tmp_path):
     metrics = glue_fine_tuning.fine_tune(TASKS["mrpc"], config, seed=3, paths=paths)
 
     assert metrics["train_steps"] == 2 * 5  # 20 examples, batches of 4, 2 epochs
-    assert json.loads(open(os.path.join(paths.run_dir, glue_fine_tuning.METRICS_FILE)).read()) == metrics
+    assert json.loads(open(os.path.join(paths.run_dir, run_files.GLUE_METRICS_FILE)).read()) == metrics
     assert 0.0 <= metrics["dev"]["accuracy"] <= 1.0 and metrics["task"] == "mrpc"
     served = tf.saved_model.load(paths.serving_dir)
     out = served.signatures["serving_default"](examples=tf.constant([serialized_example("the cat", "a dog")]))

@@ -1,0 +1,1 @@
+"""ReportGen: the run report, written at the end of the DAG."""

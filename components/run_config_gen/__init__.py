@@ -1,0 +1,1 @@
+"""RunConfigGen: records the resolved run config at the start of the DAG."""

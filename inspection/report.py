@@ -1,0 +1,431 @@
+"""The run report: one static HTML page (and the same in Markdown) with its pictures beside it.
+
+What it shows: the run (state, components and their times), the resolved config, corpus and data
+statistics, the vocabulary, pre-training curves, the GLUE table with the gates' decisions, and the
+lineage picture. It is written by the ReportGen component at the end of the DAG (from its input
+artifacts) and by `bert-tfx report RUN` (from the store); both go through `write_report`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import html
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from models.features import SPECIAL_TOKENS, VOCAB_FILE
+from models.run_files import GLUE_METRICS_FILE, HISTORY_FILE
+
+HTML_FILE = "index.html"
+MARKDOWN_FILE = "report.md"
+CURVES_FILE = "pretraining_curves.png"
+LINEAGE_FILE = "lineage.svg"
+_TASK_NODE = re.compile(r"^(?:GlueFineTune|Evaluator|Pusher)_(\w+)$")
+# Pre-training curves: (title, train metric, validation metric).
+CURVES = (
+    ("loss", "loss", "val_loss"),
+    ("masked-LM accuracy", "masked_lm_accuracy", "val_masked_lm_accuracy"),
+    ("perplexity", "perplexity", "val_perplexity"),
+    ("learning rate", "learning_rate", None),
+    ("sequences per second", "sequences_per_second", None),
+)
+
+
+@dataclasses.dataclass
+class TaskResult:
+    """One GLUE task: dev metrics, the Evaluator's decision, and where the Pusher put the model."""
+
+    task: str
+    metrics: dict[str, float] = dataclasses.field(default_factory=dict)
+    train_steps: int | None = None
+    blessed: bool | None = None
+    pushed_to: str | None = None
+
+
+@dataclasses.dataclass
+class ReportInputs:
+    """Artifact URIs a report is built from (any may be missing: the report says what it lacks).
+
+    Attributes:
+        config: the resolved run config (`RunConfig.to_dict()`).
+        statistics_uri: StatisticsGen's ExampleStatistics (documents per split).
+        post_transform_statistics_uri: Transform's statistics of the pre-training instances (train split).
+        transform_graph_uri: Transform's graph (the learned vocabulary).
+        pretraining_run_uri: the Trainer's ModelRun (`history.json`).
+        task_uris: per GLUE task: {"model_run": uri, "blessing": uri, "pushed_model": uri}.
+    """
+
+    config: dict[str, Any] | None = None
+    statistics_uri: str | None = None
+    post_transform_statistics_uri: str | None = None
+    transform_graph_uri: str | None = None
+    pretraining_run_uri: str | None = None
+    task_uris: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
+    blessing_flags: dict[str, bool] = dataclasses.field(default_factory=dict)
+    pushed: dict[str, str | None] = dataclasses.field(default_factory=dict)
+
+
+def task_of_uri(uri: str) -> str | None:
+    """The GLUE task of an artifact made by a per-task node (`.../Evaluator_sst2/blessing/12` -> `sst2`)."""
+    for part in Path(uri).parts:
+        match = _TASK_NODE.match(part)
+        if match:
+            return match.group(1)
+    return None
+
+
+# Reading artifacts.
+
+
+def _read_text(path: str) -> str | None:
+    if "://" in path:
+        import tensorflow as tf  # only for remote file systems (gs://, s3://)
+
+        return tf.io.gfile.GFile(path).read() if tf.io.gfile.exists(path) else None
+    return Path(path).read_text() if os.path.exists(path) else None
+
+
+def read_json(path: str) -> Any:
+    text = _read_text(path)
+    return json.loads(text) if text is not None else None
+
+
+def split_counts(statistics_uri: str | None) -> dict[str, int]:
+    """Examples per split in a TFDV ExampleStatistics artifact (or one `FeatureStats.pb` folder)."""
+    if not statistics_uri or "://" in statistics_uri:
+        return {}
+    from tensorflow_metadata.proto.v0 import statistics_pb2
+
+    counts = {}
+    for stats_file in sorted(Path(statistics_uri).glob("**/FeatureStats.pb")):
+        stats = statistics_pb2.DatasetFeatureStatisticsList.FromString(stats_file.read_bytes())
+        split = stats_file.parent.name.removeprefix("Split-") if stats_file.parent != Path(statistics_uri) else "train"
+        counts[split] = sum(d.num_examples for d in stats.datasets)
+    return counts
+
+
+def vocabulary(transform_graph_uri: str | None) -> list[str]:
+    """The learned vocabulary (the transform graph's `vocab.txt` asset)."""
+    if not transform_graph_uri:
+        return []
+    for candidate in Path(transform_graph_uri).glob(f"transform_fn/assets/{VOCAB_FILE}*"):
+        return candidate.read_text().splitlines()
+    return []
+
+
+def task_results(inputs: ReportInputs) -> list[TaskResult]:
+    tasks = (inputs.config or {}).get("glue", {}).get("tasks") or sorted(inputs.task_uris)
+    results = []
+    for task in tasks:
+        uris = inputs.task_uris.get(task, {})
+        result = TaskResult(task)
+        metrics = read_json(os.path.join(uris["model_run"], GLUE_METRICS_FILE)) if "model_run" in uris else None
+        if metrics:
+            result.metrics = {k: float(v) for k, v in metrics.get("dev", {}).items() if k != "loss"}
+            result.train_steps = metrics.get("train_steps")
+        result.blessed = inputs.blessing_flags.get(task)
+        result.pushed_to = inputs.pushed.get(task)
+        results.append(result)
+    return results
+
+
+def pretraining_summary(history: dict[str, list[float]] | None) -> dict[str, float]:
+    """The last logged value of the pre-training metrics worth a headline."""
+    if not history:
+        return {}
+    keys = ("loss", "masked_lm_accuracy", "next_sentence_accuracy", "perplexity", "val_masked_lm_accuracy",
+            "val_perplexity", "sequences_per_second")
+    return {k: history[k][-1] for k in keys if history.get(k)}
+
+
+# Pictures.
+
+
+def draw_curves(history: dict[str, list[float]], path: Path) -> Path | None:
+    """The pre-training curves (one panel per metric the history has) as a PNG."""
+    panels = [c for c in CURVES if history.get(c[1])]
+    if not panels:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    figure, axes = pyplot.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.0), squeeze=False)
+    for axis, (title, train_key, val_key) in zip(axes[0], panels, strict=True):
+        values = history[train_key]
+        axis.plot(range(1, len(values) + 1), values, marker=".", label="train")
+        if val_key and history.get(val_key):
+            val = history[val_key]
+            axis.plot(range(1, len(val) + 1), val, marker=".", label="eval")
+            axis.legend(fontsize=8)
+        axis.set_title(title, fontsize=10)
+        axis.set_xlabel("logging period", fontsize=8)
+        axis.tick_params(labelsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    pyplot.close(figure)
+    return path
+
+
+# Rendering.
+
+
+def _when(seconds: float) -> str:
+    return datetime.datetime.fromtimestamp(seconds, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _verdict(result: TaskResult) -> str:
+    if result.blessed is None:
+        return "not evaluated"
+    return "blessed" if result.blessed else "rejected"
+
+
+def _metrics_text(metrics: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:.3f}" for k, v in sorted(metrics.items())) or "n/a"
+
+
+@dataclasses.dataclass
+class ReportContent:
+    """Everything the page shows, gathered once and rendered twice (HTML and Markdown)."""
+
+    title: str
+    run: Any | None
+    config: dict[str, Any] | None
+    documents: dict[str, int]
+    instances: dict[str, int]
+    vocab: list[str]
+    pretraining: dict[str, float]
+    tasks: list[TaskResult]
+    curves: str | None
+    lineage: str | None
+    notes: list[str]
+
+
+def _vocab_sample(vocab: list[str], size: int = 40) -> list[str]:
+    learned = [t for t in vocab if t not in SPECIAL_TOKENS and not t.startswith("[unused")]
+    step = max(1, len(learned) // size)
+    return learned[::step][:size]
+
+
+def _rows_components(run) -> list[tuple[str, str, str]]:
+    return [(e.node_id, e.state.lower(), f"{e.duration_s:.1f} s") for e in run.executions] if run else []
+
+
+def render_markdown(content: ReportContent) -> str:
+    lines = [f"# {content.title}", ""]
+    if content.run:
+        run = content.run
+        lines += [
+            f"Run `{run.name}` of pipeline `{run.pipeline}` (preset {run.preset or '?'}): {run.state.lower()}, "
+            f"started {_when(run.started)}, {run.duration_s:.0f} s.",
+            "",
+            "| component | state | time |",
+            "|---|---|---|",
+            *[f"| {a} | {b} | {c} |" for a, b, c in _rows_components(run)],
+            "",
+        ]
+    lines += ["## Data", ""]
+    lines += [f"- documents ({split}): {n:,}" for split, n in sorted(content.documents.items())]
+    lines += [f"- pre-training instances ({split}): {n:,}" for split, n in sorted(content.instances.items())]
+    if content.vocab:
+        lines += [f"- vocabulary: {len(content.vocab):,} WordPieces; sample: {' '.join(_vocab_sample(content.vocab))}"]
+    lines += ["", "## Pre-training", ""]
+    lines += [f"- final {k}: {v:.4g}" for k, v in content.pretraining.items()] or ["- no training history found"]
+    if content.curves:
+        lines += ["", f"![pre-training curves]({content.curves})"]
+    lines += ["", "## GLUE", "", "| task | dev metrics | train steps | gate | pushed to |", "|---|---|---|---|---|"]
+    lines += [
+        f"| {t.task} | {_metrics_text(t.metrics)} | {t.train_steps or 'n/a'} | {_verdict(t)} | {t.pushed_to or '-'} |"
+        for t in content.tasks
+    ]
+    if content.lineage:
+        lines += ["", "## Lineage", "", f"![lineage]({content.lineage})"]
+    if content.notes:
+        lines += ["", "## Notes", "", *[f"- {n}" for n in content.notes]]
+    if content.config:
+        lines += ["", "## Configuration", "", "```json", json.dumps(content.config, indent=2, sort_keys=True), "```"]
+    return "\n".join(lines) + "\n"
+
+
+_STYLE = """
+body { font-family: Helvetica, Arial, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0; } td, th { border: 1px solid #ccc; padding: 3px 8px; }
+th { background: #f0f0f0; } .blessed { color: #38761d; font-weight: bold; } .rejected { color: #cc0000; }
+img { max-width: 100%; border: 1px solid #ddd; } code, pre { background: #f6f6f6; }
+"""
+
+
+def _table(header: list[str], rows: list[list[str]], classes: list[str] | None = None) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = []
+    for i, row in enumerate(rows):
+        css = f' class="{classes[i]}"' if classes and classes[i] else ""
+        body.append("<tr>" + "".join(f"<td{css if j == 3 else ''}>{html.escape(c)}</td>" for j, c in enumerate(row)) + "</tr>")
+    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def render_html(content: ReportContent) -> str:
+    e = html.escape
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{e(content.title)}</title>",
+             f"<style>{_STYLE}</style></head><body><h1>{e(content.title)}</h1>"]
+    if content.run:
+        run = content.run
+        parts.append(
+            f"<p>Run <code>{e(run.name)}</code> of pipeline <code>{e(run.pipeline)}</code> (preset "
+            f"{e(run.preset or '?')}): <b>{e(run.state.lower())}</b>, started {e(_when(run.started))}, "
+            f"{run.duration_s:.0f} s.</p>"
+        )
+        parts.append(_table(["component", "state", "time"], [list(r) for r in _rows_components(run)]))
+    parts.append("<h2>Data</h2><ul>")
+    parts += [f"<li>documents ({e(s)}): {n:,}</li>" for s, n in sorted(content.documents.items())]
+    parts += [f"<li>pre-training instances ({e(s)}): {n:,}</li>" for s, n in sorted(content.instances.items())]
+    if content.vocab:
+        sample = " ".join(_vocab_sample(content.vocab))
+        parts.append(f"<li>vocabulary: {len(content.vocab):,} WordPieces; sample: <code>{e(sample)}</code></li>")
+    parts.append("</ul><h2>Pre-training</h2>")
+    if content.pretraining:
+        parts.append(_table(["metric", "final value"], [[k, f"{v:.4g}"] for k, v in content.pretraining.items()]))
+    else:
+        parts.append("<p>No training history found.</p>")
+    if content.curves:
+        parts.append(f"<p><img src='{e(content.curves)}' alt='pre-training curves'></p>")
+    parts.append("<h2>GLUE</h2>")
+    rows = [[t.task, _metrics_text(t.metrics), str(t.train_steps or "n/a"), _verdict(t), t.pushed_to or "-"]
+            for t in content.tasks]
+    parts.append(_table(["task", "dev metrics", "train steps", "gate", "pushed to"], rows, [_verdict(t) for t in content.tasks]))
+    if content.lineage:
+        parts.append(f"<h2>Lineage</h2><p><img src='{e(content.lineage)}' alt='lineage of this run'></p>")
+    if content.notes:
+        parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{e(n)}</li>" for n in content.notes) + "</ul>")
+    if content.config:
+        config = json.dumps(content.config, indent=2, sort_keys=True)
+        parts.append(f"<h2>Configuration</h2><details><summary>resolved config</summary><pre>{e(config)}</pre></details>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def write_report(inputs: ReportInputs, out_dir: str | Path, run=None, lineage_dot: str | None = None) -> Path:
+    """Writes `index.html`, `report.md` and their pictures into `out_dir`; returns the HTML file."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    notes = []
+    history = read_json(os.path.join(inputs.pretraining_run_uri, HISTORY_FILE)) if inputs.pretraining_run_uri else None
+    curves = draw_curves(history, out / CURVES_FILE) if history else None
+    lineage = None
+    if lineage_dot:
+        from inspection.lineage import render
+
+        try:
+            lineage = render(lineage_dot, out / LINEAGE_FILE)
+        except RuntimeError as err:
+            notes.append(f"no lineage picture: {err}")
+    else:
+        notes.append("no lineage picture: this report was written without access to the ML Metadata store")
+    title = f"{(inputs.config or {}).get('pipeline_name', 'bert-tfx')} run report"
+    content = ReportContent(
+        title=title,
+        run=run,
+        config=inputs.config,
+        documents=split_counts(inputs.statistics_uri),
+        instances=split_counts(inputs.post_transform_statistics_uri),
+        vocab=vocabulary(inputs.transform_graph_uri),
+        pretraining=pretraining_summary(history),
+        tasks=task_results(inputs),
+        curves=curves.name if curves else None,
+        lineage=lineage.name if lineage else None,
+        notes=notes,
+    )
+    (out / MARKDOWN_FILE).write_text(render_markdown(content))
+    page = out / HTML_FILE
+    page.write_text(render_html(content))
+    return page
+
+
+@dataclasses.dataclass(frozen=True)
+class ArtifactRef:
+    """What a report needs of an artifact: where it is and its custom properties."""
+
+    uri: str
+    properties: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def collect_inputs(
+    config: dict[str, Any] | None,
+    statistics: ArtifactRef | None = None,
+    post_transform_statistics: ArtifactRef | None = None,
+    transform_graph: ArtifactRef | None = None,
+    pretraining_run: ArtifactRef | None = None,
+    glue_runs: list[ArtifactRef] = (),
+    blessings: list[ArtifactRef] = (),
+    pushed_models: list[ArtifactRef] = (),
+) -> ReportInputs:
+    """ReportInputs from artifacts; per-task artifacts are told apart by their node in the URI."""
+    inputs = ReportInputs(
+        config=config,
+        statistics_uri=statistics.uri if statistics else None,
+        post_transform_statistics_uri=post_transform_statistics.uri if post_transform_statistics else None,
+        transform_graph_uri=transform_graph.uri if transform_graph else None,
+        pretraining_run_uri=pretraining_run.uri if pretraining_run else None,
+    )
+    for ref in glue_runs:
+        if task := task_of_uri(ref.uri):
+            inputs.task_uris.setdefault(task, {})["model_run"] = ref.uri
+    for ref in blessings:
+        if task := task_of_uri(ref.uri):
+            inputs.blessing_flags[task] = bool(ref.properties.get("blessed", 0))
+    for ref in pushed_models:
+        if task := task_of_uri(ref.uri):
+            pushed = bool(ref.properties.get("pushed", 0))
+            inputs.pushed[task] = str(ref.properties.get("pushed_destination", ref.uri)) if pushed else None
+    return inputs
+
+
+def inputs_from_store(reader, run) -> ReportInputs:
+    """ReportInputs for a run recorded in a store (`inspection.records.MetadataReader`, `RunRecord`)."""
+    from inspection.records import run_config_of
+
+    outputs = reader.run_artifacts(run)
+
+    def one(key: str) -> ArtifactRef | None:
+        found = outputs.get(key)
+        return ArtifactRef(found[-1].uri, found[-1].properties) if found else None
+
+    def per_task(node: str, output: str) -> list[ArtifactRef]:
+        return [
+            ArtifactRef(a.uri, a.properties)
+            for key, records in outputs.items()
+            if key.startswith(f"{node}_") and key.endswith(f".{output}")
+            for a in records
+        ]
+
+    return collect_inputs(
+        config=run_config_of(run.executions),
+        statistics=one("StatisticsGen.statistics"),
+        post_transform_statistics=one("Transform.post_transform_stats"),
+        transform_graph=one("Transform.transform_graph"),
+        pretraining_run=one("Trainer.model_run"),
+        glue_runs=per_task("GlueFineTune", "model_run"),
+        blessings=per_task("Evaluator", "blessing"),
+        pushed_models=per_task("Pusher", "pushed_model"),
+    )
+
+
+def run_and_lineage(connection_text: str, run_name: str):
+    """The run record and its lineage picture's Graphviz source, read from the store `connection_text`
+    (an `ml_metadata.ConnectionConfig` in text format; a MySQL password comes from the environment)."""
+    from google.protobuf import text_format
+    from ml_metadata.proto import metadata_store_pb2
+
+    from inspection import lineage, records, store
+
+    config = text_format.Parse(connection_text, metadata_store_pb2.ConnectionConfig())
+    if config.HasField("mysql") and not config.mysql.password:
+        config.mysql.password = os.environ.get(store.MYSQL_PASSWORD_ENV, "")
+    reader = records.MetadataReader(store.open_store(config))
+    run = reader.run(run_name)
+    return run, lineage.to_dot(lineage.run_lineage(reader, run))

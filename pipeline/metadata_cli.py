@@ -1,0 +1,180 @@
+"""`bert-tfx runs | show | artifacts | lineage | report`: read a run back from its ML Metadata store.
+
+Every command takes the same store options: the local SQLite file by default
+(`<output-dir>/<pipeline>/metadata.sqlite`), a MySQL/MariaDB server (`--mysql-host/--mysql-port/
+--mysql-socket/--mysql-database/--mysql-user`, password from `BERT_TFX_MYSQL_PASSWORD`), or a
+`ml_metadata.ConnectionConfig` text file (`--metadata-config`). Text by default, `--json` for scripts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from ml_metadata.proto import metadata_store_pb2
+
+from inspection import lineage, records, report, store
+
+
+def add_store_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("ML Metadata store (default: the local SQLite file of --preset's pipeline)")
+    group.add_argument("--sqlite", type=Path, default=None, metavar="FILE", help="a SQLite store")
+    group.add_argument("--mysql-host", default=None, help="MySQL/MariaDB server (password: $BERT_TFX_MYSQL_PASSWORD)")
+    group.add_argument("--mysql-port", type=int, default=3306)
+    group.add_argument("--mysql-socket", default=None, help="Unix socket of the server, instead of host and port")
+    group.add_argument("--mysql-database", default="metadb")
+    group.add_argument("--mysql-user", default="root")
+    group.add_argument("--metadata-config", type=Path, default=None, metavar="FILE",
+                       help="a ml_metadata.ConnectionConfig in protobuf text format")
+
+
+def connection_from_args(args: argparse.Namespace, default_sqlite: Path) -> metadata_store_pb2.ConnectionConfig | None:
+    """The store the options name; None for the default SQLite file (`default_sqlite`) when none is named."""
+    if args.metadata_config:
+        return store.config_from_file(args.metadata_config)
+    if args.mysql_host or args.mysql_socket:
+        return store.mysql_config(
+            store.MySqlStore(
+                host=args.mysql_host or "127.0.0.1",
+                port=args.mysql_port,
+                database=args.mysql_database,
+                user=args.mysql_user,
+                password=os.environ.get(store.MYSQL_PASSWORD_ENV, ""),
+                socket=args.mysql_socket,
+            )
+        )
+    if args.sqlite:
+        return store.sqlite_config(args.sqlite)
+    return None
+
+
+def add_commands(commands) -> None:
+    """Adds the metadata commands to the `bert-tfx` sub-command parsers."""
+    runs = commands.add_parser("runs", help="list pipeline runs recorded in the store")
+    runs.add_argument("--pipeline", default=None, help="only this pipeline's runs")
+    show = commands.add_parser("show", help="one run: config, components, times, key metrics")
+    show.add_argument("run", help="run id (as `runs` prints it), `latest`, or a unique part of it")
+    artifacts = commands.add_parser("artifacts", help="list artifacts: id, type, URI, producer")
+    artifacts.add_argument("--type", default=None, help="artifact type, e.g. Model, PushedModel, Examples")
+    artifacts.add_argument("--run", default=None, help="only artifacts this run produced (or re-used from cache)")
+    trace = commands.add_parser("lineage", help="an artifact's upstream and downstream, as a tree or a picture")
+    trace.add_argument("artifact", help="artifact id or URI")
+    trace.add_argument("--upstream-only", action="store_true")
+    trace.add_argument("--downstream-only", action="store_true")
+    trace.add_argument("--svg", type=Path, default=None, metavar="FILE", help="also draw it (.svg, .png, .pdf, .dot)")
+    write = commands.add_parser("report", help="write a run's report (HTML and Markdown)")
+    write.add_argument("run", help="run id, `latest`, or a unique part of it")
+    write.add_argument("--out", type=Path, default=None, help="default: <output-dir>/<pipeline>/reports/<run>/")
+    for parser in (runs, show, artifacts, trace, write):
+        parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
+METADATA_COMMANDS = ("runs", "show", "artifacts", "lineage", "report")
+
+
+def _when(seconds: float) -> str:
+    return datetime.datetime.fromtimestamp(seconds, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _columns(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in [header, *rows]]
+    return "\n".join(lines)
+
+
+def run_metrics(reader: records.MetadataReader, run: records.RunRecord) -> dict[str, Any]:
+    """The figures `show` headlines: instances, final pre-training metrics, GLUE scores and blessings."""
+    inputs = report.inputs_from_store(reader, run)
+    history = None
+    if inputs.pretraining_run_uri:
+        history = report.read_json(os.path.join(inputs.pretraining_run_uri, report.HISTORY_FILE))
+    return {
+        "documents": report.split_counts(inputs.statistics_uri),
+        "pretraining_instances": report.split_counts(inputs.post_transform_statistics_uri),
+        "pretraining": report.pretraining_summary(history),
+        "glue": {t.task: dataclasses.asdict(t) for t in report.task_results(inputs)},
+    }
+
+
+def cmd_runs(reader: records.MetadataReader, args) -> tuple[Any, str]:
+    runs = reader.runs(args.pipeline)
+    data = [{k: v for k, v in dataclasses.asdict(r).items() if k != "executions"} for r in runs]
+    rows = [[r.name, r.pipeline, r.preset or "?", _when(r.started), f"{r.duration_s:.0f} s", r.state,
+             f"{sum(e.cached for e in r.executions)}/{len(r.executions)}"] for r in runs]
+    text = _columns(rows, ["run", "pipeline", "preset", "started (UTC)", "duration", "state", "cached"])
+    return data, text if runs else "no pipeline runs in this store"
+
+
+def cmd_show(reader: records.MetadataReader, args) -> tuple[Any, str]:
+    run = reader.run(args.run)
+    config = records.run_config_of(run.executions)
+    metrics = run_metrics(reader, run)
+    data = dataclasses.asdict(run) | {"config": config, "metrics": metrics}
+    lines = [
+        f"run {run.name}  pipeline {run.pipeline}  preset {run.preset or '?'}",
+        f"state {run.state}, started {_when(run.started)} UTC, {run.duration_s:.0f} s",
+        "",
+        _columns([[e.node_id, e.state, f"{e.duration_s:.1f} s", "yes" if e.cached else "no", str(e.id)]
+                  for e in run.executions], ["component", "state", "time", "cached", "execution"]),
+        "",
+    ]
+    for split, count in sorted(metrics["documents"].items()):
+        lines.append(f"documents ({split}): {count:,}")
+    for split, count in sorted(metrics["pretraining_instances"].items()):
+        lines.append(f"pre-training instances ({split}): {count:,}")
+    for key, value in metrics["pretraining"].items():
+        lines.append(f"pre-training final {key}: {value:.4g}")
+    for task, result in metrics["glue"].items():
+        scores = ", ".join(f"{k} {v:.3f}" for k, v in sorted(result["metrics"].items())) or "no metrics"
+        verdict = {None: "not evaluated", True: "blessed", False: "rejected"}[result["blessed"]]
+        lines.append(f"GLUE {task}: {scores}; {verdict}" + (f"; pushed to {result['pushed_to']}" if result["pushed_to"] else ""))
+    lines += ["", "config:", json.dumps(config, indent=2, sort_keys=True) if config else "  (not recorded)"]
+    return data, "\n".join(lines)
+
+
+def cmd_artifacts(reader: records.MetadataReader, args) -> tuple[Any, str]:
+    run = reader.run(args.run) if args.run else None
+    found = reader.artifacts(args.type, run)
+    rows = [[str(a.id), a.type, a.producer or "-", a.uri] for a in found]
+    return [dataclasses.asdict(a) for a in found], _columns(rows, ["id", "type", "producer", "uri"]) if found else "no artifacts"
+
+
+def cmd_lineage(reader: records.MetadataReader, args) -> tuple[Any, str]:
+    artifact = reader.artifact(args.artifact)
+    directions = (lineage.UPSTREAM, lineage.DOWNSTREAM)
+    if args.upstream_only:
+        directions = (lineage.UPSTREAM,)
+    elif args.downstream_only:
+        directions = (lineage.DOWNSTREAM,)
+    graph = lineage.artifact_lineage(reader, artifact.id, directions)
+    text = "\n".join(lineage.tree_lines(graph))
+    if args.svg:
+        drawn = lineage.render(lineage.to_dot(graph), args.svg)
+        text += f"\n\npicture: {drawn}"
+    return lineage.to_json(graph), text
+
+
+def cmd_report(reader: records.MetadataReader, args, default_dir: Path) -> tuple[Any, str]:
+    run = reader.run(args.run)
+    out = args.out or default_dir / "reports" / run.name.replace(":", "-")
+    dot = lineage.to_dot(lineage.run_lineage(reader, run))
+    page = report.write_report(report.inputs_from_store(reader, run), out, run, dot)
+    data = {"html": str(page), "markdown": str(page.parent / report.MARKDOWN_FILE)}
+    return data, f"report: {data['html']}\nmarkdown: {data['markdown']}"
+
+
+def main(args: argparse.Namespace, default_sqlite: Path) -> int:
+    connection = connection_from_args(args, default_sqlite)
+    reader = records.MetadataReader(store.open_store(connection if connection is not None else default_sqlite))
+    if args.command == "report":
+        data, text = cmd_report(reader, args, default_sqlite.parent)
+    else:
+        handler = {"runs": cmd_runs, "show": cmd_show, "artifacts": cmd_artifacts, "lineage": cmd_lineage}
+        data, text = handler[args.command](reader, args)
+    print(json.dumps(data, indent=2, default=str) if args.json else text)
+    return 0
