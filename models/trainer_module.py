@@ -167,7 +167,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         callbacks=callbacks,
         initial_step=start_step,
         micro_batches_per_step=config.grad_accum_steps,
-        verbose=2,
+        verbose=0,  # TrainingProgress prints one line per logging period
         **validation,
     )
     if config.checkpoint_every_steps > 0 and checkpoints.step not in checkpoints.saved_steps:

@@ -150,6 +150,7 @@ class TrainingProgress(keras.callbacks.Callback):
         self.print_fn(
             f"step {step}/{self.total_steps} ({100 * step / self.total_steps:.0f}%)"
             f" loss {logs.get('loss', float('nan')):.4f}"
+            f" masked-LM accuracy {logs.get('masked_lm_accuracy', float('nan')):.4f}"
             f" | {sequences_per_second:.1f} seq/s, {1000 * step_time:.0f} ms/step, MFU {100 * logs['mfu']:.1f}%"
             f" | ETA {eta}"
         )

@@ -81,12 +81,13 @@ def _summarise(config: RunConfig, output_dir: Path, connection, seconds: float, 
 def _run(args, config: RunConfig) -> int:
     if not args.verbose:
         console.quiet_libraries()
+        console.import_tensorflow_quietly()
     from inspection import store
     from pipeline import local_runner  # imports TFX: only when running
 
     output_dir = args.output_dir or DEFAULT_OUTPUT_DIR
     data_dir = args.data_dir or DEFAULT_DATA_DIR
-    metadata = metadata_cli.connection_from_args(args, local_runner.metadata_path(config, output_dir))
+    metadata = metadata_cli.connection_from_args(args, read_only=False)
     connection = local_runner.metadata_connection(config, output_dir, metadata)
     pipeline = local_runner.build(config, output_dir, data_dir, metadata)
     print(f"Running {config.pipeline_name} (preset {config.preset}), ML Metadata in {store.describe(connection)}")

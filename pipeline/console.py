@@ -73,11 +73,32 @@ def quiet_libraries() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+def import_tensorflow_quietly() -> None:
+    """Imports TensorFlow with file descriptor 2 closed off: its C++ runtime prints lines such as "All log
+    messages before absl::InitializeLog() ..." before any log level applies. Errors still raise."""
+    import importlib
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        importlib.import_module("tensorflow")
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def attach(total_nodes: int, verbose: bool) -> ProgressPrinter:
     """Starts printing progress; without `verbose` only errors of the libraries show besides it."""
+    from absl import logging as absl_logging
+
     printer = ProgressPrinter(total_nodes)
+    # Through absl's own verbosity flag: absl resets its logger's level from it when a library
+    # installs the absl handler (Transform's Beam pipeline does), which would silence the printer.
+    absl_logging.set_verbosity(absl_logging.INFO)
     absl_logger = logging.getLogger("absl")
-    absl_logger.setLevel(logging.INFO)
     if not verbose:
         # The orchestrator's INFO records reach the printer only; errors still reach stderr.
         absl_logger.propagate = False

@@ -33,8 +33,13 @@ def add_store_options(parser: argparse.ArgumentParser) -> None:
                        help="a ml_metadata.ConnectionConfig in protobuf text format")
 
 
-def connection_from_args(args: argparse.Namespace, default_sqlite: Path) -> metadata_store_pb2.ConnectionConfig | None:
-    """The store the options name; None for the default SQLite file (`default_sqlite`) when none is named."""
+def connection_from_args(
+    args: argparse.Namespace, read_only: bool = True
+) -> metadata_store_pb2.ConnectionConfig | None:
+    """The store the options name; None when they name none (the caller's default SQLite file).
+
+    With `read_only` (the metadata commands), a SQLite file must exist and is opened read-only; `run` creates it.
+    """
     if args.metadata_config:
         return store.config_from_file(args.metadata_config)
     if args.mysql_host or args.mysql_socket:
@@ -49,7 +54,9 @@ def connection_from_args(args: argparse.Namespace, default_sqlite: Path) -> meta
             )
         )
     if args.sqlite:
-        return store.sqlite_config(args.sqlite)
+        if read_only and not args.sqlite.exists():
+            raise FileNotFoundError(f"no ML Metadata store at {args.sqlite} (has the pipeline run?)")
+        return store.sqlite_config(args.sqlite, read_only=read_only)
     return None
 
 
@@ -169,7 +176,7 @@ def cmd_report(reader: records.MetadataReader, args, default_dir: Path) -> tuple
 
 
 def main(args: argparse.Namespace, default_sqlite: Path) -> int:
-    connection = connection_from_args(args, default_sqlite)
+    connection = connection_from_args(args)
     reader = records.MetadataReader(store.open_store(connection if connection is not None else default_sqlite))
     if args.command == "report":
         data, text = cmd_report(reader, args, default_sqlite.parent)

@@ -1,4 +1,4 @@
-"""The package layers point one way: configs <- models <- components <- pipeline (and kubeflow)."""
+"""The package layers point one way: configs <- models <- inspection <- components <- pipeline (and kubeflow)."""
 
 import ast
 from pathlib import Path
@@ -7,12 +7,13 @@ import pytest
 
 from tests.conftest import REPO_ROOT
 
-OURS = {"configs", "models", "components", "pipeline", "kubeflow"}
+OURS = {"configs", "models", "inspection", "components", "pipeline", "kubeflow"}
 MAY_IMPORT = {
     "configs": {"configs"},
     "models": {"configs", "models"},
-    "components": {"configs", "models", "components"},
-    "pipeline": {"configs", "models", "components", "pipeline"},
+    "inspection": {"configs", "models", "inspection"},
+    "components": {"configs", "models", "inspection", "components"},
+    "pipeline": {"configs", "models", "inspection", "components", "pipeline"},
 }
 
 

@@ -30,10 +30,10 @@ def resolver_source(resolver, key: str) -> tuple[str, str]:
     return producer(resolver.inputs[key].output_node.args[0].nodes[key].wrapped)
 
 
-def test_node_ids_are_the_pretraining_chain_and_five_per_task(nodes):
+def test_node_ids_are_the_pretraining_chain_five_per_task_and_the_run_records(nodes):
     _, by_id = nodes
     per_task = ("GlueExampleGen", "GlueFineTune", "LatestBlessedModelResolver", "Evaluator", "Pusher")
-    expected = {"TextExampleGen", "StatisticsGen", "SchemaGen", "Transform", "Trainer"}
+    expected = {"RunConfigGen", "TextExampleGen", "StatisticsGen", "SchemaGen", "Transform", "Trainer", "ReportGen"}
     expected |= {f"{kind}_{task}" for kind in per_task for task in TASKS}
     assert set(by_id) == expected
 
@@ -83,3 +83,28 @@ def test_components_receive_their_config_sections_once(nodes):
     assert section_from(transform_config, "data", PretrainingDataConfig) == config.data
     fine_tune_config = by_id["GlueFineTune_sst2"].exec_properties["custom_config"]
     assert section_from(fine_tune_config, "glue", GlueConfig) == config.glue
+
+
+def test_run_config_is_recorded_first_and_the_report_reads_every_task(nodes):
+    config, by_id = nodes
+    assert json.loads(by_id["RunConfigGen"].exec_properties["run_config"]) == config.to_dict()
+    report = by_id["ReportGen"]
+    assert producer(report.inputs["run_configuration"]) == ("RunConfigGen", "run_configuration")
+    assert producer(report.inputs["pretraining_run"]) == ("Trainer", "model_run")
+    assert producer(report.inputs["post_transform_statistics"]) == ("Transform", "post_transform_stats")
+    for key, (kind, output) in {
+        "glue_runs": ("GlueFineTune", "model_run"),
+        "blessings": ("Evaluator", "blessing"),
+        "pushed_models": ("Pusher", "pushed_model"),
+    }.items():
+        sources = {producer(channel) for channel in report.inputs[key].channels}
+        assert sources == {(f"{kind}_{task}", output) for task in TASKS}, key
+    # Every other node is upstream of the report, so it runs last.
+    upstream, frontier = set(), [report]
+    while frontier:
+        node = frontier.pop()
+        for parent in node.upstream_nodes:
+            if parent.id not in upstream:
+                upstream.add(parent.id)
+                frontier.append(parent)
+    assert upstream == set(by_id) - {"ReportGen"}
