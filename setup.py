@@ -33,7 +33,18 @@ setup(
     description="A TFX pipeline that pre-trains BERT from scratch in TensorFlow 2 and proves it on GLUE.",
     python_requires=">=3.11,<3.12",
     packages=find_packages(
-        include=["configs", "configs.*", "inspection", "inspection.*", "pipeline", "pipeline.*", "components", "components.*", "models", "models.*"]
+        include=[
+            "configs",
+            "configs.*",
+            "inspection",
+            "inspection.*",
+            "pipeline",
+            "pipeline.*",
+            "components",
+            "components.*",
+            "models",
+            "models.*",
+        ]
     ),
     install_requires=ML_STACK,
     extras_require={

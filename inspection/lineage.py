@@ -90,7 +90,9 @@ def artifact_lineage(reader: MetadataReader, artifact_id: int, directions=(UPSTR
             for record in ran:
                 graph.executions[record.id] = record
             ran_ids = {r.id for r in ran}
-            graph.inputs |= {(e.artifact_id, e.execution_id) for e in events if e.type == _INPUT and e.execution_id in ran_ids}
+            graph.inputs |= {
+                (e.artifact_id, e.execution_id) for e in events if e.type == _INPUT and e.execution_id in ran_ids
+            }
             outputs = _events_of_executions(reader, ran_ids, _OUTPUT) if ran_ids else []
             _add_artifacts(reader, graph, [e.artifact_id for e in outputs])
             graph.outputs |= {(e.execution_id, e.artifact_id) for e in outputs}
@@ -146,7 +148,9 @@ def tree_lines(graph: LineageGraph) -> list[str]:
             children = graph.inputs_of(execution_id) if upward else graph.outputs_of(execution_id)
             for child in children:
                 artifact = graph.artifacts[child]
-                lines.append(f"{'  ' * (depth + 1)}{'<-' if upward else '->'} {artifact_label(artifact)}  {artifact.uri}")
+                lines.append(
+                    f"{'  ' * (depth + 1)}{'<-' if upward else '->'} {artifact_label(artifact)}  {artifact.uri}"
+                )
                 walk(child, depth + 2, upward)
 
     if graph.producers_of(graph.root):

@@ -8,7 +8,6 @@ execution is an execution of its own (state CACHED) whose outputs are the earlie
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 from typing import Any
 
@@ -105,21 +104,27 @@ class MetadataReader:
 
     def __init__(self, store: metadata_store.MetadataStore):
         self.store = store
+        self._context_types: dict[int, str] = {}
+        self._artifact_types: dict[int, str] = {}
+        self._contexts_of_execution: dict[int, dict[str, list[metadata_store_pb2.Context]]] = {}
 
-    @functools.cache
     def _context_type_name(self, type_id: int) -> str:
-        return self.store.get_context_types_by_id([type_id])[0].name
+        if type_id not in self._context_types:
+            self._context_types[type_id] = self.store.get_context_types_by_id([type_id])[0].name
+        return self._context_types[type_id]
 
-    @functools.cache
     def artifact_type_name(self, type_id: int) -> str:
-        return self.store.get_artifact_types_by_id([type_id])[0].name
+        if type_id not in self._artifact_types:
+            self._artifact_types[type_id] = self.store.get_artifact_types_by_id([type_id])[0].name
+        return self._artifact_types[type_id]
 
-    @functools.cache
     def _execution_contexts(self, execution_id: int) -> dict[str, list[metadata_store_pb2.Context]]:
-        by_type: dict[str, list[metadata_store_pb2.Context]] = {}
-        for context in self.store.get_contexts_by_execution(execution_id):
-            by_type.setdefault(self._context_type_name(context.type_id), []).append(context)
-        return by_type
+        if execution_id not in self._contexts_of_execution:
+            by_type: dict[str, list[metadata_store_pb2.Context]] = {}
+            for context in self.store.get_contexts_by_execution(execution_id):
+                by_type.setdefault(self._context_type_name(context.type_id), []).append(context)
+            self._contexts_of_execution[execution_id] = by_type
+        return self._contexts_of_execution[execution_id]
 
     def node_id(self, execution: metadata_store_pb2.Execution) -> str:
         nodes = self._execution_contexts(execution.id).get(NODE_CONTEXT, [])
@@ -147,11 +152,7 @@ class MetadataReader:
             (self.execution_record(e) for e in self.store.get_executions_by_context(context.id)),
             key=lambda e: (e.started, e.id),
         )
-        pipelines = {
-            c.name
-            for e in executions
-            for c in self._execution_contexts(e.id).get(PIPELINE_CONTEXT, [])
-        }
+        pipelines = {c.name for e in executions for c in self._execution_contexts(e.id).get(PIPELINE_CONTEXT, [])}
         states = {e.state for e in executions}
         if "FAILED" in states:
             state = "FAILED"

@@ -137,8 +137,15 @@ def pretraining_summary(history: dict[str, list[float]] | None) -> dict[str, flo
     """The last logged value of the pre-training metrics worth a headline."""
     if not history:
         return {}
-    keys = ("loss", "masked_lm_accuracy", "next_sentence_accuracy", "perplexity", "val_masked_lm_accuracy",
-            "val_perplexity", "sequences_per_second")
+    keys = (
+        "loss",
+        "masked_lm_accuracy",
+        "next_sentence_accuracy",
+        "perplexity",
+        "val_masked_lm_accuracy",
+        "val_perplexity",
+        "sequences_per_second",
+    )
     return {k: history[k][-1] for k in keys if history.get(k)}
 
 
@@ -265,14 +272,18 @@ def _table(header: list[str], rows: list[list[str]], classes: list[str] | None =
     body = []
     for i, row in enumerate(rows):
         css = f' class="{classes[i]}"' if classes and classes[i] else ""
-        body.append("<tr>" + "".join(f"<td{css if j == 3 else ''}>{html.escape(c)}</td>" for j, c in enumerate(row)) + "</tr>")
+        body.append(
+            "<tr>" + "".join(f"<td{css if j == 3 else ''}>{html.escape(c)}</td>" for j, c in enumerate(row)) + "</tr>"
+        )
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
 def render_html(content: ReportContent) -> str:
     e = html.escape
-    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{e(content.title)}</title>",
-             f"<style>{_STYLE}</style></head><body><h1>{e(content.title)}</h1>"]
+    parts = [
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{e(content.title)}</title>",
+        f"<style>{_STYLE}</style></head><body><h1>{e(content.title)}</h1>",
+    ]
     if content.run:
         run = content.run
         parts.append(
@@ -295,16 +306,22 @@ def render_html(content: ReportContent) -> str:
     if content.curves:
         parts.append(f"<p><img src='{e(content.curves)}' alt='pre-training curves'></p>")
     parts.append("<h2>GLUE</h2>")
-    rows = [[t.task, _metrics_text(t.metrics), str(t.train_steps or "n/a"), _verdict(t), t.pushed_to or "-"]
-            for t in content.tasks]
-    parts.append(_table(["task", "dev metrics", "train steps", "gate", "pushed to"], rows, [_verdict(t) for t in content.tasks]))
+    rows = [
+        [t.task, _metrics_text(t.metrics), str(t.train_steps or "n/a"), _verdict(t), t.pushed_to or "-"]
+        for t in content.tasks
+    ]
+    parts.append(
+        _table(["task", "dev metrics", "train steps", "gate", "pushed to"], rows, [_verdict(t) for t in content.tasks])
+    )
     if content.lineage:
         parts.append(f"<h2>Lineage</h2><p><img src='{e(content.lineage)}' alt='lineage of this run'></p>")
     if content.notes:
         parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{e(n)}</li>" for n in content.notes) + "</ul>")
     if content.config:
         config = json.dumps(content.config, indent=2, sort_keys=True)
-        parts.append(f"<h2>Configuration</h2><details><summary>resolved config</summary><pre>{e(config)}</pre></details>")
+        parts.append(
+            f"<h2>Configuration</h2><details><summary>resolved config</summary><pre>{e(config)}</pre></details>"
+        )
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 

@@ -26,7 +26,6 @@ from models.run_files import GLUE_METRICS_FILE
 from models.step_budget import fit_for_steps
 
 
-
 @dataclasses.dataclass(frozen=True)
 class FineTuningPaths:
     """Where fine-tuning reads and writes.

@@ -31,9 +31,9 @@ from tfx_bsl.public import tfxio
 from configs.run_config import ModelConfig, PretrainingDataConfig, TrainerConfig, section_from
 from models import backbone as backbone_lib
 from models import distribution, features, flops, text_encoder
-from models.run_files import HISTORY_FILE, TRAINING_FILE
 from models.bert_pretrainer import BertPretrainer
 from models.optimization import create_optimizer
+from models.run_files import HISTORY_FILE, TRAINING_FILE
 from models.step_budget import fit_for_steps
 from models.training_callbacks import CheckpointEveryNSteps, PretrainingCheckpoints, TrainingProgress
 

@@ -29,8 +29,13 @@ def add_store_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--mysql-socket", default=None, help="Unix socket of the server, instead of host and port")
     group.add_argument("--mysql-database", default="metadb")
     group.add_argument("--mysql-user", default="root")
-    group.add_argument("--metadata-config", type=Path, default=None, metavar="FILE",
-                       help="a ml_metadata.ConnectionConfig in protobuf text format")
+    group.add_argument(
+        "--metadata-config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="a ml_metadata.ConnectionConfig in protobuf text format",
+    )
 
 
 def connection_from_args(
@@ -111,8 +116,18 @@ def run_metrics(reader: records.MetadataReader, run: records.RunRecord) -> dict[
 def cmd_runs(reader: records.MetadataReader, args) -> tuple[Any, str]:
     runs = reader.runs(args.pipeline)
     data = [{k: v for k, v in dataclasses.asdict(r).items() if k != "executions"} for r in runs]
-    rows = [[r.name, r.pipeline, r.preset or "?", _when(r.started), f"{r.duration_s:.0f} s", r.state,
-             f"{sum(e.cached for e in r.executions)}/{len(r.executions)}"] for r in runs]
+    rows = [
+        [
+            r.name,
+            r.pipeline,
+            r.preset or "?",
+            _when(r.started),
+            f"{r.duration_s:.0f} s",
+            r.state,
+            f"{sum(e.cached for e in r.executions)}/{len(r.executions)}",
+        ]
+        for r in runs
+    ]
     text = _columns(rows, ["run", "pipeline", "preset", "started (UTC)", "duration", "state", "cached"])
     return data, text if runs else "no pipeline runs in this store"
 
@@ -126,8 +141,13 @@ def cmd_show(reader: records.MetadataReader, args) -> tuple[Any, str]:
         f"run {run.name}  pipeline {run.pipeline}  preset {run.preset or '?'}",
         f"state {run.state}, started {_when(run.started)} UTC, {run.duration_s:.0f} s",
         "",
-        _columns([[e.node_id, e.state, f"{e.duration_s:.1f} s", "yes" if e.cached else "no", str(e.id)]
-                  for e in run.executions], ["component", "state", "time", "cached", "execution"]),
+        _columns(
+            [
+                [e.node_id, e.state, f"{e.duration_s:.1f} s", "yes" if e.cached else "no", str(e.id)]
+                for e in run.executions
+            ],
+            ["component", "state", "time", "cached", "execution"],
+        ),
         "",
     ]
     for split, count in sorted(metrics["documents"].items()):
@@ -139,7 +159,9 @@ def cmd_show(reader: records.MetadataReader, args) -> tuple[Any, str]:
     for task, result in metrics["glue"].items():
         scores = ", ".join(f"{k} {v:.3f}" for k, v in sorted(result["metrics"].items())) or "no metrics"
         verdict = {None: "not evaluated", True: "blessed", False: "rejected"}[result["blessed"]]
-        lines.append(f"GLUE {task}: {scores}; {verdict}" + (f"; pushed to {result['pushed_to']}" if result["pushed_to"] else ""))
+        lines.append(
+            f"GLUE {task}: {scores}; {verdict}" + (f"; pushed to {result['pushed_to']}" if result["pushed_to"] else "")
+        )
     lines += ["", "config:", json.dumps(config, indent=2, sort_keys=True) if config else "  (not recorded)"]
     return data, "\n".join(lines)
 
@@ -148,7 +170,9 @@ def cmd_artifacts(reader: records.MetadataReader, args) -> tuple[Any, str]:
     run = reader.run(args.run) if args.run else None
     found = reader.artifacts(args.type, run)
     rows = [[str(a.id), a.type, a.producer or "-", a.uri] for a in found]
-    return [dataclasses.asdict(a) for a in found], _columns(rows, ["id", "type", "producer", "uri"]) if found else "no artifacts"
+    return [dataclasses.asdict(a) for a in found], _columns(
+        rows, ["id", "type", "producer", "uri"]
+    ) if found else "no artifacts"
 
 
 def cmd_lineage(reader: records.MetadataReader, args) -> tuple[Any, str]:

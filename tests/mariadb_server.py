@@ -38,15 +38,32 @@ def mariadb_server(base: Path, database: str = "metadb"):
     data, sock, log = base / "data", base / "mysqld.sock", base / "mysqld.log"
     as_root = ["--user=root"] if os.geteuid() == 0 else []
     subprocess.run(
-        [_binary("mariadb-install-db"), f"--datadir={data}", "--auth-root-authentication-method=socket",
-         "--skip-test-db", *as_root],
-        check=True, capture_output=True, timeout=120,
+        [
+            _binary("mariadb-install-db"),
+            f"--datadir={data}",
+            "--auth-root-authentication-method=socket",
+            "--skip-test-db",
+            *as_root,
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
     port = _free_port()
     server = subprocess.Popen(
-        [_binary("mariadbd"), "--no-defaults", f"--datadir={data}", f"--socket={sock}", f"--port={port}",
-         "--bind-address=127.0.0.1", f"--log-error={log}", f"--pid-file={base / 'mysqld.pid'}",
-         "--skip-log-bin", "--innodb-buffer-pool-size=64M", *as_root],
+        [
+            _binary("mariadbd"),
+            "--no-defaults",
+            f"--datadir={data}",
+            f"--socket={sock}",
+            f"--port={port}",
+            "--bind-address=127.0.0.1",
+            f"--log-error={log}",
+            f"--pid-file={base / 'mysqld.pid'}",
+            "--skip-log-bin",
+            "--innodb-buffer-pool-size=64M",
+            *as_root,
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

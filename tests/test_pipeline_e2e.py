@@ -21,14 +21,25 @@ import numpy as np
 import pytest
 
 from configs import presets
+from inspection import lineage, records, store
 from models import features
-from pipeline import lineage
 from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.e2e
 
 BIN = Path(sys.executable).parent
+CHROMIUM = "/usr/bin/chromium"  # Debian's; `make test` installs it
+# As root, without a sandbox; no background connections (this machine has no network to offer them).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 UPSTREAM_OF_TRAINER = {
+    "RunConfigGen",
     "TextExampleGen",
     "StatisticsGen",
     "SchemaGen",
@@ -44,10 +55,20 @@ TRAINER_AND_DOWNSTREAM = {
     "Evaluator_mrpc",
     "Pusher_sst2",
     "Pusher_mrpc",
+    "ReportGen",
 }
 
 
-def run_cli(output_dir: Path, *overrides: str) -> tuple[float, str]:
+def reader_of(store_path: Path) -> records.MetadataReader:
+    return records.MetadataReader(store.open_store(store_path))
+
+
+def latest_executions(store_path: Path) -> list[records.ExecutionRecord]:
+    """The executions of the store's most recent pipeline run."""
+    return list(reader_of(store_path).run("latest").executions)
+
+
+def run_cli(output_dir: Path, *overrides: str) -> tuple[float, str, str]:
     command = [str(BIN / "bert-tfx"), "run", "--preset", "smoke", "--output-dir", str(output_dir)]
     for override in overrides:
         command += ["--set", override]
@@ -55,7 +76,7 @@ def run_cli(output_dir: Path, *overrides: str) -> tuple[float, str]:
     result = subprocess.run(command, capture_output=True, text=True, timeout=1800)
     elapsed = time.monotonic() - start
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
-    return elapsed, result.stdout
+    return elapsed, result.stdout, result.stderr
 
 
 @pytest.fixture(scope="module")
@@ -63,13 +84,13 @@ def runs(tmp_path_factory):
     output_dir = tmp_path_factory.mktemp("outputs")
     first = run_cli(output_dir)
     store_path = output_dir / "bert-smoke" / "metadata.sqlite"
-    first_executions = lineage.latest_run_executions(lineage.open_store(str(store_path)))
+    first_executions = latest_executions(store_path)
     cached = run_cli(output_dir)
-    cached_executions = lineage.latest_run_executions(lineage.open_store(str(store_path)))
+    cached_executions = latest_executions(store_path)
     run_cli(output_dir)
-    steady_executions = lineage.latest_run_executions(lineage.open_store(str(store_path)))
+    steady_executions = latest_executions(store_path)
     changed = run_cli(output_dir, "trainer.learning_rate=0.002")
-    changed_executions = lineage.latest_run_executions(lineage.open_store(str(store_path)))
+    changed_executions = latest_executions(store_path)
     return {
         "output_dir": output_dir,
         "store_path": store_path,
@@ -81,12 +102,12 @@ def runs(tmp_path_factory):
     }
 
 
-GATING = {"Evaluator_sst2", "Evaluator_mrpc", "Pusher_sst2", "Pusher_mrpc"}
+GATING = {"Evaluator_sst2", "Evaluator_mrpc", "Pusher_sst2", "Pusher_mrpc", "ReportGen"}
 
 
 def assert_cached_except_gating(executions):
-    """Unchanged inputs: everything cached, except that the Evaluators (and the Pushers after them)
-    re-run when their baseline resolver finds a newer blessed model than last time."""
+    """Unchanged inputs: everything cached, except that the Evaluators (and the Pushers and report after
+    them) re-run when their baseline resolver finds a newer blessed model than last time."""
     rerun = {node for node, state in states(executions).items() if state != "CACHED"}
     assert rerun <= GATING, rerun
 
@@ -100,12 +121,30 @@ def latest_uri(root: Path, node: str, output: str) -> Path:
 
 
 def test_every_component_completes_and_cli_reports_outputs(runs):
-    (seconds, stdout), executions = runs["first"]
+    (seconds, stdout, _), executions = runs["first"]
     assert states(executions) == {node: "COMPLETE" for node in UPSTREAM_OF_TRAINER | TRAINER_AND_DOWNSTREAM}
     assert "ML Metadata:" in stdout and str(runs["store_path"]) in stdout
     for task in ("sst2", "mrpc"):
         assert f"{task:<6} dev accuracy 0." in stdout
     assert seconds < 15 * 60
+
+
+def test_console_shows_each_component_start_and_end_and_hides_library_chatter(runs):
+    (_, stdout, stderr), executions = runs["first"]
+    total = len(executions)
+    lines = stdout.splitlines()
+    started = [line for line in lines if line.startswith("[") and line.endswith(" ...")]
+    finished = [line for line in lines if line.startswith("[") and " done in " in line]
+    assert len(started) == len(finished) == total
+    assert started[0].startswith(f"[ 1/{total}] ") and finished[-1].startswith(f"[{total}/{total}] ReportGen done in ")
+    # The summary lists every component's time and where the report is.
+    assert sum(1 for line in lines if line.startswith("    ") and line.rstrip().endswith(" s  done")) == total
+    page = Path(next(line for line in lines if line.strip().startswith("report:")).split()[-1])
+    assert page.name == "index.html" and page.parent.parent.parent.name == "ReportGen" and page.exists()
+    for chatter in ("ArtifactQuery.property_predicate", "absl::InitializeLog", "Tables initialized", "WARNING:"):
+        assert chatter not in stdout + stderr, chatter
+    (_, cached_stdout, _), _ = runs["cached"]
+    assert any(line.startswith("[") and " Trainer cached in " in line for line in cached_stdout.splitlines())
 
 
 def test_transform_emits_the_feature_contract_with_15_percent_masking(runs):
@@ -177,11 +216,10 @@ def test_fine_tuned_model_returns_probabilities(runs):
 
 
 def test_evaluator_writes_a_blessing_and_pusher_follows_it(runs):
-    store = lineage.open_store(str(runs["store_path"]))
-    blessings = [a for a in store.get_artifacts() if lineage.artifact_type_name(store, a) == "ModelBlessing"]
+    blessings = reader_of(runs["store_path"]).artifacts("ModelBlessing")
     assert len(blessings) >= 2
     for blessing in blessings:
-        blessed = blessing.custom_properties["blessed"].int_value
+        blessed = blessing.properties["blessed"]
         marker = "BLESSED" if blessed else "NOT_BLESSED"
         assert os.path.exists(os.path.join(blessing.uri, marker))
     for task in ("sst2", "mrpc"):
@@ -196,13 +234,13 @@ def test_evaluator_writes_a_blessing_and_pusher_follows_it(runs):
 def test_lineage_links_pushed_model_to_corpus_and_vocabulary(runs):
     import tensorflow_transform as tft
 
-    store = lineage.open_store(str(runs["store_path"]))
-    pushed = [a for a in store.get_artifacts() if lineage.artifact_type_name(store, a) == "PushedModel"]
+    reader = reader_of(runs["store_path"])
+    pushed = reader.artifacts("PushedModel")
     assert pushed
-    upstream = lineage.upstream_artifacts(store, pushed[-1].id)
+    upstream = lineage.upstream_artifacts(reader, pushed[-1].id)
     by_type = {}
     for artifact in upstream:
-        by_type.setdefault(lineage.artifact_type_name(store, artifact), []).append(artifact.uri)
+        by_type.setdefault(artifact.type, []).append(artifact.uri)
     assert any("/TextExampleGen/examples/" in uri for uri in by_type["Examples"])
     assert any("/GlueExampleGen_" in uri for uri in by_type["Examples"])
     [graph] = by_type["TransformGraph"]
@@ -211,8 +249,8 @@ def test_lineage_links_pushed_model_to_corpus_and_vocabulary(runs):
 
 
 def test_unchanged_rerun_is_cached_and_four_times_faster(runs):
-    (first_seconds, _), _ = runs["first"]
-    (cached_seconds, _), executions = runs["cached"]
+    (first_seconds, _, _), _ = runs["first"]
+    (cached_seconds, _, _), executions = runs["cached"]
     assert_cached_except_gating(executions)
     assert cached_seconds <= first_seconds / 4, (first_seconds, cached_seconds)
     assert set(states(runs["steady"]).values()) == {"CACHED"}
@@ -221,7 +259,9 @@ def test_unchanged_rerun_is_cached_and_four_times_faster(runs):
 def test_changing_a_trainer_setting_reruns_only_trainer_and_downstream(runs):
     _, executions = runs["changed"]
     observed = states(executions)
-    assert {node: observed[node] for node in UPSTREAM_OF_TRAINER} == {node: "CACHED" for node in UPSTREAM_OF_TRAINER}
+    assert observed["RunConfigGen"] == "COMPLETE", "a changed config is recorded anew"
+    unchanged = UPSTREAM_OF_TRAINER - {"RunConfigGen"}
+    assert {node: observed[node] for node in unchanged} == {node: "CACHED" for node in unchanged}
     assert {node: observed[node] for node in TRAINER_AND_DOWNSTREAM} == {
         node: "COMPLETE" for node in TRAINER_AND_DOWNSTREAM
     }
@@ -257,6 +297,80 @@ print(json.dumps({{"pooled": out["pooled_output"].shape.as_list(),
     assert features.UNK_ID not in expected
 
 
+def bert_tfx(*args: str) -> str:
+    result = subprocess.run([str(BIN / "bert-tfx"), *args], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def test_metadata_commands_read_the_runs_back(runs):
+    store_args = ["--output-dir", str(runs["output_dir"])]
+    listed = json.loads(bert_tfx("runs", "--json", *store_args))
+    assert (
+        len(listed) >= 4 and {r["preset"] for r in listed} == {"smoke"} and {r["state"] for r in listed} == {"COMPLETE"}
+    )
+    first, changed = listed[0]["name"], listed[3]["name"]
+    shown = json.loads(bert_tfx("show", first, "--json", *store_args))
+    assert {e["node_id"] for e in shown["executions"]} >= UPSTREAM_OF_TRAINER | TRAINER_AND_DOWNSTREAM
+    assert shown["config"] == presets.preset("smoke").to_dict()
+    assert shown["metrics"]["pretraining_instances"]["train"] > 1000
+    assert 0 < shown["metrics"]["pretraining"]["masked_lm_accuracy"] < 1
+    assert {t: r["blessed"] in (True, False) for t, r in shown["metrics"]["glue"].items()} == {
+        "sst2": True,
+        "mrpc": True,
+    }
+    changed_config = json.loads(bert_tfx("show", changed, "--json", *store_args))["config"]
+    assert changed_config["trainer"]["learning_rate"] == 0.002, "each run shows its own config"
+    text = bert_tfx("show", first, *store_args)
+    assert f"run {first}  pipeline bert-smoke  preset smoke" in text and "Transform" in text
+
+    models = json.loads(bert_tfx("artifacts", "--type", "Model", "--run", first, "--json", *store_args))
+    assert {m["producer"] for m in models} == {"Trainer", "GlueFineTune_sst2", "GlueFineTune_mrpc"}
+
+
+def test_lineage_command_traces_a_pushed_model_to_the_corpus_and_draws_it(runs, tmp_path):
+    store_args = ["--output-dir", str(runs["output_dir"])]
+    pushed = json.loads(bert_tfx("artifacts", "--type", "PushedModel", "--json", *store_args))[0]
+    picture = tmp_path / "lineage.svg"
+    tree = bert_tfx("lineage", str(pushed["id"]), "--svg", str(picture), *store_args)
+    assert tree.splitlines()[0] == f"PushedModel #{pushed['id']}  {pushed['uri']}"
+    for upstream in ("<- made by Trainer", "<- made by Transform", "<- made by TextExampleGen", "TransformGraph #"):
+        assert upstream in tree, upstream
+    svg = picture.read_text()
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg and "TextExampleGen" in svg
+    by_uri = json.loads(bert_tfx("lineage", pushed["uri"] + "/", "--upstream-only", "--json", *store_args))
+    assert by_uri["root"] == pushed["id"]
+
+
+def test_run_report_renders_in_a_real_browser(runs, tmp_path):
+    from PIL import Image
+    from playwright.sync_api import sync_playwright
+
+    report_dir = latest_uri(runs["root"], "ReportGen", "report")
+    page_file = report_dir / "index.html"
+    assert (report_dir / "report.md").read_text().startswith("# bert-smoke run report")
+    screenshot = tmp_path / "report.png"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(page_file.as_uri())
+        page.wait_for_load_state("load")
+        images = page.evaluate(
+            "Array.from(document.images).map(i => [i.getAttribute('src'), i.complete, i.naturalWidth])"
+        )
+        headings = page.evaluate("Array.from(document.querySelectorAll('h2')).map(h => h.textContent)")
+        glue_rows = page.evaluate("Array.from(document.querySelectorAll('td.blessed, td.rejected')).length")
+        page.screenshot(path=str(screenshot), full_page=True)
+        browser.close()
+    assert sorted(src for src, _, _ in images) == ["lineage.svg", "pretraining_curves.png"]
+    assert all(complete and width > 100 for _, complete, width in images), images
+    assert headings[:4] == ["Data", "Pre-training", "GLUE", "Lineage"]
+    assert glue_rows == 2
+    shot = Image.open(screenshot)
+    assert shot.height > 1500, "the page is laid out with its pictures"
+    assert len(shot.convert("RGB").getcolors(maxcolors=1 << 20)) > 50
+
+
 def test_tfx_cli_runs_the_same_pipeline_file(runs, tmp_path):
     env = dict(
         os.environ,
@@ -272,6 +386,6 @@ def test_tfx_cli_runs_the_same_pipeline_file(runs, tmp_path):
     ):
         result = subprocess.run([str(BIN / "tfx"), *args], capture_output=True, text=True, env=env, timeout=1200)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    executions = lineage.latest_run_executions(lineage.open_store(str(runs["store_path"])))
+    executions = latest_executions(runs["store_path"])
     assert_cached_except_gating(executions)
     assert states(executions)["Trainer"] == "CACHED"

@@ -21,35 +21,73 @@ def recorded(tmp_path):
     root = tmp_path / "root"
     a = {}
     a["config"] = b.artifact("RunConfiguration", f"{root}/RunConfigGen/run_configuration/1")
-    b.execution("bert-test", "run-a", "RunConfigGen", outputs={"run_configuration": [a["config"]]},
-                properties={"run_config": CONFIG})
+    b.execution(
+        "bert-test",
+        "run-a",
+        "RunConfigGen",
+        outputs={"run_configuration": [a["config"]]},
+        properties={"run_config": CONFIG},
+    )
     a["corpus"] = b.artifact("Examples", f"{root}/TextExampleGen/examples/2")
     b.execution("bert-test", "run-a", "TextExampleGen", outputs={"examples": [a["corpus"]]})
     a["graph"] = b.artifact("TransformGraph", f"{root}/Transform/transform_graph/3")
-    b.execution("bert-test", "run-a", "Transform", inputs={"examples": [a["corpus"]]},
-                outputs={"transform_graph": [a["graph"]]})
+    b.execution(
+        "bert-test", "run-a", "Transform", inputs={"examples": [a["corpus"]]}, outputs={"transform_graph": [a["graph"]]}
+    )
     a["encoder"] = b.artifact("Model", f"{root}/Trainer/model/4")
     a["pretraining_run"] = b.artifact("ModelRun", f"{root}/Trainer/model_run/4")
-    b.execution("bert-test", "run-a", "Trainer", inputs={"transform_graph": [a["graph"]]},
-                outputs={"model": [a["encoder"]], "model_run": [a["pretraining_run"]]})
+    b.execution(
+        "bert-test",
+        "run-a",
+        "Trainer",
+        inputs={"transform_graph": [a["graph"]]},
+        outputs={"model": [a["encoder"]], "model_run": [a["pretraining_run"]]},
+    )
     a["classifier"] = b.artifact("Model", f"{root}/GlueFineTune_sst2/model/5")
     a["glue_run"] = b.artifact("ModelRun", f"{root}/GlueFineTune_sst2/model_run/5")
-    b.execution("bert-test", "run-a", "GlueFineTune_sst2", inputs={"pretrained_model": [a["encoder"]]},
-                outputs={"model": [a["classifier"]], "model_run": [a["glue_run"]]})
+    b.execution(
+        "bert-test",
+        "run-a",
+        "GlueFineTune_sst2",
+        inputs={"pretrained_model": [a["encoder"]]},
+        outputs={"model": [a["classifier"]], "model_run": [a["glue_run"]]},
+    )
     a["blessing"] = b.artifact("ModelBlessing", f"{root}/Evaluator_sst2/blessing/6", blessed=1)
-    b.execution("bert-test", "run-a", "Evaluator_sst2", inputs={"model": [a["classifier"]]},
-                outputs={"blessing": [a["blessing"]]})
-    a["pushed"] = b.artifact("PushedModel", f"{root}/Pusher_sst2/pushed_model/7", pushed=1,
-                             pushed_destination="/serving/sst2/17")
-    b.execution("bert-test", "run-a", "Pusher_sst2",
-                inputs={"model": [a["classifier"]], "model_blessing": [a["blessing"]]},
-                outputs={"pushed_model": [a["pushed"]]})
+    b.execution(
+        "bert-test",
+        "run-a",
+        "Evaluator_sst2",
+        inputs={"model": [a["classifier"]]},
+        outputs={"blessing": [a["blessing"]]},
+    )
+    a["pushed"] = b.artifact(
+        "PushedModel", f"{root}/Pusher_sst2/pushed_model/7", pushed=1, pushed_destination="/serving/sst2/17"
+    )
+    b.execution(
+        "bert-test",
+        "run-a",
+        "Pusher_sst2",
+        inputs={"model": [a["classifier"]], "model_blessing": [a["blessing"]]},
+        outputs={"pushed_model": [a["pushed"]]},
+    )
 
-    b.execution("bert-test", "run-b", "RunConfigGen", State.CACHED, outputs={"run_configuration": [a["config"]]},
-                properties={"run_config": CONFIG})
+    b.execution(
+        "bert-test",
+        "run-b",
+        "RunConfigGen",
+        State.CACHED,
+        outputs={"run_configuration": [a["config"]]},
+        properties={"run_config": CONFIG},
+    )
     b.execution("bert-test", "run-b", "TextExampleGen", State.CACHED, outputs={"examples": [a["corpus"]]})
-    b.execution("bert-test", "run-b", "Transform", State.CACHED, inputs={"examples": [a["corpus"]]},
-                outputs={"transform_graph": [a["graph"]]})
+    b.execution(
+        "bert-test",
+        "run-b",
+        "Transform",
+        State.CACHED,
+        inputs={"examples": [a["corpus"]]},
+        outputs={"transform_graph": [a["graph"]]},
+    )
     b.execution("bert-test", "run-b", "Trainer", State.FAILED, inputs={"transform_graph": [a["graph"]]})
     b.execution("bert-test", "run-c", "TextExampleGen", State.RUNNING)
     return b.path, a, root
@@ -117,7 +155,10 @@ def test_lineage_walks_from_the_pushed_model_back_to_the_corpus(recorded):
     # Run B's cached Transform re-used the corpus and made nothing: not part of the lineage; its failed
     # Trainer did consume the graph, and shows.
     assert sorted((e.node_id, e.state) for e in down.executions.values() if e.node_id in ("Transform", "Trainer")) == [
-        ("Trainer", "COMPLETE"), ("Trainer", "FAILED"), ("Transform", "COMPLETE")]
+        ("Trainer", "COMPLETE"),
+        ("Trainer", "FAILED"),
+        ("Transform", "COMPLETE"),
+    ]
 
 
 def test_tree_prints_each_subtree_once(recorded):
@@ -138,7 +179,7 @@ def test_dot_has_every_node_and_edge_and_renders(recorded, tmp_path):
     assert dot.count("->") == len(graph.inputs) + len(graph.outputs)
     for artifact_id in graph.artifacts:
         assert f"  a{artifact_id} [" in dot
-    assert f"penwidth=3, label=\"PushedModel #{made['pushed'].id}" in dot
+    assert f'penwidth=3, label="PushedModel #{made["pushed"].id}' in dot
     if shutil.which("dot"):
         svg = lineage.render(dot, tmp_path / "lineage.svg").read_text()
         assert "<svg" in svg and "Trainer" in svg
@@ -167,7 +208,7 @@ def test_report_reads_the_run_outputs_task_by_task(recorded):
 
     page = report.write_report(inputs, root / "report", run, lineage.to_dot(lineage.run_lineage(reader, run)))
     text = page.read_text()
-    assert "<td>sst2</td><td>accuracy 0.750</td><td>30</td><td class=\"blessed\">blessed</td>" in text
+    assert '<td>sst2</td><td>accuracy 0.750</td><td>30</td><td class="blessed">blessed</td>' in text
     assert "masked_lm_accuracy</td><td>0.08</td>" in text
     assert (page.parent / report.CURVES_FILE).stat().st_size > 1000
     markdown = (page.parent / report.MARKDOWN_FILE).read_text()
@@ -197,7 +238,16 @@ def test_cli_commands_read_a_store(recorded, capsys, tmp_path):
     code, out, _ = run_cli(capsys, "runs", "--sqlite", path, "--json")
     assert code == 0 and [r["state"] for r in json.loads(out)] == ["COMPLETE", "FAILED", "RUNNING"]
     code, out, _ = run_cli(capsys, "runs", "--sqlite", path)
-    assert out.splitlines()[0].split() == ["run", "pipeline", "preset", "started", "(UTC)", "duration", "state", "cached"]
+    assert out.splitlines()[0].split() == [
+        "run",
+        "pipeline",
+        "preset",
+        "started",
+        "(UTC)",
+        "duration",
+        "state",
+        "cached",
+    ]
     assert out.splitlines()[2].split()[-2:] == ["FAILED", "3/4"]
     code, out, _ = run_cli(capsys, "show", "run-b", "--sqlite", path)
     assert "state FAILED" in out and '"preset": "tiny"' in out
@@ -218,7 +268,11 @@ def test_store_options_name_mysql_or_a_config_file(tmp_path, monkeypatch):
 
     config = metadata_cli.connection_from_args(args)
     assert (config.mysql.host, config.mysql.port, config.mysql.database, config.mysql.password) == (
-        "db.example", 3306, "kfp", "s3cret")
+        "db.example",
+        3306,
+        "kfp",
+        "s3cret",
+    )
     assert store.describe(config) == "mysql://root@db.example:3306/kfp"
     bad = tmp_path / "bad.pbtxt"
     bad.write_text("mysql { hots: 'x' }")
