@@ -186,8 +186,8 @@ _TYPE_COLOURS = {
     "ModelEvaluation": "#ead1dc",
     "ModelBlessing": "#ead1dc",
     "PushedModel": "#d0e0e3",
-    "RunConfiguration": "#eeeeee",
-    "RunReport": "#eeeeee",
+    "bert_tfx.RunConfiguration": "#eeeeee",
+    "bert_tfx.RunReport": "#eeeeee",
 }
 _STATE_COLOURS = {"COMPLETE": "#6aa84f", "CACHED": "#3c78d8", "FAILED": "#cc0000", "RUNNING": "#e69138"}
 

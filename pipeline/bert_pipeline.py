@@ -11,7 +11,6 @@ import dataclasses
 import os
 
 from tfx import v1 as tfx
-from tfx.types import channel as channel_lib
 from tfx.types import standard_artifacts
 
 from components.glue_example_gen.component import GlueExampleGen
@@ -88,7 +87,7 @@ def create_pipeline(
         custom_config=to_custom_config(config, "data", "model", "trainer"),
     )
     components = [run_config, corpus, statistics, schema, transform, trainer]
-    per_task_outputs = {"glue_runs": [], "blessings": [], "pushed_models": []}
+    task_outputs = {}
 
     for task_name in config.glue.tasks:
         task = glue_tasks.get_task(task_name)
@@ -138,9 +137,11 @@ def create_pipeline(
             ),
         ).with_id(component_id("Pusher", task_name))
         components += [glue_examples, fine_tune, baseline, evaluator, pusher]
-        per_task_outputs["glue_runs"].append(fine_tune.outputs["model_run"])
-        per_task_outputs["blessings"].append(evaluator.outputs["blessing"])
-        per_task_outputs["pushed_models"].append(pusher.outputs["pushed_model"])
+        task_outputs[task_name] = {
+            "glue_run": fine_tune.outputs["model_run"],
+            "blessing": evaluator.outputs["blessing"],
+            "pushed_model": pusher.outputs["pushed_model"],
+        }
 
     report = ReportGen(
         run_configuration=run_config.outputs["run_configuration"],
@@ -148,8 +149,8 @@ def create_pipeline(
         post_transform_statistics=transform.outputs["post_transform_stats"],
         transform_graph=transform.outputs["transform_graph"],
         pretraining_run=trainer.outputs["model_run"],
+        task_outputs=task_outputs,
         metadata_connection=report_metadata_connection,
-        **{key: channel_lib.union(channels) for key, channels in per_task_outputs.items() if channels},
     ).with_id("ReportGen")
     components.append(report)
 

@@ -33,7 +33,16 @@ def test_compiles_every_component_into_a_kfp_pipeline_spec(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     spec = yaml.safe_load(output.read_text())
     tasks = set(spec["root"]["dag"]["tasks"])
-    for node in ("TextExampleGen", "Transform", "Trainer", "GlueFineTune-sst2", "Evaluator-mrpc", "Pusher-sst2"):
+    nodes = (
+        "RunConfigGen",
+        "TextExampleGen",
+        "Transform",
+        "Trainer",
+        "GlueFineTune-sst2",
+        "Evaluator-mrpc",
+        "Pusher-sst2",
+    )
+    for node in (*nodes, "ReportGen"):
         assert any(node.lower().replace("_", "-") in t.lower().replace("_", "-") for t in tasks), (node, tasks)
     images = {
         executor["container"]["image"]

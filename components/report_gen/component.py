@@ -1,9 +1,13 @@
 """ReportGen component: a run's report (HTML and Markdown with pictures) as the DAG's last artifact.
 
 Its inputs are everything the report shows, so it runs after every other node and re-runs when any of
-them changes. With `metadata_connection` (the store the run is recorded in) the report also shows the
-run's components, their times and the lineage picture; without it (a cluster whose store the
-containers cannot reach) it shows what the artifacts hold, and `bert-tfx report RUN` adds the rest.
+them changes. Per GLUE task it takes three inputs, `glue_run_<task>`, `blessing_<task>` and
+`pushed_model_<task>`: the spec is made for the run's task list (`report_gen_spec`), because Kubeflow
+Pipelines v2 compiles one channel per input key and no union of channels.
+
+With `metadata_connection` (the store the run is recorded in) the report also shows the run's components,
+their times and the lineage picture; without it (a cluster whose store the containers cannot reach) it
+shows what the artifacts hold, and `bert-tfx report RUN` adds the rest.
 """
 
 from __future__ import annotations
@@ -23,15 +27,19 @@ STATISTICS_KEY = "statistics"
 POST_TRANSFORM_STATISTICS_KEY = "post_transform_statistics"
 TRANSFORM_GRAPH_KEY = "transform_graph"
 PRETRAINING_RUN_KEY = "pretraining_run"
-GLUE_RUNS_KEY = "glue_runs"
-BLESSINGS_KEY = "blessings"
-PUSHED_MODELS_KEY = "pushed_models"
+GLUE_RUN_PREFIX = "glue_run_"
+BLESSING_PREFIX = "blessing_"
+PUSHED_MODEL_PREFIX = "pushed_model_"
 REPORT_KEY = "report"
 METADATA_CONNECTION_KEY = "metadata_connection"
 
 
 def _refs(input_dict, key: str) -> list[report_lib.ArtifactRef]:
     return [report_lib.ArtifactRef(a.uri, dict(_custom_properties(a))) for a in input_dict.get(key, [])]
+
+
+def _refs_with_prefix(input_dict, prefix: str) -> list[report_lib.ArtifactRef]:
+    return [ref for key in sorted(input_dict) if key.startswith(prefix) for ref in _refs(input_dict, key)]
 
 
 def _custom_properties(artifact) -> dict[str, Any]:
@@ -56,9 +64,9 @@ class Executor(base_executor.BaseExecutor):
             post_transform_statistics=single(POST_TRANSFORM_STATISTICS_KEY),
             transform_graph=single(TRANSFORM_GRAPH_KEY),
             pretraining_run=single(PRETRAINING_RUN_KEY),
-            glue_runs=_refs(input_dict, GLUE_RUNS_KEY),
-            blessings=_refs(input_dict, BLESSINGS_KEY),
-            pushed_models=_refs(input_dict, PUSHED_MODELS_KEY),
+            glue_runs=_refs_with_prefix(input_dict, GLUE_RUN_PREFIX),
+            blessings=_refs_with_prefix(input_dict, BLESSING_PREFIX),
+            pushed_models=_refs_with_prefix(input_dict, PUSHED_MODEL_PREFIX),
         )
         run, lineage_dot = None, None
         connection = exec_properties.get(METADATA_CONNECTION_KEY) or ""
@@ -77,11 +85,18 @@ class ReportGenSpec(component_spec.ComponentSpec):
         ),
         TRANSFORM_GRAPH_KEY: component_spec.ChannelParameter(type=standard_artifacts.TransformGraph),
         PRETRAINING_RUN_KEY: component_spec.ChannelParameter(type=standard_artifacts.ModelRun),
-        GLUE_RUNS_KEY: component_spec.ChannelParameter(type=standard_artifacts.ModelRun, optional=True),
-        BLESSINGS_KEY: component_spec.ChannelParameter(type=standard_artifacts.ModelBlessing, optional=True),
-        PUSHED_MODELS_KEY: component_spec.ChannelParameter(type=standard_artifacts.PushedModel, optional=True),
     }
     OUTPUTS = {REPORT_KEY: component_spec.ChannelParameter(type=RunReport)}
+
+
+def report_gen_spec(tasks: list[str]) -> type[ReportGenSpec]:
+    """ReportGenSpec with the three per-task inputs of each GLUE task."""
+    per_task = {}
+    for task in tasks:
+        per_task[GLUE_RUN_PREFIX + task] = component_spec.ChannelParameter(type=standard_artifacts.ModelRun)
+        per_task[BLESSING_PREFIX + task] = component_spec.ChannelParameter(type=standard_artifacts.ModelBlessing)
+        per_task[PUSHED_MODEL_PREFIX + task] = component_spec.ChannelParameter(type=standard_artifacts.PushedModel)
+    return type("ReportGenSpec", (ReportGenSpec,), {"INPUTS": {**ReportGenSpec.INPUTS, **per_task}})
 
 
 class ReportGen(base_component.BaseComponent):
@@ -93,8 +108,8 @@ class ReportGen(base_component.BaseComponent):
         transform_graph: Transform's graph (vocabulary).
         pretraining_run: the Trainer's `model_run`.
         post_transform_statistics: Transform's `post_transform_stats` (pre-training instances).
-        glue_runs, blessings, pushed_models: the per-task GlueFineTune `model_run`s, Evaluator `blessing`s and
-            Pusher `pushed_model`s, each a union of the tasks' channels (`tfx.types.channel.union`).
+        task_outputs: per GLUE task, its GlueFineTune `model_run`, Evaluator `blessing` and Pusher
+            `pushed_model` channels: `{"sst2": {"glue_run": ..., "blessing": ..., "pushed_model": ...}}`.
         metadata_connection: the run's ML Metadata store as `ml_metadata.ConnectionConfig` text (no password:
             the executor takes a MySQL password from `BERT_TFX_MYSQL_PASSWORD`); "" leaves out the run's
             components and lineage.
@@ -110,22 +125,25 @@ class ReportGen(base_component.BaseComponent):
         transform_graph: channel.BaseChannel,
         pretraining_run: channel.BaseChannel,
         post_transform_statistics: channel.BaseChannel | None = None,
-        glue_runs: channel.BaseChannel | None = None,
-        blessings: channel.BaseChannel | None = None,
-        pushed_models: channel.BaseChannel | None = None,
+        task_outputs: dict[str, dict[str, channel.BaseChannel]] | None = None,
         metadata_connection: str = "",
     ):
+        task_outputs = task_outputs or {}
+        per_task = {
+            f"{kind}_{task}": channels[kind]
+            for task, channels in task_outputs.items()
+            for kind in ("glue_run", "blessing", "pushed_model")
+        }
+        spec_class = report_gen_spec(list(task_outputs))
         super().__init__(
-            spec=ReportGenSpec(
+            spec=spec_class(
                 run_configuration=run_configuration,
                 statistics=statistics,
                 post_transform_statistics=post_transform_statistics,
                 transform_graph=transform_graph,
                 pretraining_run=pretraining_run,
-                glue_runs=glue_runs,
-                blessings=blessings,
-                pushed_models=pushed_models,
                 metadata_connection=metadata_connection,
                 report=channel.Channel(type=RunReport),
+                **per_task,
             )
         )

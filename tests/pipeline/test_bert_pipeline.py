@@ -92,13 +92,10 @@ def test_run_config_is_recorded_first_and_the_report_reads_every_task(nodes):
     assert producer(report.inputs["run_configuration"]) == ("RunConfigGen", "run_configuration")
     assert producer(report.inputs["pretraining_run"]) == ("Trainer", "model_run")
     assert producer(report.inputs["post_transform_statistics"]) == ("Transform", "post_transform_stats")
-    for key, (kind, output) in {
-        "glue_runs": ("GlueFineTune", "model_run"),
-        "blessings": ("Evaluator", "blessing"),
-        "pushed_models": ("Pusher", "pushed_model"),
-    }.items():
-        sources = {producer(channel) for channel in report.inputs[key].channels}
-        assert sources == {(f"{kind}_{task}", output) for task in TASKS}, key
+    for task in TASKS:
+        assert producer(report.inputs[f"glue_run_{task}"]) == (f"GlueFineTune_{task}", "model_run")
+        assert producer(report.inputs[f"blessing_{task}"]) == (f"Evaluator_{task}", "blessing")
+        assert producer(report.inputs[f"pushed_model_{task}"]) == (f"Pusher_{task}", "pushed_model")
     # Every other node is upstream of the report, so it runs last.
     upstream, frontier = set(), [report]
     while frontier:
