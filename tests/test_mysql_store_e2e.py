@@ -2,7 +2,7 @@
 
 Two runs go into one store: a full one, then an unchanged one (cached). The server is started and
 stopped here (`tests/mariadb_server.py`); the pipeline and the ReportGen node reach it over TCP with a
-user and password, as a Kubeflow Pipelines store is reached. One GLUE task keeps it to a few minutes.
+user and password, as a Kubeflow Pipelines store is reached. One GLUE task and fewer steps keep it short.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from tests.mariadb_server import mariadb_server
 pytestmark = pytest.mark.e2e
 
 BIN = Path(sys.executable).parent
+# The smoke preset with one GLUE task and fewer steps: this test is about the store, not the model.
+SHORTER = ["--set", 'glue.tasks=["mrpc"]', "--set", "trainer.train_steps=60", "--set", "glue.train_steps=30"]
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +49,7 @@ def mysql_runs(tmp_path_factory):
             assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
             return result.stdout
 
-        run = ["run", "--preset", "smoke", "--output-dir", str(output_dir), "--set", 'glue.tasks=["mrpc"]']
+        run = ["run", "--preset", "smoke", "--output-dir", str(output_dir), *SHORTER]
         first_stdout = bert_tfx(*run)
         second_stdout = bert_tfx(*run)
         yield {"bert_tfx": bert_tfx, "db": db, "output_dir": output_dir, "stdout": (first_stdout, second_stdout)}
