@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import glob
 import html
 import json
 import os
@@ -81,29 +82,43 @@ def task_of_uri(uri: str) -> str | None:
 # Reading artifacts.
 
 
-def _read_text(path: str) -> str | None:
-    if "://" in path:
-        import tensorflow as tf  # only for remote file systems (gs://, s3://)
+def _is_remote(path: str) -> bool:
+    return "://" in path
 
-        return tf.io.gfile.GFile(path).read() if tf.io.gfile.exists(path) else None
-    return Path(path).read_text() if os.path.exists(path) else None
+
+def _gfile():
+    import tensorflow as tf  # only for remote file systems (gs://, s3://, hdfs://)
+
+    return tf.io.gfile
+
+
+def _read_bytes(path: str) -> bytes | None:
+    if _is_remote(path):
+        gfile = _gfile()
+        return gfile.GFile(path, "rb").read() if gfile.exists(path) else None
+    return Path(path).read_bytes() if os.path.exists(path) else None
+
+
+def _glob(pattern: str) -> list[str]:
+    return sorted(_gfile().glob(pattern) if _is_remote(pattern) else glob.glob(pattern))
 
 
 def read_json(path: str) -> Any:
-    text = _read_text(path)
-    return json.loads(text) if text is not None else None
+    data = _read_bytes(path)
+    return json.loads(data) if data is not None else None
 
 
 def split_counts(statistics_uri: str | None) -> dict[str, int]:
-    """Examples per split in a TFDV ExampleStatistics artifact (or one `FeatureStats.pb` folder)."""
-    if not statistics_uri or "://" in statistics_uri:
+    """Examples per split in a TFDV ExampleStatistics artifact (`Split-<name>/FeatureStats.pb`, or one file)."""
+    if not statistics_uri:
         return {}
     from tensorflow_metadata.proto.v0 import statistics_pb2
 
     counts = {}
-    for stats_file in sorted(Path(statistics_uri).glob("**/FeatureStats.pb")):
-        stats = statistics_pb2.DatasetFeatureStatisticsList.FromString(stats_file.read_bytes())
-        split = stats_file.parent.name.removeprefix("Split-") if stats_file.parent != Path(statistics_uri) else "train"
+    for stats_file in _glob(f"{statistics_uri}/FeatureStats.pb") + _glob(f"{statistics_uri}/Split-*/FeatureStats.pb"):
+        stats = statistics_pb2.DatasetFeatureStatisticsList.FromString(_read_bytes(stats_file))
+        folder = os.path.basename(os.path.dirname(stats_file))
+        split = folder.removeprefix("Split-") if folder.startswith("Split-") else "train"
         counts[split] = sum(d.num_examples for d in stats.datasets)
     return counts
 
@@ -112,8 +127,8 @@ def vocabulary(transform_graph_uri: str | None) -> list[str]:
     """The learned vocabulary (the transform graph's `vocab.txt` asset)."""
     if not transform_graph_uri:
         return []
-    for candidate in Path(transform_graph_uri).glob(f"transform_fn/assets/{VOCAB_FILE}*"):
-        return candidate.read_text().splitlines()
+    for candidate in _glob(f"{transform_graph_uri}/transform_fn/assets/{VOCAB_FILE}*"):
+        return _read_bytes(candidate).decode("utf-8").splitlines()
     return []
 
 
