@@ -126,6 +126,22 @@ def execution_label(execution: ExecutionRecord) -> str:
     return f"{execution.node_id} (execution #{execution.id}, {execution.state})"
 
 
+INPUT_BASE_PROPERTY = "input_base"  # ExampleGens record the folder they read as this execution property
+
+
+def source_files(execution: ExecutionRecord) -> str | None:
+    """`<folder> (<fingerprint>)` for an ExampleGen execution: the files at the root of the lineage."""
+    folder = execution.properties.get(INPUT_BASE_PROPERTY)
+    if not folder:
+        return None
+    fingerprint = str(execution.properties.get("input_fingerprint", ""))
+    summary = "; ".join(
+        ", ".join(part for part in line.split(",") if part.split(":")[0] in ("split", "num_files", "total_bytes"))
+        for line in fingerprint.splitlines()
+    )
+    return f"{folder} ({summary})" if summary else str(folder)
+
+
 def tree_lines(graph: LineageGraph) -> list[str]:
     """The graph around its root artifact as an indented tree: upstream first, then downstream.
 
@@ -145,6 +161,8 @@ def tree_lines(graph: LineageGraph) -> list[str]:
             if seen:
                 continue
             printed.add(("e", execution_id))
+            if upward and (files := source_files(execution)):
+                lines.append(f"{'  ' * (depth + 1)}<- files {files}")
             children = graph.inputs_of(execution_id) if upward else graph.outputs_of(execution_id)
             for child in children:
                 artifact = graph.artifacts[child]
@@ -221,6 +239,10 @@ def to_dot(graph: LineageGraph) -> str:
             f'  e{execution_id} [shape=box, style="rounded,filled", fillcolor="{colour}", fontcolor=white, '
             f"label={_quote(label)}];"
         )
+        if files := source_files(execution):
+            label = _quote(files.replace(" (", "\\n("))
+            lines.append(f"  f{execution_id} [shape=folder, label={label}];")
+            lines.append(f"  f{execution_id} -> e{execution_id};")
     for artifact_id, execution_id in sorted(graph.inputs):
         lines.append(f"  a{artifact_id} -> e{execution_id};")
     for execution_id, artifact_id in sorted(graph.outputs):

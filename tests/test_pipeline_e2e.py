@@ -344,6 +344,7 @@ def test_lineage_command_traces_a_pushed_model_to_the_corpus_and_draws_it(runs, 
     assert tree.splitlines()[0] == f"PushedModel #{pushed['id']}  {pushed['uri']}"
     for upstream in ("<- made by Trainer", "<- made by Transform", "<- made by TextExampleGen", "TransformGraph #"):
         assert upstream in tree, upstream
+    assert f"<- files {REPO_ROOT / 'data' / 'corpus'} (split:corpus, num_files:" in tree
     svg = picture.read_text()
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg and "TextExampleGen" in svg
     by_uri = json.loads(bert_tfx("lineage", pushed["uri"] + "/", "--upstream-only", "--json", *store_args))

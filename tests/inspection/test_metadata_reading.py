@@ -29,7 +29,16 @@ def recorded(tmp_path):
         properties={"run_config": CONFIG},
     )
     a["corpus"] = b.artifact("Examples", f"{root}/TextExampleGen/examples/2")
-    b.execution("bert-test", "run-a", "TextExampleGen", outputs={"examples": [a["corpus"]]})
+    b.execution(
+        "bert-test",
+        "run-a",
+        "TextExampleGen",
+        outputs={"examples": [a["corpus"]]},
+        properties={
+            "input_base": "/data/corpus",
+            "input_fingerprint": "split:corpus,num_files:3,total_bytes:99,xor_checksum:1",
+        },
+    )
     a["graph"] = b.artifact("TransformGraph", f"{root}/Transform/transform_graph/3")
     b.execution(
         "bert-test", "run-a", "Transform", inputs={"examples": [a["corpus"]]}, outputs={"transform_graph": [a["graph"]]}
@@ -170,13 +179,16 @@ def test_tree_prints_each_subtree_once(recorded):
     assert sum("made by GlueFineTune_sst2" in line for line in lines) == 2
     assert sum("see above" in line for line in lines) == 1
     assert any(line.strip().startswith(f"<- Examples #{made['corpus'].id}") for line in lines)
+    # The root of it all: the files the ExampleGen read.
+    assert "<- files /data/corpus (split:corpus, num_files:3, total_bytes:99)" in [line.strip() for line in lines]
 
 
 def test_dot_has_every_node_and_edge_and_renders(recorded, tmp_path):
     path, made, _ = recorded
     graph = lineage.artifact_lineage(reader_of(path), made["pushed"].id)
     dot = lineage.to_dot(graph)
-    assert dot.count("->") == len(graph.inputs) + len(graph.outputs)
+    assert dot.count("->") == len(graph.inputs) + len(graph.outputs) + 1  # + the corpus folder's edge
+    assert 'shape=folder, label="/data/corpus' in dot
     for artifact_id in graph.artifacts:
         assert f"  a{artifact_id} [" in dot
     assert f'penwidth=3, label="PushedModel #{made["pushed"].id}' in dot
