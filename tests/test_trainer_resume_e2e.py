@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import lineage
+from inspection import records, store
 
 pytestmark = pytest.mark.e2e
 
@@ -64,8 +64,8 @@ def test_killed_trainer_resumes_from_its_last_checkpoint(tmp_path):
     second = subprocess.run(command(tmp_path), capture_output=True, text=True, timeout=1800)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-6000:]
 
-    store = lineage.open_store(str(tmp_path / "bert-smoke" / "metadata.sqlite"))
-    trainer_runs = [e for e in lineage.latest_run_executions(store) if e.node_id == "Trainer"]
+    reader = records.MetadataReader(store.open_store(tmp_path / "bert-smoke" / "metadata.sqlite"))
+    trainer_runs = [e for e in reader.run("latest").executions if e.node_id == "Trainer"]
     assert [e.state for e in trainer_runs] == ["COMPLETE"]
     [model_run] = [p for p in (root / "Trainer" / "model_run").iterdir() if (p / "training.json").exists()]
     training = json.loads((model_run / "training.json").read_text())
