@@ -1,0 +1,159 @@
+"""The smoke pipeline recording into a real MariaDB server, killed mid-training and run again.
+
+A Trainer killed (SIGKILL) after its second checkpoint resumes there when the pipeline is run again
+and finishes at exactly `trainer.train_steps` in one new execution. Both runs are recorded in one
+MySQL ML Metadata store (a server started and stopped here, `tests/mariadb_server.py`, reached over
+TCP with a user and password as a Kubeflow Pipelines store is), and the metadata commands read them
+back: the killed run and the finished one told apart, lineage from the pushed model to the corpus, and
+the report the ReportGen node wrote from that store. One GLUE task keeps it to a few minutes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from inspection import store
+from tests.mariadb_server import mariadb_server
+
+pytestmark = pytest.mark.e2e
+
+BIN = Path(sys.executable).parent
+OVERRIDES = [
+    'glue.tasks=["mrpc"]',
+    "glue.train_steps=30",
+    "trainer.eval_steps=0",
+    "trainer.train_steps=400",
+    "trainer.checkpoint_every_steps=50",
+    "trainer.keep_checkpoints=5",
+    "trainer.log_every_steps=50",
+]
+
+
+def checkpoint_steps(root: Path) -> list[int]:
+    """The steps of the checkpoints the checkpoint manager has recorded (its `checkpoint` state file
+    is written after each checkpoint's own files, so a checkpoint is complete once it is listed)."""
+    steps = []
+    for state in root.glob("Trainer/checkpoints/*/checkpoint"):
+        for line in state.read_text().splitlines():
+            if line.startswith("all_model_checkpoint_paths:"):
+                steps.append(int(line.split("ckpt-")[1].rstrip('"')))
+    return sorted(steps)
+
+
+@pytest.fixture(scope="module")
+def killed_and_resumed(tmp_path_factory):
+    base = tmp_path_factory.mktemp("mysql")
+    output_dir = base / "outputs"
+    root = output_dir / "bert-smoke" / "pipeline_root"
+    with mariadb_server(base) as db:
+        env = dict(os.environ, **{store.MYSQL_PASSWORD_ENV: db.password})
+        options = [
+            "--mysql-host",
+            db.host,
+            "--mysql-port",
+            str(db.port),
+            "--mysql-user",
+            db.user,
+            "--mysql-database",
+            db.database,
+        ]
+        run = [str(BIN / "bert-tfx"), "run", "--preset", "smoke", "--output-dir", str(output_dir), *options]
+        for override in OVERRIDES:
+            run += ["--set", override]
+
+        first = subprocess.Popen(
+            run, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+        deadline = time.monotonic() + 900
+        while len(checkpoint_steps(root)) < 2:
+            assert first.poll() is None, "the first run ended before its second checkpoint"
+            assert time.monotonic() < deadline, "no second checkpoint within 15 minutes"
+            time.sleep(0.1)
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+        saved = checkpoint_steps(root)
+
+        second = subprocess.run(run, env=env, capture_output=True, text=True, timeout=1800)
+        assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-6000:]
+
+        def bert_tfx(*args: str) -> str:
+            result = subprocess.run(
+                [str(BIN / "bert-tfx"), *args, *options], capture_output=True, text=True, env=env, timeout=300
+            )
+            assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+            return result.stdout
+
+        yield {
+            "bert_tfx": bert_tfx,
+            "db": db,
+            "output_dir": output_dir,
+            "root": root,
+            "saved": saved,
+            "stdout": second.stdout,
+        }
+
+
+def test_killed_trainer_resumes_from_its_last_checkpoint(killed_and_resumed):
+    root, saved = killed_and_resumed["root"], killed_and_resumed["saved"]
+    assert saved[:2] == [50, 100] and saved[-1] < 400
+    assert f"Resuming pre-training at step {saved[-1]}" in killed_and_resumed["stdout"]
+    [model_run] = [p for p in (root / "Trainer" / "model_run").iterdir() if (p / "training.json").exists()]
+    training = json.loads((model_run / "training.json").read_text())
+    assert training["resumed_from_step"] == saved[-1] >= 100
+    assert training["final_step"] == training["train_steps"] == 400
+    history = json.loads((model_run / "history.json").read_text())
+    assert len(history["loss"]) == (400 - saved[-1]) // 50, "only the steps left were trained"
+
+
+def test_runs_are_recorded_in_mariadb_not_sqlite(killed_and_resumed):
+    db = killed_and_resumed["db"]
+    assert f"ML Metadata:    mysql://{db.user}@{db.host}:{db.port}/{db.database}" in killed_and_resumed["stdout"]
+    assert not (killed_and_resumed["output_dir"] / "bert-smoke" / "metadata.sqlite").exists()
+
+
+def test_the_killed_run_and_the_finished_one_are_told_apart(killed_and_resumed):
+    bert_tfx = killed_and_resumed["bert_tfx"]
+    runs = json.loads(bert_tfx("runs", "--json"))
+    assert [r["state"] for r in runs] == ["RUNNING", "COMPLETE"], "a killed run never finished its Trainer"
+    killed = json.loads(bert_tfx("show", runs[0]["name"], "--json"))
+    finished = json.loads(bert_tfx("show", runs[1]["name"], "--json"))
+    killed_states = {e["node_id"]: e["state"] for e in killed["executions"]}
+    finished_states = {e["node_id"]: e["state"] for e in finished["executions"]}
+    assert killed_states["Trainer"] == "RUNNING" and "ReportGen" not in killed_states
+    assert finished_states["Trainer"] == "COMPLETE" and finished_states["Transform"] == "CACHED"
+    assert finished_states["ReportGen"] == "COMPLETE"
+    assert killed["config"] == finished["config"] and finished["config"]["glue"]["tasks"] == ["mrpc"]
+    # One Trainer model, made by the finished run; the killed run made none.
+    models = json.loads(bert_tfx("artifacts", "--type", "Model", "--json"))
+    assert sorted(m["producer"] for m in models) == ["GlueFineTune_mrpc", "Trainer"]
+    assert json.loads(bert_tfx("artifacts", "--type", "Model", "--run", runs[0]["name"], "--json")) == []
+
+
+def test_lineage_from_the_pushed_model_back_to_the_corpus(killed_and_resumed):
+    bert_tfx = killed_and_resumed["bert_tfx"]
+    [pushed] = json.loads(bert_tfx("artifacts", "--type", "PushedModel", "--json"))
+    graph = json.loads(bert_tfx("lineage", str(pushed["id"]), "--upstream-only", "--json"))
+    producers = {a["producer"] for a in graph["artifacts"]}
+    assert {"TextExampleGen", "Transform", "Trainer", "GlueFineTune_mrpc", "GlueExampleGen_mrpc"} <= producers
+    [corpus_reader] = [e for e in graph["executions"] if e["node_id"] == "TextExampleGen"]
+    assert corpus_reader["properties"]["input_base"].endswith("/data/corpus")
+
+
+def test_the_report_node_read_the_mysql_store(killed_and_resumed):
+    report_root = killed_and_resumed["root"] / "ReportGen" / "report"
+    [report_dir] = list(report_root.iterdir())
+    markdown = (report_dir / "report.md").read_text()
+    assert "| Trainer | complete |" in markdown and "| Transform | cached |" in markdown
+    assert "![lineage](lineage.svg)" in markdown and "<svg" in (report_dir / "lineage.svg").read_text()
+    killed = json.loads(killed_and_resumed["bert_tfx"]("runs", "--json"))[0]["name"]
+    out = killed_and_resumed["output_dir"] / "killed_run_report"
+    killed_and_resumed["bert_tfx"]("report", killed, "--out", str(out))
+    assert "| Trainer | running |" in (out / "report.md").read_text()
