@@ -153,13 +153,7 @@ class MetadataReader:
             key=lambda e: (e.started, e.id),
         )
         pipelines = {c.name for e in executions for c in self._execution_contexts(e.id).get(PIPELINE_CONTEXT, [])}
-        states = {e.state for e in executions}
-        if "FAILED" in states:
-            state = "FAILED"
-        elif states & {"NEW", "RUNNING", "UNKNOWN"}:
-            state = "RUNNING"
-        else:
-            state = "COMPLETE"
+        state = run_state(executions)
         started = executions[0].started if executions else context.create_time_since_epoch / 1000
         ended = max((e.started + e.duration_s for e in executions), default=started)
         config = run_config_of(executions)
@@ -260,6 +254,23 @@ class MetadataReader:
             record = self.artifact_record(artifacts[event.artifact_id])
             by_key.setdefault(f"{executions[event.execution_id].node_id}.{key}", []).append(record)
         return by_key
+
+
+def run_state(executions) -> str:
+    """FAILED if any execution failed, RUNNING if any has not finished, else COMPLETE."""
+    states = {e.state for e in executions}
+    if "FAILED" in states:
+        return "FAILED"
+    if states & {"NEW", "RUNNING", "UNKNOWN"}:
+        return "RUNNING"
+    return "COMPLETE"
+
+
+def without_node(run: RunRecord, node_id: str) -> RunRecord:
+    """The run as it stands apart from one node's executions (the node reading its own run)."""
+    executions = tuple(e for e in run.executions if e.node_id != node_id)
+    ended = max((e.started + e.duration_s for e in executions), default=run.started)
+    return dataclasses.replace(run, executions=executions, state=run_state(executions), duration_s=ended - run.started)
 
 
 def run_config_of(executions) -> dict[str, Any] | None:

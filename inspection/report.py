@@ -447,9 +447,12 @@ def inputs_from_store(reader, run) -> ReportInputs:
     )
 
 
-def run_and_lineage(connection_text: str, run_name: str):
+def run_and_lineage(connection_text: str, run_name: str, reporting_node: str):
     """The run record and its lineage picture's Graphviz source, read from the store `connection_text`
-    (an `ml_metadata.ConnectionConfig` in text format; a MySQL password comes from the environment)."""
+    (an `ml_metadata.ConnectionConfig` in text format; a MySQL password comes from the environment).
+
+    `reporting_node` is the node writing the report inside the run: it is still running, so it is left out
+    of the run's components, state and lineage."""
     from google.protobuf import text_format
     from ml_metadata.proto import metadata_store_pb2
 
@@ -459,5 +462,5 @@ def run_and_lineage(connection_text: str, run_name: str):
     if config.HasField("mysql") and not config.mysql.password:
         config.mysql.password = os.environ.get(store.MYSQL_PASSWORD_ENV, "")
     reader = records.MetadataReader(store.open_store(config))
-    run = reader.run(run_name)
+    run = records.without_node(reader.run(run_name), reporting_node)
     return run, lineage.to_dot(lineage.run_lineage(reader, run))

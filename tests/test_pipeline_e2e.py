@@ -372,6 +372,9 @@ def test_run_report_renders_in_a_real_browser(runs, tmp_path):
         page.screenshot(path=str(screenshot), full_page=True)
         browser.close()
     assert sorted(src for src, _, _ in images) == ["lineage.svg", "pretraining_curves.png"]
+    # Written by the run's last node: the run reads as complete, without the report's own execution.
+    html = page_file.read_text()
+    assert "<b>complete</b>" in html and "<td>ReportGen</td>" not in html
     assert all(complete and width > 100 for _, complete, width in images), images
     assert headings[:4] == ["Data", "Pre-training", "GLUE", "Lineage"]
     assert glue_rows == 2

@@ -152,6 +152,7 @@ def test_the_report_node_read_the_mysql_store(killed_and_resumed):
     [report_dir] = list(report_root.iterdir())
     markdown = (report_dir / "report.md").read_text()
     assert "| Trainer | complete |" in markdown and "| Transform | cached |" in markdown
+    assert "(preset smoke): complete," in markdown and "| ReportGen |" not in markdown
     assert "![lineage](lineage.svg)" in markdown and "<svg" in (report_dir / "lineage.svg").read_text()
     killed = json.loads(killed_and_resumed["bert_tfx"]("runs", "--json"))[0]["name"]
     out = killed_and_resumed["output_dir"] / "killed_run_report"

@@ -71,7 +71,10 @@ class Executor(base_executor.BaseExecutor):
         run, lineage_dot = None, None
         connection = exec_properties.get(METADATA_CONNECTION_KEY) or ""
         if connection and self._context and self._context.pipeline_run_id:
-            run, lineage_dot = report_lib.run_and_lineage(connection, self._context.pipeline_run_id)
+            node = self._context.pipeline_node
+            run, lineage_dot = report_lib.run_and_lineage(
+                connection, self._context.pipeline_run_id, reporting_node=node.node_info.id if node else "ReportGen"
+            )
         report_lib.write_report(inputs, artifact_utils.get_single_uri(output_dict[REPORT_KEY]), run, lineage_dot)
 
 

@@ -120,6 +120,17 @@ def test_runs_are_told_apart_with_state_and_preset(recorded):
     assert reader_of(path).runs(pipeline="other") == []
 
 
+def test_a_run_without_the_node_reading_it_takes_the_state_of_the_rest(recorded):
+    path, _, _ = recorded
+    run_b = reader_of(path).run("run-b")
+    rest = records.without_node(run_b, "Trainer")
+    assert (rest.state, [e.node_id for e in rest.executions]) == (
+        "COMPLETE",
+        ["RunConfigGen", "TextExampleGen", "Transform"],
+    )
+    assert (rest.name, rest.preset) == (run_b.name, run_b.preset)
+
+
 def test_a_run_is_found_by_name_id_latest_or_unique_part(recorded):
     path, _, _ = recorded
     reader = reader_of(path)
