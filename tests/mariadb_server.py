@@ -37,18 +37,22 @@ def mariadb_server(base: Path, database: str = "metadb"):
     """Yields a `MySqlStore` for a fresh server; stops it and removes nothing else on exit."""
     data, sock, log = base / "data", base / "mysqld.sock", base / "mysqld.log"
     as_root = ["--user=root"] if os.geteuid() == 0 else []
-    subprocess.run(
+    # --no-defaults: the system's /etc/mysql settings (plugins, paths) are not this server's.
+    install = subprocess.run(
         [
             _binary("mariadb-install-db"),
+            "--no-defaults",
             f"--datadir={data}",
             "--auth-root-authentication-method=socket",
             "--skip-test-db",
             *as_root,
         ],
-        check=True,
         capture_output=True,
+        text=True,
         timeout=120,
     )
+    if install.returncode != 0:
+        raise RuntimeError(f"mariadb-install-db failed: {(install.stdout + install.stderr)[-2000:]}")
     port = _free_port()
     server = subprocess.Popen(
         [
