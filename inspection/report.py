@@ -282,14 +282,17 @@ img { max-width: 100%; border: 1px solid #ddd; } code, pre { background: #f6f6f6
 """
 
 
-def _table(header: list[str], rows: list[list[str]], classes: list[str] | None = None) -> str:
+def _table(header: list[str], rows: list[list[str]], styled: tuple[str, list[str]] | None = None) -> str:
+    """An HTML table; `styled` = (column name, one CSS class per row) marks that column's cells."""
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    column, classes = (header.index(styled[0]), styled[1]) if styled else (-1, [])
     body = []
     for i, row in enumerate(rows):
-        css = f' class="{classes[i]}"' if classes and classes[i] else ""
-        body.append(
-            "<tr>" + "".join(f"<td{css if j == 3 else ''}>{html.escape(c)}</td>" for j, c in enumerate(row)) + "</tr>"
-        )
+        cells = [
+            f'<td class="{classes[i]}">{html.escape(c)}</td>' if j == column else f"<td>{html.escape(c)}</td>"
+            for j, c in enumerate(row)
+        ]
+        body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
@@ -326,7 +329,11 @@ def render_html(content: ReportContent) -> str:
         for t in content.tasks
     ]
     parts.append(
-        _table(["task", "dev metrics", "train steps", "gate", "pushed to"], rows, [_verdict(t) for t in content.tasks])
+        _table(
+            ["task", "dev metrics", "train steps", "gate", "pushed to"],
+            rows,
+            styled=("gate", [_verdict(t).replace(" ", "-") for t in content.tasks]),
+        )
     )
     if content.lineage:
         parts.append(f"<h2>Lineage</h2><p><img src='{e(content.lineage)}' alt='lineage of this run'></p>")

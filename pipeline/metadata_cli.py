@@ -19,6 +19,7 @@ from typing import Any
 from ml_metadata.proto import metadata_store_pb2
 
 from inspection import lineage, records, report, store
+from models.run_files import HISTORY_FILE
 
 
 def add_store_options(parser: argparse.ArgumentParser) -> None:
@@ -104,7 +105,7 @@ def run_metrics(reader: records.MetadataReader, run: records.RunRecord) -> dict[
     inputs = report.inputs_from_store(reader, run)
     history = None
     if inputs.pretraining_run_uri:
-        history = report.read_json(os.path.join(inputs.pretraining_run_uri, report.HISTORY_FILE))
+        history = report.read_json(os.path.join(inputs.pretraining_run_uri, HISTORY_FILE))
     return {
         "documents": report.split_counts(inputs.statistics_uri),
         "pretraining_instances": report.split_counts(inputs.post_transform_statistics_uri),
