@@ -351,6 +351,17 @@ def test_lineage_command_traces_a_pushed_model_to_the_corpus_and_draws_it(runs, 
     assert by_uri["root"] == pushed["id"]
 
 
+def test_report_command_writes_any_runs_report(runs, tmp_path):
+    store_args = ["--output-dir", str(runs["output_dir"])]
+    steady = json.loads(bert_tfx("runs", "--json", *store_args))[2]["name"]
+    printed = bert_tfx("report", steady, "--out", str(tmp_path / "steady"), *store_args)
+    assert printed.splitlines()[0] == f"report: {tmp_path / 'steady' / 'index.html'}"
+    markdown = (tmp_path / "steady" / "report.md").read_text()
+    assert f"Run `{steady}` of pipeline `bert-smoke` (preset smoke): complete" in markdown
+    assert "| Trainer | cached |" in markdown and "| ReportGen | cached |" in markdown
+    assert "<svg" in (tmp_path / "steady" / "lineage.svg").read_text()
+
+
 def test_run_report_renders_in_a_real_browser(runs, tmp_path):
     from PIL import Image
     from playwright.sync_api import sync_playwright
