@@ -206,6 +206,7 @@ def test_dot_has_every_node_and_edge_and_renders(recorded, tmp_path):
     if shutil.which("dot"):
         svg = lineage.render(dot, tmp_path / "lineage.svg").read_text()
         assert "<svg" in svg and "Trainer" in svg
+        assert lineage.render(dot, tmp_path / "lineage.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(ValueError, match="cannot draw a .gif"):
         lineage.render(dot, tmp_path / "lineage.gif")
 
