@@ -148,6 +148,13 @@ def task_results(inputs: ReportInputs) -> list[TaskResult]:
     return results
 
 
+def pretraining_history(inputs: ReportInputs) -> dict[str, list[float]] | None:
+    """The Trainer's `history.json` (every metric of every logging period), if the run has one."""
+    if not inputs.pretraining_run_uri:
+        return None
+    return read_json(os.path.join(inputs.pretraining_run_uri, HISTORY_FILE))
+
+
 def pretraining_summary(history: dict[str, list[float]] | None) -> dict[str, float]:
     """The last logged value of the pre-training metrics worth a headline."""
     if not history:
@@ -197,8 +204,13 @@ def draw_curves(history: dict[str, list[float]], path: Path) -> Path | None:
 # Rendering.
 
 
+def utc_time(seconds: float) -> str:
+    """Seconds since the epoch as `YYYY-MM-DD HH:MM:SS` in UTC."""
+    return datetime.datetime.fromtimestamp(seconds, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def _when(seconds: float) -> str:
-    return datetime.datetime.fromtimestamp(seconds, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return f"{utc_time(seconds)} UTC"
 
 
 def _verdict(result: TaskResult) -> str:
@@ -353,7 +365,7 @@ def write_report(inputs: ReportInputs, out_dir: str | Path, run=None, lineage_do
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     notes = []
-    history = read_json(os.path.join(inputs.pretraining_run_uri, HISTORY_FILE)) if inputs.pretraining_run_uri else None
+    history = pretraining_history(inputs)
     curves = draw_curves(history, out / CURVES_FILE) if history else None
     lineage = None
     if lineage_dot:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime
 import json
 import os
 from pathlib import Path
@@ -19,7 +18,6 @@ from typing import Any
 from ml_metadata.proto import metadata_store_pb2
 
 from inspection import lineage, records, report, store
-from models.run_files import HISTORY_FILE
 
 
 def add_store_options(parser: argparse.ArgumentParser) -> None:
@@ -90,10 +88,6 @@ def add_commands(commands) -> None:
 METADATA_COMMANDS = ("runs", "show", "artifacts", "lineage", "report")
 
 
-def _when(seconds: float) -> str:
-    return datetime.datetime.fromtimestamp(seconds, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
 def _columns(rows: list[list[str]], header: list[str]) -> str:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in [header, *rows]]
@@ -103,9 +97,7 @@ def _columns(rows: list[list[str]], header: list[str]) -> str:
 def run_metrics(reader: records.MetadataReader, run: records.RunRecord) -> dict[str, Any]:
     """The figures `show` headlines: instances, final pre-training metrics, GLUE scores and blessings."""
     inputs = report.inputs_from_store(reader, run)
-    history = None
-    if inputs.pretraining_run_uri:
-        history = report.read_json(os.path.join(inputs.pretraining_run_uri, HISTORY_FILE))
+    history = report.pretraining_history(inputs)
     return {
         "documents": report.split_counts(inputs.statistics_uri),
         "pretraining_instances": report.split_counts(inputs.post_transform_statistics_uri),
@@ -122,7 +114,7 @@ def cmd_runs(reader: records.MetadataReader, args) -> tuple[Any, str]:
             r.name,
             r.pipeline,
             r.preset or "?",
-            _when(r.started),
+            report.utc_time(r.started),
             f"{r.duration_s:.0f} s",
             r.state,
             f"{sum(e.cached for e in r.executions)}/{len(r.executions)}",
@@ -140,7 +132,7 @@ def cmd_show(reader: records.MetadataReader, args) -> tuple[Any, str]:
     data = dataclasses.asdict(run) | {"config": config, "metrics": metrics}
     lines = [
         f"run {run.name}  pipeline {run.pipeline}  preset {run.preset or '?'}",
-        f"state {run.state}, started {_when(run.started)} UTC, {run.duration_s:.0f} s",
+        f"state {run.state}, started {report.utc_time(run.started)} UTC, {run.duration_s:.0f} s",
         "",
         _columns(
             [
