@@ -31,16 +31,23 @@ class CorpusConfig:
 
     Attributes:
         input_pattern: glob, relative to the corpus directory, of the files to read. Plain text,
-            `.gz` and WikiExtractor `<doc>` dumps are recognised per file.
+            JSON Lines (`{"text": ...}`) and WikiExtractor `<doc>` dumps, each optionally gzip or bzip2
+            compressed, are recognised per file by content.
         eval_buckets: hash buckets (out of `train_buckets + eval_buckets`) that go to the eval split.
         train_buckets: hash buckets that go to the train split.
         min_document_chars: documents shorter than this after cleaning are dropped.
+        on_bad_bytes: a line of invalid UTF-8: "fail" (the error names file and line), "replace" (the
+            bad bytes become U+FFFD) or "skip_line".
+        documents_per_group: documents per TextExampleGen record, about; random next sentences come
+            from the other documents of a group.
     """
 
     input_pattern: str = "*"
     train_buckets: int = 19
     eval_buckets: int = 1
     min_document_chars: int = 200
+    on_bad_bytes: str = "fail"
+    documents_per_group: int = 64
 
 
 @dataclasses.dataclass
@@ -58,9 +65,12 @@ class PretrainingDataConfig:
         random_token_rate: share of selected tokens replaced by a random token (the rest stay).
         short_seq_prob: share of documents cut into shorter instances, as in the original BERT data.
         next_sentence_random_prob: share of instances whose second segment comes from another document.
-        dupe_factor: times each document is used, each time with a different masking.
-        documents_per_batch: documents Transform processes together; random next sentences are
-            drawn from the other documents of a batch.
+        dupe_factor: times each document is used, each time packed and masked differently.
+        whole_word_masking: choose masked-LM targets by whole words (a word and its `##` pieces).
+        dynamic_masking: Transform writes unmasked instances and the Trainer draws new masks each time
+            it reads one (RoBERTa); `dupe_factor` 1 is then enough.
+        seed: seeds every random choice of the instances (hashed with each document's id and copy).
+        groups_per_batch: TextExampleGen records (groups of documents) Transform processes together.
     """
 
     vocab_size: int = 30522
@@ -74,7 +84,25 @@ class PretrainingDataConfig:
     short_seq_prob: float = 0.1
     next_sentence_random_prob: float = 0.5
     dupe_factor: int = 1
-    documents_per_batch: int = 64
+    whole_word_masking: bool = False
+    dynamic_masking: bool = False
+    seed: int = 12345
+    groups_per_batch: int = 2
+
+
+@dataclasses.dataclass
+class BeamConfig:
+    """Apache Beam options of the data components (TextExampleGen, StatisticsGen, SchemaGen, Transform,
+    GlueExampleGen, Evaluator).
+
+    Attributes:
+        args: Beam pipeline options, added after the runner's own defaults (a later option wins), e.g.
+            `["--direct_num_workers=4"]` locally, or `["--runner=DataflowRunner", "--project=P",
+            "--region=R", "--temp_location=gs://B/tmp"]`; README ("Beam beyond one machine") lists the
+            options of Dataflow, Flink and Spark.
+    """
+
+    args: list[str] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -197,6 +225,7 @@ class RunConfig:
         model: encoder shape.
         trainer: pre-training loop.
         glue: fine-tuning and gating.
+        beam: Beam options of the data components.
     """
 
     preset: str = "base"
@@ -206,6 +235,7 @@ class RunConfig:
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     trainer: TrainerConfig = dataclasses.field(default_factory=TrainerConfig)
     glue: GlueConfig = dataclasses.field(default_factory=GlueConfig)
+    beam: BeamConfig = dataclasses.field(default_factory=BeamConfig)
 
     def validate(self) -> RunConfig:
         """Checks cross-field invariants; returns self so calls chain. Raises ValueError."""
@@ -258,10 +288,11 @@ class RunConfig:
             f"(0, data.max_seq_length={self.data.max_seq_length})",
         )
         _check(self.data.vocab_size > 100, f"data.vocab_size={self.data.vocab_size} must be above 100")
+        _check(self.data.groups_per_batch >= 1, f"data.groups_per_batch={self.data.groups_per_batch} must be 1 or more")
         _check(
-            self.data.documents_per_batch >= 2,
-            f"data.documents_per_batch={self.data.documents_per_batch} must be at least 2 (negatives come "
-            "from other documents of a batch)",
+            self.corpus.documents_per_group >= 2,
+            f"corpus.documents_per_group={self.corpus.documents_per_group} must be at least 2 (random next "
+            "sentences come from the other documents of a group)",
         )
         _check(self.data.dupe_factor >= 1, f"data.dupe_factor={self.data.dupe_factor} must be at least 1")
         _check(
@@ -305,6 +336,12 @@ class RunConfig:
             self.corpus.train_buckets > 0 and self.corpus.eval_buckets > 0,
             "corpus.train_buckets and corpus.eval_buckets must be positive",
         )
+        _check(
+            self.corpus.on_bad_bytes in ("fail", "replace", "skip_line"),
+            f"corpus.on_bad_bytes={self.corpus.on_bad_bytes!r} must be 'fail', 'replace' or 'skip_line'",
+        )
+        malformed = [a for a in self.beam.args if not a.startswith("--")]
+        _check(not malformed, f"beam.args must be options of the form --name=value; got {malformed}")
         unknown = [t for t in self.glue.tasks if t not in glue_tasks.TASKS]
         _check(not unknown, f"glue.tasks has unknown tasks {unknown}; known: {sorted(glue_tasks.TASKS)}")
         return self

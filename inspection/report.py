@@ -18,6 +18,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from models import features
 from models.features import SPECIAL_TOKENS, VOCAB_FILE
 from models.run_files import GLUE_METRICS_FILE, HISTORY_FILE
 
@@ -54,10 +55,13 @@ class ReportInputs:
     Attributes:
         config: the resolved run config (`RunConfig.to_dict()`).
         statistics_uri: StatisticsGen's ExampleStatistics (documents per split).
-        post_transform_statistics_uri: Transform's statistics of the pre-training instances (train split).
+        post_transform_statistics_uri: statistics of the pre-training instances (InstanceStatisticsGen's; runs
+            before it existed: Transform's own).
         transform_graph_uri: Transform's graph (the learned vocabulary).
         pretraining_run_uri: the Trainer's ModelRun (`history.json`).
         task_uris: per GLUE task: {"model_run": uri, "blessing": uri, "pushed_model": uri}.
+        corpus_counts: TextExampleGen's counts (`documents_read`, `dropped_short`, `dropped_duplicates`,
+            `bad_lines`, `documents_kept`).
     """
 
     config: dict[str, Any] | None = None
@@ -68,6 +72,53 @@ class ReportInputs:
     task_uris: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
     blessing_flags: dict[str, bool] = dataclasses.field(default_factory=dict)
     pushed: dict[str, str | None] = dataclasses.field(default_factory=dict)
+    corpus_counts: dict[str, int] = dataclasses.field(default_factory=dict)
+
+
+# TextExampleGen records its counts as the Examples artifact's `corpus_<name>` properties and in this file.
+CORPUS_COUNT_PREFIX = "corpus_"
+CORPUS_COUNTS_FILE = "corpus_counts.json"
+
+
+def corpus_counts(examples: ArtifactRef) -> dict[str, int]:
+    """TextExampleGen's counts from its Examples artifact: the properties, else the JSON file beside the splits."""
+    counts = {
+        name.removeprefix(CORPUS_COUNT_PREFIX): int(value)
+        for name, value in examples.properties.items()
+        if name.startswith(CORPUS_COUNT_PREFIX)
+    }
+    return counts or read_json(f"{examples.uri}/{CORPUS_COUNTS_FILE}") or {}
+
+
+def data_summary(inputs: ReportInputs) -> dict[str, Any]:
+    """What the data steps read, dropped and made: the corpus counts, documents, instances and real tokens."""
+    return {
+        **inputs.corpus_counts,
+        "documents": split_counts(inputs.statistics_uri, values_of=features.DOC_ID),
+        "instances": split_counts(inputs.post_transform_statistics_uri),
+        "real_tokens": real_tokens(inputs.post_transform_statistics_uri),
+    }
+
+
+def data_lines(summary: dict[str, Any]) -> list[str]:
+    """The data summary as short lines of text (the run summary, the report)."""
+    lines = []
+    if "documents_read" in summary:
+        lines.append(
+            f"corpus: {summary['documents_read']:,} documents read, {summary['dropped_short']:,} too short, "
+            f"{summary['dropped_duplicates']:,} duplicates, {summary['bad_lines']:,} lines with bad bytes; "
+            f"{summary['documents_kept']:,} kept"
+        )
+    for split in sorted(summary.get("instances", {})):
+        documents = summary.get("documents", {}).get(split)
+        tokens = summary.get("real_tokens", {}).get(split)
+        lines.append(
+            f"{split}: "
+            + (f"{documents:,} documents -> " if documents is not None else "")
+            + f"{summary['instances'][split]:,} instances"
+            + (f", {tokens:,} real tokens" if tokens is not None else "")
+        )
+    return lines
 
 
 def task_of_uri(uri: str) -> str | None:
@@ -108,19 +159,51 @@ def read_json(path: str) -> Any:
     return json.loads(data) if data is not None else None
 
 
-def split_counts(statistics_uri: str | None) -> dict[str, int]:
-    """Examples per split in a TFDV ExampleStatistics artifact (`Split-<name>/FeatureStats.pb`, or one file)."""
+def _statistics(statistics_uri: str | None):
+    """(split, DatasetFeatureStatistics) of a TFDV ExampleStatistics artifact (per split folder, or one file)."""
     if not statistics_uri:
-        return {}
+        return
     from tensorflow_metadata.proto.v0 import statistics_pb2
 
-    counts = {}
     for stats_file in _glob(f"{statistics_uri}/FeatureStats.pb") + _glob(f"{statistics_uri}/Split-*/FeatureStats.pb"):
         stats = statistics_pb2.DatasetFeatureStatisticsList.FromString(_read_bytes(stats_file))
         folder = os.path.basename(os.path.dirname(stats_file))
         split = folder.removeprefix("Split-") if folder.startswith("Split-") else "train"
-        counts[split] = sum(d.num_examples for d in stats.datasets)
+        for dataset in stats.datasets:
+            yield split, dataset
+
+
+def _feature(dataset, name: str):
+    for feature in dataset.features:
+        if (feature.path.step and feature.path.step[0] == name) or feature.name == name:
+            return feature
+    return None
+
+
+def split_counts(statistics_uri: str | None, values_of: str | None = None) -> dict[str, int]:
+    """Examples per split in a TFDV ExampleStatistics artifact, or with `values_of` the values of that
+    feature per split (TextExampleGen writes groups of documents: `doc_id` counts the documents)."""
+    counts: dict[str, int] = {}
+    for split, dataset in _statistics(statistics_uri):
+        feature = _feature(dataset, values_of) if values_of else None
+        if feature is not None:
+            stats = feature.string_stats if feature.HasField("string_stats") else feature.num_stats
+            count = int(stats.common_stats.tot_num_values)
+        else:
+            count = dataset.num_examples
+        counts[split] = counts.get(split, 0) + count
     return counts
+
+
+def real_tokens(statistics_uri: str | None) -> dict[str, int]:
+    """Real (non-padding) tokens per split of the pre-training instances: the sum of `input_mask`."""
+    totals: dict[str, int] = {}
+    for split, dataset in _statistics(statistics_uri):
+        feature = _feature(dataset, features.INPUT_MASK)
+        if feature is not None:
+            stats = feature.num_stats
+            totals[split] = totals.get(split, 0) + round(stats.mean * stats.common_stats.tot_num_values)
+    return totals
 
 
 def vocabulary(transform_graph_uri: str | None) -> list[str]:
@@ -230,8 +313,7 @@ class ReportContent:
     title: str
     run: Any | None
     config: dict[str, Any] | None
-    documents: dict[str, int]
-    instances: dict[str, int]
+    data: list[str]
     vocab: list[str]
     pretraining: dict[str, float]
     tasks: list[TaskResult]
@@ -264,8 +346,7 @@ def render_markdown(content: ReportContent) -> str:
             "",
         ]
     lines += ["## Data", ""]
-    lines += [f"- documents ({split}): {n:,}" for split, n in sorted(content.documents.items())]
-    lines += [f"- pre-training instances ({split}): {n:,}" for split, n in sorted(content.instances.items())]
+    lines += [f"- {line}" for line in content.data]
     if content.vocab:
         lines += [f"- vocabulary: {len(content.vocab):,} WordPieces; sample: {' '.join(_vocab_sample(content.vocab))}"]
     lines += ["", "## Pre-training", ""]
@@ -323,8 +404,7 @@ def render_html(content: ReportContent) -> str:
         )
         parts.append(_table(["component", "state", "time"], [list(r) for r in _rows_components(run)]))
     parts.append("<h2>Data</h2><ul>")
-    parts += [f"<li>documents ({e(s)}): {n:,}</li>" for s, n in sorted(content.documents.items())]
-    parts += [f"<li>pre-training instances ({e(s)}): {n:,}</li>" for s, n in sorted(content.instances.items())]
+    parts += [f"<li>{e(line)}</li>" for line in content.data]
     if content.vocab:
         sample = " ".join(_vocab_sample(content.vocab))
         parts.append(f"<li>vocabulary: {len(content.vocab):,} WordPieces; sample: <code>{e(sample)}</code></li>")
@@ -382,8 +462,7 @@ def write_report(inputs: ReportInputs, out_dir: str | Path, run=None, lineage_do
         title=title,
         run=run,
         config=inputs.config,
-        documents=split_counts(inputs.statistics_uri),
-        instances=split_counts(inputs.post_transform_statistics_uri),
+        data=data_lines(data_summary(inputs)),
         vocab=vocabulary(inputs.transform_graph_uri),
         pretraining=pretraining_summary(history),
         tasks=task_results(inputs),
@@ -408,6 +487,7 @@ class ArtifactRef:
 def collect_inputs(
     config: dict[str, Any] | None,
     statistics: ArtifactRef | None = None,
+    corpus_examples: ArtifactRef | None = None,
     post_transform_statistics: ArtifactRef | None = None,
     transform_graph: ArtifactRef | None = None,
     pretraining_run: ArtifactRef | None = None,
@@ -422,6 +502,7 @@ def collect_inputs(
         post_transform_statistics_uri=post_transform_statistics.uri if post_transform_statistics else None,
         transform_graph_uri=transform_graph.uri if transform_graph else None,
         pretraining_run_uri=pretraining_run.uri if pretraining_run else None,
+        corpus_counts=corpus_counts(corpus_examples) if corpus_examples else {},
     )
     for ref in glue_runs:
         if task := task_of_uri(ref.uri):
@@ -457,7 +538,8 @@ def inputs_from_store(reader, run) -> ReportInputs:
     return collect_inputs(
         config=run_config_of(run.executions),
         statistics=one("StatisticsGen.statistics"),
-        post_transform_statistics=one("Transform.post_transform_stats"),
+        corpus_examples=one("TextExampleGen.examples"),
+        post_transform_statistics=one("InstanceStatisticsGen.statistics") or one("Transform.post_transform_stats"),
         transform_graph=one("Transform.transform_graph"),
         pretraining_run=one("Trainer.model_run"),
         glue_runs=per_task("GlueFineTune", "model_run"),

@@ -35,7 +35,7 @@ def compile_pipeline(
         pipeline_root=pipeline_root,
         serving_dir=serving_dir,
     )
-    pipeline = create_pipeline(config, paths, beam_pipeline_args=KUBEFLOW_BEAM_ARGS)
+    pipeline = create_pipeline(config, paths, beam_pipeline_args=KUBEFLOW_BEAM_ARGS + list(config.beam.args))
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=image),
         output_dir=os.path.dirname(os.path.abspath(output_path)),

@@ -4,12 +4,15 @@ Pre-training feature names follow TF Model Garden so tools and checkpoints inter
 tokens sit at fixed ids at the head of every learned vocabulary.
 """
 
-# Raw corpus features written by TextExampleGen (one tf.Example per document).
-TEXT = "text"
+# Raw corpus features written by TextExampleGen: one tf.Example per group of documents. The group's
+# sentences, document after document; how many belong to each document; per document its id, title and
+# source file; the key that decides the group's split.
 SENTENCES = "sentences"
+DOCUMENT_SENTENCES = "document_sentences"
 DOC_ID = "doc_id"
 TITLE = "title"
 SOURCE = "source"
+GROUP_KEY = "group_key"
 
 # Pre-training features emitted by Transform.
 INPUT_WORD_IDS = "input_word_ids"

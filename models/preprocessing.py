@@ -1,23 +1,24 @@
-"""Transform's `preprocessing_fn`: documents -> BERT pre-training instances.
+"""Transform's `preprocessing_fn`: groups of documents -> BERT pre-training instances.
 
-One document in, several instances out (TFT allows a different output batch size when no
-feature is passed through). Per batch of documents, entirely in TensorFlow ops so the same
-graph runs in Beam and in the exported transform graph:
+One record in (a group of documents, see TextExampleGen), many instances out (TFT allows a different
+output batch size when no feature is passed through). Per batch, in TensorFlow ops, so the same graph
+runs in Beam and in the exported transform graph:
 
 1. WordPiece vocabulary learned over the whole dataset (an analyzer, `vocab_learner`);
 2. sentences tokenized with tensorflow_text's BertTokenizer over that vocabulary;
-3. each document's sentences packed into chunks of a target length (shorter with
-   `short_seq_prob`), each chunk split at a random sentence boundary (inside the sentence for
-   one-sentence chunks) into segments A and B; with `next_sentence_random_prob`, B is instead a
-   chunk drawn uniformly from the batch's other documents, or from a non-adjacent part of the
-   same document when the batch holds only one (next_sentence_labels = 1);
-4. the pair trimmed round-robin to `max_seq_length - 3` (A from its start, B from its end, so
-   the A|B boundary is kept), [CLS]/[SEP] added;
-5. masked-LM targets chosen: `masked_lm_prob` of the real tokens (at most
-   `max_predictions_per_seq`), replaced by [MASK] 80%, a random token 10%, unchanged 10%.
+3. each document used `dupe_factor` times; each copy packed greedily, as the original BERT data does:
+   sentences are added to a chunk until it holds a target length (`max_seq_length - 3`, or with
+   `short_seq_prob` a random shorter one); the chunk is split at a random sentence boundary (inside
+   the sentence for a one-sentence chunk) into segments A and B; with `next_sentence_random_prob` B is
+   instead text from another document of the same group, from a random sentence on, and the sentences
+   after A go back to start the next chunk (next_sentence_labels = 1);
+4. the pair trimmed to `max_seq_length - 3` tokens, the longer segment first (A loses its start, B its
+   end, so the A|B boundary is kept), [CLS]/[SEP] added;
+5. masked-LM targets chosen (`models.masking`), unless `dynamic_masking` leaves that to the Trainer.
 
-Outputs follow the contract in `models.features`. The vocabulary is annotated as the transform
-graph's asset `features.VOCAB_FILE`, so the Trainer reads it by name.
+Every random draw is a hash of (`data.seed`, document id, copy, step): the instances are the same
+whatever Beam's batching or number of workers. Outputs follow `models.features`; the vocabulary is
+the transform graph's asset `features.VOCAB_FILE`, so the Trainer reads it by name.
 """
 
 from __future__ import annotations
@@ -25,17 +26,18 @@ from __future__ import annotations
 from typing import Any
 
 import tensorflow as tf
-import tensorflow_text as tf_text
 import tensorflow_transform as tft
 
 from configs.run_config import PretrainingDataConfig, section_from
-from models import features, tokenization, vocab_learner
+from models import features, keyed_random, masking, tokenization, vocab_learner
 
 
 def preprocessing_fn(inputs: dict[str, Any], custom_config: dict[str, Any]) -> dict[str, tf.Tensor]:
     """TFX Transform entry point; `custom_config["data"]` is the run's `PretrainingDataConfig`."""
     config = section_from(custom_config, "data", PretrainingDataConfig)
-    sentences = _as_ragged(inputs[features.SENTENCES])  # [docs, (sentences)] strings
+    sentences = _as_ragged(inputs[features.SENTENCES])  # [groups, (sentences)] strings
+    document_sentences = _as_ragged(inputs[features.DOCUMENT_SENTENCES])  # [groups, (documents)]
+    doc_ids = _as_ragged(inputs[features.DOC_ID])  # [groups, (documents)]
 
     words = tokenization.basic_tokenizer(config.lower_case).tokenize(sentences.flat_values)
     vocab_path = vocab_learner.learn_wordpiece_vocab(words.flat_values, config.vocab_size, config.max_alphabet)
@@ -43,55 +45,245 @@ def preprocessing_fn(inputs: dict[str, Any], custom_config: dict[str, Any]) -> d
     table = tokenization.vocab_table(vocab_path)
     tokenizer = tokenization.wordpiece_tokenizer(table, config.lower_case)
 
-    sentence_ids = tokenization.tokenize(tokenizer, sentences.flat_values)
-    documents = tf.RaggedTensor.from_row_splits(sentence_ids, sentences.row_splits)
+    documents = Documents(
+        sentence_ids=tokenization.tokenize(tokenizer, sentences.flat_values),
+        sentence_counts=tf.cast(document_sentences.flat_values, tf.int64),
+        group=document_sentences.value_rowids(),
+        keys=keyed_random.string_key(config.seed, doc_ids.flat_values),
+    )
     # The learned vocabulary can be a little smaller than asked; random replacement tokens must exist.
     vocab_size = table.size() - 1  # the table's one out-of-vocabulary bucket is never produced
-    return build_instances(documents, vocab_size, config)
+    continuation = masking.continuation_table(vocab_path) if config.whole_word_masking else None
+    return build_instances(documents, vocab_size, config, continuation)
+
+
+class Documents(tf.experimental.ExtensionType):
+    """A batch of tokenized documents, flat.
+
+    Attributes:
+        sentence_ids: token ids per sentence [sentences, (tokens)], document after document.
+        sentence_counts: sentences per document [documents].
+        group: the group (input record) of each document [documents]; random next segments come
+            from other documents of the same group.
+        keys: one random key per document [documents] (`keyed_random.string_key` of its id).
+    """
+
+    sentence_ids: tf.RaggedTensor
+    sentence_counts: tf.Tensor
+    group: tf.Tensor
+    keys: tf.Tensor
 
 
 def build_instances(
-    documents: tf.RaggedTensor, vocab_size: tf.Tensor | int, config: PretrainingDataConfig
+    documents: Documents,
+    vocab_size: tf.Tensor | int,
+    config: PretrainingDataConfig,
+    continuation: tf.lookup.StaticHashTable | None = None,
 ) -> dict[str, tf.Tensor]:
-    """Token ids [docs, (sentences), (tokens)] -> pre-training features [instances, ...]."""
-    documents = tf.ragged.boolean_mask(documents, documents.row_lengths(axis=2) > 0)
-    doc_index = tf.repeat(tf.range(documents.nrows()), config.dupe_factor)
-    documents = tf.gather(documents, doc_index)
+    """Tokenized documents -> pre-training features [instances, ...] (see the module docstring).
 
-    chunks, chunk_doc = _pack_chunks(documents, doc_index, config)
-    first, second, labels = _sentence_pairs(chunks, chunk_doc, config)
+    `continuation` (`masking.continuation_table`) is needed for whole-word masking.
+    """
+    tokens = documents.sentence_ids.flat_values
+    sentence_start = documents.sentence_ids.row_starts()
+    sentence_end = documents.sentence_ids.row_limits()
+    first_sentence = tf.cumsum(documents.sentence_counts, exclusive=True)
+    last_sentence = first_sentence + documents.sentence_counts  # exclusive
 
+    copy_doc = tf.repeat(tf.range(tf.size(documents.keys, out_type=tf.int64)), config.dupe_factor)
+    copy_key = keyed_random.combine(
+        tf.gather(documents.keys, copy_doc),
+        tf.tile(tf.range(config.dupe_factor, dtype=tf.int64), [tf.size(documents.keys)]),
+    )
+    group_start, group_size = _group_sizes(documents.group)
+    chunks = _pack_chunks(
+        tf.gather(first_sentence, copy_doc),
+        tf.gather(last_sentence, copy_doc),
+        copy_key,
+        tf.gather(group_size, copy_doc) > 1,
+        sentence_start,
+        sentence_end,
+        config,
+    )
+    chunk_doc = tf.gather(copy_doc, chunks.copy)
+    key = keyed_random.combine(tf.gather(copy_key, chunks.copy), chunks.step)
     max_tokens = config.max_seq_length - 3
-    # Trim A from its start and B from its end, so that a true continuation stays adjacent at the
-    # A|B boundary (the original data trims either end at random, which can cut the boundary).
-    reversed_first, second = tf_text.RoundRobinTrimmer(max_seq_length=max_tokens).trim([_reverse_rows(first), second])
-    first = _reverse_rows(reversed_first)
-    word_ids, type_ids = tf_text.combine_segments(
-        [first, second], start_of_sequence_id=features.CLS_ID, end_of_segment_id=features.SEP_ID
+
+    # Segment A: the sentences before the split, or the start of a one-sentence chunk.
+    single = chunks.split == chunks.end
+    chunk_start = tf.gather(sentence_start, chunks.start)
+    single_length = tf.gather(sentence_end, chunks.start) - chunk_start
+    inside = 1 + keyed_random.below(key, keyed_random.SPLIT, single_length - 1)
+    a_end = tf.where(
+        single,
+        tf.where(chunks.is_random, chunk_start + single_length, chunk_start + inside),
+        tf.gather(sentence_start, tf.minimum(chunks.split, tf.size(sentence_start, out_type=tf.int64) - 1)),
     )
-    masked_ids, positions, targets = tf_text.mask_language_model(
-        word_ids,
-        item_selector=tf_text.RandomItemSelector(
-            max_selections_per_batch=config.max_predictions_per_seq,
-            selection_rate=config.masked_lm_prob,
-            unselectable_ids=[features.CLS_ID, features.SEP_ID, features.PAD_ID],
-        ),
-        mask_values_chooser=tf_text.MaskValuesChooser(
-            vocab_size, features.MASK_ID, config.mask_token_rate, config.random_token_rate
-        ),
+    a_start = chunk_start
+    # Segment B: the true continuation ...
+    b_start = a_end
+    b_end = tf.gather(sentence_end, chunks.end - 1)
+    # ... or another document of the group, from a random sentence on.
+    partner = _partner(chunk_doc, group_start, group_size, key)
+    partner_sentence = tf.gather(first_sentence, partner) + keyed_random.below(
+        key, keyed_random.PARTNER_START, tf.gather(documents.sentence_counts, partner)
     )
-    outputs = tokenization.pad_sequences(masked_ids, type_ids, config.max_seq_length)
-    padded_positions, weights = tf_text.pad_model_inputs(positions, config.max_predictions_per_seq)
-    padded_targets, _ = tf_text.pad_model_inputs(targets, config.max_predictions_per_seq)
-    outputs[features.MASKED_LM_POSITIONS] = tf.cast(padded_positions, tf.int64)
-    outputs[features.MASKED_LM_IDS] = tf.cast(padded_targets, tf.int64)
-    outputs[features.MASKED_LM_WEIGHTS] = tf.cast(weights, tf.float32)
-    outputs[features.NEXT_SENTENCE_LABELS] = labels
-    lengths = {name: config.max_seq_length for name in features.SEQUENCE_FEATURES}
-    lengths.update({name: config.max_predictions_per_seq for name in features.PREDICTION_FEATURES})
-    for name, length in lengths.items():
-        outputs[name] = tf.reshape(outputs[name], [-1, length])
+    # As in the original, B takes whole sentences until it reaches what the chunk's target leaves for it.
+    partner_from = tf.gather(sentence_start, partner_sentence)
+    wanted = tf.maximum(chunks.target - (a_end - a_start), 1)
+    partner_reach = tf.searchsorted(sentence_end, partner_from + wanted, side="left", out_type=tf.int64)
+    partner_end = tf.gather(sentence_end, tf.minimum(partner_reach, tf.gather(last_sentence, partner) - 1))
+    b_start = tf.where(chunks.is_random, partner_from, b_start)
+    b_end = tf.where(chunks.is_random, partner_end, b_end)
+
+    # Trim the longer segment first: A keeps its end, B its start.
+    a_length, b_length = a_end - a_start, tf.maximum(b_end - b_start, 0)
+    a_kept = tf.minimum(a_length, tf.maximum(max_tokens - b_length, (max_tokens + 1) // 2))
+    b_kept = tf.minimum(b_length, max_tokens - a_kept)
+    keep = (a_kept > 0) & (b_kept > 0)
+    a_from = tf.boolean_mask(a_end - a_kept, keep)
+    a_kept, b_from, b_kept = (
+        tf.boolean_mask(a_kept, keep),
+        tf.boolean_mask(b_start, keep),
+        tf.boolean_mask(b_kept, keep),
+    )
+    key = tf.boolean_mask(key, keep)
+    labels = tf.where(tf.boolean_mask(chunks.is_random, keep), features.IS_RANDOM_NEXT, features.IS_NEXT)
+
+    outputs = _assemble(tokens, a_from, a_kept, b_from, b_kept, config.max_seq_length)
+    outputs[features.NEXT_SENTENCE_LABELS] = tf.cast(labels, tf.int64)
+    if config.dynamic_masking:
+        return outputs
+    is_continuation = None
+    if continuation is not None:
+        is_continuation = masking.continuation_of(continuation, outputs[features.INPUT_WORD_IDS])
+    outputs.update(
+        masking.mask_instances(
+            outputs[features.INPUT_WORD_IDS],
+            outputs[features.INPUT_MASK],
+            key,
+            vocab_size,
+            masking.MaskingSettings.from_config(config),
+            is_continuation,
+        )
+    )
     return outputs
+
+
+class _Chunks(tf.experimental.ExtensionType):
+    """The chunks `_pack_chunks` made, one entry per chunk (global sentence indices, `end` exclusive)."""
+
+    copy: tf.Tensor
+    step: tf.Tensor
+    start: tf.Tensor
+    split: tf.Tensor  # first sentence of the true continuation; == end for a one-sentence chunk
+    end: tf.Tensor
+    target: tf.Tensor  # the chunk's target length in tokens
+    is_random: tf.Tensor
+
+
+def _pack_chunks(
+    first: tf.Tensor,
+    last: tf.Tensor,
+    keys: tf.Tensor,
+    has_partner: tf.Tensor,
+    sentence_start: tf.Tensor,
+    sentence_end: tf.Tensor,
+    config: PretrainingDataConfig,
+) -> _Chunks:
+    """Greedy packing of each document copy, all copies in step: one chunk per copy per loop iteration.
+
+    Args:
+        first, last: per copy, its document's first sentence and one past its last (global indices).
+        keys: per copy, its random key.
+        has_partner: per copy, whether its group has another document to draw a random B from.
+        sentence_start, sentence_end: per sentence, its token range in the flat token array.
+    """
+    max_tokens = config.max_seq_length - 3
+    copies = tf.range(tf.size(first, out_type=tf.int64))
+    empty = tf.zeros([0], tf.int64)
+
+    def body(step, position, copy, steps, start, split, end, targets, is_random):
+        active = position < last
+        at, key, here, limit, partnered = (
+            tf.boolean_mask(x, active) for x in (copies, keys, position, last, has_partner)
+        )
+        short = keyed_random.uniform(key, keyed_random.SHORT, step) < config.short_seq_prob
+        target = tf.where(
+            short, 2 + keyed_random.below(key, keyed_random.TARGET_LENGTH, max_tokens - 1, step), max_tokens
+        )
+        # The first sentence whose end reaches start + target closes the chunk.
+        reach = tf.searchsorted(sentence_end, tf.gather(sentence_start, here) + target, side="left", out_type=tf.int64)
+        chunk_end = tf.minimum(reach + 1, limit)
+        count = chunk_end - here
+        several = count >= 2
+        chunk_split = tf.where(
+            several, here + 1 + keyed_random.below(key, keyed_random.SPLIT, count - 1, step), chunk_end
+        )
+        random_next = partnered & (
+            keyed_random.uniform(key, keyed_random.IS_RANDOM, step) < config.next_sentence_random_prob
+        )
+        # A random B leaves the sentences after A for the next chunk, as the original does.
+        advance = tf.where(random_next & several, chunk_split, chunk_end)
+        position = tf.tensor_scatter_nd_update(position, at[:, tf.newaxis], advance)
+        return (
+            step + 1,
+            position,
+            tf.concat([copy, at], 0),
+            tf.concat([steps, tf.fill(tf.shape(at), step)], 0),
+            tf.concat([start, here], 0),
+            tf.concat([split, chunk_split], 0),
+            tf.concat([end, chunk_end], 0),
+            tf.concat([targets, target], 0),
+            tf.concat([is_random, random_next], 0),
+        )
+
+    shape = tf.TensorShape([None])
+    _, _, copy, steps, start, split, end, targets, is_random = tf.while_loop(
+        lambda step, position, *_: tf.reduce_any(position < last),
+        body,
+        (tf.constant(0, tf.int64), first, empty, empty, empty, empty, empty, empty, tf.zeros([0], tf.bool)),
+        shape_invariants=(tf.TensorShape([]), first.shape, shape, shape, shape, shape, shape, shape, shape),
+    )
+    return _Chunks(copy=copy, step=steps, start=start, split=split, end=end, target=targets, is_random=is_random)
+
+
+def _group_sizes(group: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """Per document, the first document of its group and the group's size (documents are in group order)."""
+    start = tf.searchsorted(group, group, side="left", out_type=tf.int64)
+    end = tf.searchsorted(group, group, side="right", out_type=tf.int64)
+    return start, end - start
+
+
+def _partner(doc: tf.Tensor, group_start: tf.Tensor, group_size: tf.Tensor, key: tf.Tensor) -> tf.Tensor:
+    """Per chunk, another document of its document's group, uniformly (itself when it is alone)."""
+    start, size = tf.gather(group_start, doc), tf.gather(group_size, doc)
+    own = doc - start
+    draw = keyed_random.below(key, keyed_random.PARTNER, size - 1)
+    return start + tf.where(size > 1, tf.where(draw < own, draw, draw + 1), own)
+
+
+def _assemble(
+    tokens: tf.Tensor, a_from: tf.Tensor, a_kept: tf.Tensor, b_from: tf.Tensor, b_kept: tf.Tensor, length: int
+) -> dict[str, tf.Tensor]:
+    """[CLS] A [SEP] B [SEP] [PAD]..., dense [instances, length], from token ranges of the flat array."""
+    p = tf.range(length, dtype=tf.int64)[tf.newaxis, :]
+    a_kept, b_kept = a_kept[:, tf.newaxis], b_kept[:, tf.newaxis]
+    in_a = (p >= 1) & (p <= a_kept)
+    in_b = (p >= a_kept + 2) & (p < a_kept + 2 + b_kept)
+    source = tf.where(in_a, a_from[:, tf.newaxis] + p - 1, b_from[:, tf.newaxis] + p - a_kept - 2)
+    source = tf.clip_by_value(source, 0, tf.maximum(tf.size(tokens, out_type=tf.int64) - 1, 0))
+    text = tf.gather(tokens, tf.where(in_a | in_b, source, 0))
+    is_sep = (p == a_kept + 1) | (p == a_kept + b_kept + 2)
+    special = tf.where(is_sep, tf.constant(features.SEP_ID, tf.int64), features.PAD_ID)
+    word_ids = tf.where(in_a | in_b, tf.cast(text, tf.int64), special)
+    word_ids = tf.where(p == 0, tf.constant(features.CLS_ID, tf.int64), word_ids)
+    real = p < a_kept + b_kept + 3
+    return {
+        features.INPUT_WORD_IDS: word_ids,
+        features.INPUT_TYPE_IDS: tf.cast((p >= a_kept + 2) & real, tf.int64),
+        features.INPUT_MASK: tf.cast(real, tf.int64),
+    }
 
 
 def _as_ragged(value: Any) -> tf.RaggedTensor:
@@ -100,131 +292,3 @@ def _as_ragged(value: Any) -> tf.RaggedTensor:
     if isinstance(value, tf.SparseTensor):
         return tf.RaggedTensor.from_sparse(value)
     return tf.RaggedTensor.from_tensor(tf.reshape(value, [tf.shape(value)[0], -1]))
-
-
-def _reverse_rows(rows: tf.RaggedTensor) -> tf.RaggedTensor:
-    """Reverses the values within each row of a 2-D ragged tensor."""
-    row_of_value = rows.value_rowids()
-    position = tf.range(tf.size(rows.values, out_type=tf.int64)) - tf.gather(rows.row_starts(), row_of_value)
-    last = tf.gather(rows.row_starts() + rows.row_lengths() - 1, row_of_value)
-    return rows.with_values(tf.gather(rows.values, last - position))
-
-
-def _pack_chunks(
-    documents: tf.RaggedTensor, doc_index: tf.Tensor, config: PretrainingDataConfig
-) -> tuple[tf.RaggedTensor, tf.Tensor]:
-    """Groups consecutive sentences of each document into chunks of about a target length.
-
-    A sentence goes to chunk `floor(tokens before it in the document / target)`; the target is
-    `max_seq_length - 3`, or with `short_seq_prob` a random shorter length for the document.
-
-    Returns:
-        chunks [chunks, (sentences), (tokens)] and the document index of each chunk.
-    """
-    num_docs = documents.nrows()
-    sentence_lengths = documents.row_lengths(axis=2)  # [docs, (sentences)]
-    sentence_doc = sentence_lengths.value_rowids()
-    ends = tf.concat([tf.zeros([1], tf.int64), tf.cumsum(sentence_lengths.flat_values)], axis=0)
-    doc_start = tf.gather(ends, sentence_lengths.row_starts())
-    tokens_before = ends[:-1] - tf.gather(doc_start, sentence_doc)
-
-    max_tokens = config.max_seq_length - 3
-    is_short = tf.random.uniform([num_docs]) < config.short_seq_prob
-    short_target = tf.random.uniform([num_docs], minval=2, maxval=max_tokens + 1, dtype=tf.int64)
-    target = tf.where(is_short, short_target, tf.constant(max_tokens, tf.int64))
-    chunk_in_doc = tokens_before // tf.gather(target, sentence_doc)
-
-    key = (
-        sentence_doc * (tf.reduce_max(tf.concat([tf.zeros([1], tf.int64), chunk_in_doc], axis=0)) + 1) + chunk_in_doc
-    )  # non-decreasing
-    unique_keys, chunk_of_sentence = tf.unique(key, out_idx=tf.int64)
-    chunks = tf.RaggedTensor.from_value_rowids(
-        documents.values, chunk_of_sentence, nrows=tf.size(unique_keys, tf.int64)
-    )
-    chunk_doc = tf.gather(tf.gather(doc_index, sentence_doc), chunks.row_starts())
-    return chunks, chunk_doc
-
-
-def _select_rows(condition: tf.Tensor, if_true: tf.RaggedTensor, if_false: tf.RaggedTensor) -> tf.RaggedTensor:
-    """Row-wise `where` for ragged tensors of the same number of rows."""
-    rows = tf.range(tf.shape(condition, out_type=tf.int64)[0])
-    stacked = tf.concat([if_false, if_true], axis=0)
-    return tf.gather(stacked, tf.where(condition, rows + tf.size(condition, out_type=tf.int64), rows))
-
-
-def _uniform_index(count: tf.Tensor) -> tf.Tensor:
-    """A uniform integer in [0, count - 1] per row (0 where count is 0 or less)."""
-    draw = tf.cast(tf.floor(tf.random.uniform(tf.shape(count)) * tf.cast(tf.maximum(count, 0), tf.float32)), tf.int64)
-    return tf.minimum(draw, tf.maximum(count - 1, 0))  # uniform() can round up to 1.0 in float32
-
-
-def _random_split(units: tf.Tensor) -> tf.Tensor:
-    """A split point in [1, units - 1] per row, uniformly (1 where a row has fewer than 2 units)."""
-    return 1 + _uniform_index(units - 1)
-
-
-def _sentence_pairs(
-    chunks: tf.RaggedTensor, chunk_doc: tf.Tensor, config: PretrainingDataConfig
-) -> tuple[tf.RaggedTensor, tf.RaggedTensor, tf.Tensor]:
-    """Splits each chunk into segments A and B; B is the true continuation or another document's text.
-
-    A chunk of several sentences is split at a random sentence boundary; a chunk of one sentence
-    (a long sentence, or a short target length) inside the sentence, so every chunk can give a true
-    continuation and the share of random ones stays `next_sentence_random_prob`. (The original data
-    forces a random B for one-sentence chunks, which inflates that share for short sequences.)
-    A random B comes from another document of the batch or, in a batch of one document, from a
-    non-adjacent chunk of the same document; a chunk with neither keeps its true continuation.
-    Pairs with an empty segment are dropped.
-
-    Returns:
-        segment A [pairs, (tokens)], segment B [pairs, (tokens)], next_sentence_labels [pairs].
-    """
-    num_chunks = chunks.nrows()
-    num_sentences = chunks.row_lengths()
-    tokens = chunks.merge_dims(1, 2)
-    single = num_sentences < 2
-
-    split = _random_split(tf.where(single, tokens.row_lengths(), num_sentences))
-    in_first_sentences = tf.ragged.range(num_sentences) < tf.expand_dims(split, 1)
-    in_first_tokens = tf.ragged.range(tokens.row_lengths()) < tf.expand_dims(split, 1)
-    first = _select_rows(
-        single,
-        tf.ragged.boolean_mask(tokens, in_first_tokens),
-        tf.ragged.boolean_mask(chunks, in_first_sentences).merge_dims(1, 2),
-    )
-    continuation = _select_rows(
-        single,
-        tf.ragged.boolean_mask(tokens, ~in_first_tokens),
-        tf.ragged.boolean_mask(chunks, ~in_first_sentences).merge_dims(1, 2),
-    )
-
-    # The partner: a chunk drawn uniformly from the batch's other documents. Chunks are in document
-    # order, so a chunk's own document spans [same_start, same_end) and the others are the rest.
-    # TFT can still hand over a batch holding a single document; there the partner is a chunk of the
-    # same document that is neither this chunk nor the next one (a harder negative, as in ALBERT's
-    # sentence-order task), so the random share does not depend on how Beam batches.
-    rows = tf.range(num_chunks)
-    same_start = tf.searchsorted(chunk_doc, chunk_doc, side="left", out_type=tf.int64)
-    same_end = tf.searchsorted(chunk_doc, chunk_doc, side="right", out_type=tf.int64)
-    same_count = same_end - same_start
-    other_count = num_chunks - same_count
-    draw = _uniform_index(other_count)
-    other_partner = tf.where(draw < same_start, draw, draw + same_count)
-    has_next = rows + 1 < same_end
-    far_count = same_count - 1 - tf.cast(has_next, tf.int64)
-    far = _uniform_index(far_count)
-    skipped = 1 + tf.cast(has_next, tf.int64)  # this chunk, and the next one if there is one
-    same_partner = same_start + tf.where(far < rows - same_start, far, far + skipped)
-    partner = tf.where(other_count > 0, other_partner, same_partner)
-    partner = tf.minimum(partner, tf.maximum(num_chunks - 1, 0))
-    has_partner = (other_count > 0) | (far_count > 0)
-    is_random = (tf.random.uniform([num_chunks]) < config.next_sentence_random_prob) & has_partner
-
-    second = _select_rows(is_random, tf.gather(tokens, partner), continuation)
-    keep = (first.row_lengths() > 0) & (second.row_lengths() > 0)
-    labels = tf.where(is_random, features.IS_RANDOM_NEXT, features.IS_NEXT)
-    return (
-        tf.ragged.boolean_mask(first, keep),
-        tf.ragged.boolean_mask(second, keep),
-        tf.boolean_mask(tf.cast(labels, tf.int64), keep),
-    )

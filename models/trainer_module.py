@@ -30,7 +30,7 @@ from tfx_bsl.public import tfxio
 
 from configs.run_config import ModelConfig, PretrainingDataConfig, TrainerConfig, section_from
 from models import backbone as backbone_lib
-from models import distribution, features, flops, text_encoder
+from models import distribution, features, flops, masking, text_encoder
 from models.bert_pretrainer import BertPretrainer
 from models.optimization import create_optimizer
 from models.run_files import HISTORY_FILE, TRAINING_FILE
@@ -77,13 +77,18 @@ def _input_dataset(
     ).prefetch(tf.data.AUTOTUNE)
 
 
-def _zero_instance(transform_output: tft.TFTransformOutput) -> dict[str, tf.Tensor]:
-    """One all-zero instance of every transformed feature: builds the model without reading data (a
+def _zero_instance(transform_output: tft.TFTransformOutput, max_predictions: int) -> dict[str, tf.Tensor]:
+    """One all-zero instance of every feature the model reads: builds the model without reading data (a
     batch from the input pipeline would first fill its shuffle buffer, then fit fills it again)."""
-    return {
+    instance = {
         name: tf.zeros([1, *spec.shape], spec.dtype)
         for name, spec in transform_output.transformed_feature_spec().items()
     }
+    for name in features.PREDICTION_FEATURES:  # absent under dynamic masking
+        instance.setdefault(
+            name, tf.zeros([1, max_predictions], tf.float32 if name == features.MASKED_LM_WEIGHTS else tf.int64)
+        )
+    return instance
 
 
 def build_pretrainer(model_config: ModelConfig, vocab_size: int, config: TrainerConfig) -> BertPretrainer:
@@ -126,10 +131,23 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
             "validation_data": _input_dataset(fn_args, fn_args.eval_files, schema, config.batch_size, config.seed),
             "validation_steps": config.eval_steps,
         }
+    if data.dynamic_masking:
+        settings = masking.MaskingSettings.from_config(data)
+        train = masking.with_dynamic_masks(train, vocab_path, vocab_size, settings, config.seed)
+        if validation:  # the same masks at every evaluation, so the figures compare
+            validation["validation_data"] = (
+                masking.with_dynamic_masks(
+                    validation["validation_data"].take(config.eval_steps), vocab_path, vocab_size, settings, config.seed
+                )
+                .cache()
+                .repeat()
+            )
 
     with strategy.scope():
         pretrainer = build_pretrainer(model_config, vocab_size, config)
-        pretrainer(_zero_instance(transform_output))  # creates the weights, so a checkpoint can be restored
+        pretrainer(
+            _zero_instance(transform_output, data.max_predictions_per_seq)
+        )  # creates the weights, so a checkpoint can be restored
         pretrainer.optimizer.build(pretrainer.trainable_variables)
     checkpoint_dir = training_checkpoint_dir(fn_args)
     checkpoints = PretrainingCheckpoints(

@@ -1,8 +1,9 @@
 """`create_pipeline`: the whole DAG, from a typed run config and paths. Reads no environment.
 
 RunConfigGen (records the resolved config), TextExampleGen -> StatisticsGen -> SchemaGen -> Transform
-(PretrainingTransform) -> Trainer (BERT pre-training), then per GLUE task: GlueExampleGen -> GlueFineTune
--> Evaluator (baseline: the task's last blessed model) -> Pusher; last, ReportGen (the run report).
+(PretrainingTransform) -> InstanceStatisticsGen and Trainer (BERT pre-training), then per GLUE task:
+GlueExampleGen -> GlueFineTune -> Evaluator (baseline: the task's last blessed model) -> Pusher; last,
+ReportGen (the run report).
 """
 
 from __future__ import annotations
@@ -49,6 +50,52 @@ def component_id(kind: str, task: str) -> str:
     return f"{kind}_{task}"
 
 
+@dataclasses.dataclass(frozen=True)
+class DataNodes:
+    """The pre-training data part of the DAG: corpus -> statistics -> schema -> instances -> their statistics."""
+
+    corpus: TextExampleGen
+    statistics: tfx.components.StatisticsGen
+    schema: tfx.components.SchemaGen
+    transform: PretrainingTransform
+    instance_statistics: tfx.components.StatisticsGen
+
+    def components(self) -> list:
+        return [self.corpus, self.statistics, self.schema, self.transform, self.instance_statistics]
+
+
+def data_nodes(config: RunConfig, paths: PipelinePaths) -> DataNodes:
+    """TextExampleGen -> StatisticsGen -> SchemaGen -> Transform -> InstanceStatisticsGen.
+
+    Transform computes no statistics itself: TFX's Transform holds every transformed instance in memory
+    until its write completes before computing them, so memory would grow with the corpus. A
+    StatisticsGen reading the written instances streams instead.
+    """
+    corpus = TextExampleGen(
+        input_base=paths.corpus_dir,
+        input_pattern=config.corpus.input_pattern,
+        train_buckets=config.corpus.train_buckets,
+        eval_buckets=config.corpus.eval_buckets,
+        min_document_chars=config.corpus.min_document_chars,
+        on_bad_bytes=config.corpus.on_bad_bytes,
+        documents_per_group=config.corpus.documents_per_group,
+    ).with_id("TextExampleGen")
+    statistics = tfx.components.StatisticsGen(examples=corpus.outputs["examples"])
+    schema = tfx.components.SchemaGen(statistics=statistics.outputs["statistics"], infer_feature_shape=False)
+    transform = PretrainingTransform(
+        examples=corpus.outputs["examples"],
+        schema=schema.outputs["schema"],
+        preprocessing_fn=PREPROCESSING_FN,
+        splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=["train", "eval"]),
+        custom_config=to_custom_config(config, "data"),
+        disable_statistics=True,
+    ).with_id("Transform")
+    instance_statistics = tfx.components.StatisticsGen(examples=transform.outputs["transformed_examples"]).with_id(
+        "InstanceStatisticsGen"
+    )
+    return DataNodes(corpus, statistics, schema, transform, instance_statistics)
+
+
 def create_pipeline(
     config: RunConfig,
     paths: PipelinePaths,
@@ -64,29 +111,15 @@ def create_pipeline(
     """
     config.validate()
     run_config = RunConfigGen(run_config=config.to_dict()).with_id("RunConfigGen")
-    corpus = TextExampleGen(
-        input_base=paths.corpus_dir,
-        input_pattern=config.corpus.input_pattern,
-        train_buckets=config.corpus.train_buckets,
-        eval_buckets=config.corpus.eval_buckets,
-        min_document_chars=config.corpus.min_document_chars,
-    ).with_id("TextExampleGen")
-    statistics = tfx.components.StatisticsGen(examples=corpus.outputs["examples"])
-    schema = tfx.components.SchemaGen(statistics=statistics.outputs["statistics"], infer_feature_shape=False)
-    transform = PretrainingTransform(
-        examples=corpus.outputs["examples"],
-        schema=schema.outputs["schema"],
-        preprocessing_fn=PREPROCESSING_FN,
-        splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=["train", "eval"]),
-        custom_config=to_custom_config(config, "data"),
-    ).with_id("Transform")
+    data = data_nodes(config, paths)
+    statistics, transform = data.statistics, data.transform
     trainer = tfx.components.Trainer(
         run_fn=RUN_FN,
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         custom_config=to_custom_config(config, "data", "model", "trainer"),
     )
-    components = [run_config, corpus, statistics, schema, transform, trainer]
+    components = [run_config, *data.components(), trainer]
     task_outputs = {}
 
     for task_name in config.glue.tasks:
@@ -146,7 +179,8 @@ def create_pipeline(
     report = ReportGen(
         run_configuration=run_config.outputs["run_configuration"],
         statistics=statistics.outputs["statistics"],
-        post_transform_statistics=transform.outputs["post_transform_stats"],
+        post_transform_statistics=data.instance_statistics.outputs["statistics"],
+        corpus_examples=data.corpus.outputs["examples"],
         transform_graph=transform.outputs["transform_graph"],
         pretraining_run=trainer.outputs["model_run"],
         task_outputs=task_outputs,

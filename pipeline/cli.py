@@ -1,6 +1,7 @@
 """`bert-tfx`: run the pipeline locally, show a resolved config, read runs back from ML Metadata.
 
 bert-tfx run --preset smoke [--set trainer.train_steps=500 ...] [--output-dir DIR] [--data-dir DIR] [--verbose]
+             [--beam-arg=--OPTION=VALUE ...]
 bert-tfx config --preset base [--set ...]
 bert-tfx runs | show RUN | artifacts [--type T] [--run RUN] | lineage ARTIFACT [--svg FILE] | report RUN
 """
@@ -40,6 +41,15 @@ def _parser() -> argparse.ArgumentParser:
             metadata_cli.add_store_options(command)
     run.add_argument("--data-dir", type=Path, default=None, help="default: <repo>/data (corpus/ and glue/)")
     run.add_argument("--verbose", action="store_true", help="show the libraries' logs and warnings")
+    run.add_argument(
+        "--beam-arg",
+        dest="beam_args",
+        action="append",
+        default=[],
+        metavar="--OPTION=VALUE",
+        help="a Beam pipeline option for the data components, e.g. --beam-arg=--direct_num_workers=4 (repeatable; "
+        "recorded in the run config as beam.args)",
+    )
     return parser
 
 
@@ -63,7 +73,9 @@ def _summarise(config: RunConfig, output_dir: Path, connection, seconds: float, 
         f"  run config:     {base / local_runner.RUN_CONFIG_FILE}",
         f"  TensorBoard:    tensorboard --logdir {Path(paths.pipeline_root) / 'Trainer' / 'model_run'}",
     ]
-    for task in report.task_results(report.inputs_from_store(reader, run)):
+    inputs = report.inputs_from_store(reader, run)
+    lines += [f"  {line}" for line in report.data_lines(report.data_summary(inputs))]
+    for task in report.task_results(inputs):
         accuracy = task.metrics.get("accuracy")
         shown = f"{accuracy:.3f}" if accuracy is not None else "n/a"
         served = sorted(Path(paths.serving_dir, task.task).glob("*"))
@@ -87,6 +99,11 @@ def _run(args, config: RunConfig) -> int:
 
     output_dir = args.output_dir or DEFAULT_OUTPUT_DIR
     data_dir = args.data_dir or DEFAULT_DATA_DIR
+    try:
+        local_runner.check_inputs(config, data_dir)
+    except FileNotFoundError as err:
+        print(f"bert-tfx run: {err}", file=sys.stderr)
+        return 2
     metadata = metadata_cli.connection_from_args(args, read_only=False)
     connection = local_runner.metadata_connection(config, output_dir, metadata)
     pipeline = local_runner.build(config, output_dir, data_dir, metadata)
@@ -102,6 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         config = presets.load(args.preset, args.overrides)
+        if getattr(args, "beam_args", None):
+            config.beam.args = [*config.beam.args, *args.beam_args]
+            config.validate()
     except ValueError as err:
         print(f"bert-tfx: {err}", file=sys.stderr)
         return 2

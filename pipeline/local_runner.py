@@ -14,7 +14,7 @@ from google.protobuf import text_format
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
-from configs import presets
+from configs import glue_tasks, presets
 from configs.run_config import RunConfig
 from inspection import store as store_lib
 from pipeline import defaults
@@ -23,9 +23,14 @@ from pipeline.defaults import DEFAULT_DATA_DIR, DEFAULT_OUTPUT_DIR
 
 RUN_CONFIG_FILE = "run_config.json"
 
-# The Python direct runner, asked for explicitly: Beam 2.77's default first tries to download the
-# Prism runner, which fails offline.
-LOCAL_BEAM_ARGS = ["--runner=DirectRunner", "--direct_running_mode=in_memory", "--direct_num_workers=1"]
+# The Python direct runner, asked for explicitly (Beam 2.77's default first tries to download the
+# Prism runner, which fails offline), with one worker process per core.
+LOCAL_BEAM_ARGS = ["--runner=DirectRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=0"]
+
+
+def beam_args(config: RunConfig) -> list[str]:
+    """The local runner's Beam options, then the run config's `beam.args` (which win where they repeat one)."""
+    return LOCAL_BEAM_ARGS + list(config.beam.args)
 
 
 def run_dir(config: RunConfig, output_dir: Path) -> Path:
@@ -41,6 +46,30 @@ def local_paths(config: RunConfig, output_dir: Path, data_dir: Path = DEFAULT_DA
         pipeline_root=str(base / "pipeline_root"),
         serving_dir=str(base / "serving"),
     )
+
+
+def check_inputs(config: RunConfig, data_dir: Path) -> None:
+    """Fails before anything runs when the data directory, its corpus or a GLUE task folder is missing.
+
+    Raises FileNotFoundError naming the folder and what was expected in it.
+    """
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise FileNotFoundError(f"data directory {data_dir} does not exist; expected corpus/ and glue/ in it")
+    paths = local_paths(config, Path("."), data_dir)
+    corpus = Path(paths.corpus_dir)
+    if not corpus.is_dir():
+        raise FileNotFoundError(f"corpus folder {corpus} does not exist; expected the raw text files there")
+    if not any(p.is_file() for p in corpus.glob(config.corpus.input_pattern)):
+        raise FileNotFoundError(
+            f"no file in the corpus folder {corpus} matches corpus.input_pattern={config.corpus.input_pattern!r}"
+        )
+    for task in config.glue.tasks:
+        folder = Path(paths.glue_dir) / glue_tasks.get_task(task).directory
+        if not folder.is_dir():
+            raise FileNotFoundError(
+                f"GLUE folder {folder} for task {task} does not exist (glue.tasks={config.glue.tasks})"
+            )
 
 
 def metadata_path(config: RunConfig, output_dir: Path) -> Path:
@@ -81,7 +110,7 @@ def build(
         config,
         paths,
         metadata_connection_config=connection,
-        beam_pipeline_args=LOCAL_BEAM_ARGS,
+        beam_pipeline_args=beam_args(config),
         report_metadata_connection=_for_report(connection),
     )
 

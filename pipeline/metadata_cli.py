@@ -99,8 +99,7 @@ def run_metrics(reader: records.MetadataReader, run: records.RunRecord) -> dict[
     inputs = report.inputs_from_store(reader, run)
     history = report.pretraining_history(inputs)
     return {
-        "documents": report.split_counts(inputs.statistics_uri),
-        "pretraining_instances": report.split_counts(inputs.post_transform_statistics_uri),
+        "data": report.data_summary(inputs),
         "pretraining": report.pretraining_summary(history),
         "glue": {t.task: dataclasses.asdict(t) for t in report.task_results(inputs)},
     }
@@ -143,10 +142,7 @@ def cmd_show(reader: records.MetadataReader, args) -> tuple[Any, str]:
         ),
         "",
     ]
-    for split, count in sorted(metrics["documents"].items()):
-        lines.append(f"documents ({split}): {count:,}")
-    for split, count in sorted(metrics["pretraining_instances"].items()):
-        lines.append(f"pre-training instances ({split}): {count:,}")
+    lines += report.data_lines(metrics["data"])
     for key, value in metrics["pretraining"].items():
         lines.append(f"pre-training final {key}: {value:.4g}")
     for task, result in metrics["glue"].items():

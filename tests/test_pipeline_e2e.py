@@ -321,7 +321,11 @@ def test_metadata_commands_read_the_runs_back(runs):
     shown = json.loads(bert_tfx("show", first, "--json", *store_args))
     assert {e["node_id"] for e in shown["executions"]} >= UPSTREAM_OF_TRAINER | TRAINER_AND_DOWNSTREAM
     assert shown["config"] == presets.preset("smoke").to_dict()
-    assert shown["metrics"]["pretraining_instances"]["train"] > 1000
+    data = shown["metrics"]["data"]
+    assert data["instances"]["train"] > 1000
+    assert data["documents_kept"] == sum(data["documents"].values()) > 100
+    assert data["documents_read"] == data["documents_kept"] + data["dropped_short"] + data["dropped_duplicates"]
+    assert 60 * data["instances"]["train"] < data["real_tokens"]["train"] <= 64 * data["instances"]["train"]
     assert 0 < shown["metrics"]["pretraining"]["masked_lm_accuracy"] < 1
     assert {t: r["blessed"] in (True, False) for t, r in shown["metrics"]["glue"].items()} == {
         "sst2": True,

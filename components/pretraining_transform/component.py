@@ -1,10 +1,9 @@
-"""TFX Transform whose batches hold a fixed number of documents (`data.documents_per_batch`).
+"""TFX Transform whose batches hold a fixed number of records (`data.groups_per_batch`).
 
-The pre-training `preprocessing_fn` draws next-sentence negatives from other documents of the same
-batch. TFT's default batching is adaptive and starts at one record per batch, so early batches
-often hold a single document, which has no other document to draw from: the share of random
-next sentences then falls well below `next_sentence_random_prob` (0.33 instead of 0.5 was seen on
-the bundled corpus). Fixing the batch size keeps that share, and is the only change to Transform.
+A record is a group of documents, and one group makes thousands of instances; TFT's adaptive batching
+grows batches up to a thousand records, which would hold millions of instances in memory at once. A
+fixed, small batch bounds that. (The instances do not depend on the batching: see `preprocessing`.)
+This is the only change to Transform.
 """
 
 from __future__ import annotations
@@ -20,15 +19,15 @@ from configs.run_config import PretrainingDataConfig, section_from
 
 
 class Executor(transform_executor.Executor):
-    """Transform's executor, batching `custom_config["data"]["documents_per_batch"]` records."""
+    """Transform's executor, batching `custom_config["data"]["groups_per_batch"]` records."""
 
     def Do(self, input_dict: dict[str, list], output_dict: dict[str, list], exec_properties: dict[str, Any]) -> None:
         custom_config = exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY)
-        self._documents_per_batch = section_from(custom_config, "data", PretrainingDataConfig).documents_per_batch
+        self._groups_per_batch = section_from(custom_config, "data", PretrainingDataConfig).groups_per_batch
         super().Do(input_dict, output_dict, exec_properties)
 
     def _GetDesiredBatchSize(self, data_format: int, schema) -> int:
-        return self._documents_per_batch
+        return self._groups_per_batch
 
 
 class PretrainingTransform(Transform):

@@ -24,6 +24,7 @@ from inspection import report as report_lib
 
 RUN_CONFIGURATION_KEY = "run_configuration"
 STATISTICS_KEY = "statistics"
+CORPUS_EXAMPLES_KEY = "corpus_examples"
 POST_TRANSFORM_STATISTICS_KEY = "post_transform_statistics"
 TRANSFORM_GRAPH_KEY = "transform_graph"
 PRETRAINING_RUN_KEY = "pretraining_run"
@@ -61,6 +62,7 @@ class Executor(base_executor.BaseExecutor):
         inputs = report_lib.collect_inputs(
             config=config,
             statistics=single(STATISTICS_KEY),
+            corpus_examples=single(CORPUS_EXAMPLES_KEY),
             post_transform_statistics=single(POST_TRANSFORM_STATISTICS_KEY),
             transform_graph=single(TRANSFORM_GRAPH_KEY),
             pretraining_run=single(PRETRAINING_RUN_KEY),
@@ -83,6 +85,7 @@ class ReportGenSpec(component_spec.ComponentSpec):
     INPUTS = {
         RUN_CONFIGURATION_KEY: component_spec.ChannelParameter(type=RunConfiguration),
         STATISTICS_KEY: component_spec.ChannelParameter(type=standard_artifacts.ExampleStatistics),
+        CORPUS_EXAMPLES_KEY: component_spec.ChannelParameter(type=standard_artifacts.Examples, optional=True),
         POST_TRANSFORM_STATISTICS_KEY: component_spec.ChannelParameter(
             type=standard_artifacts.ExampleStatistics, optional=True
         ),
@@ -108,9 +111,10 @@ class ReportGen(base_component.BaseComponent):
     Args:
         run_configuration: RunConfigGen's output.
         statistics: StatisticsGen's output (documents per split).
+        corpus_examples: TextExampleGen's output (its counts of documents read, dropped and kept).
         transform_graph: Transform's graph (vocabulary).
         pretraining_run: the Trainer's `model_run`.
-        post_transform_statistics: Transform's `post_transform_stats` (pre-training instances).
+        post_transform_statistics: statistics of the pre-training instances (InstanceStatisticsGen's).
         task_outputs: per GLUE task, its GlueFineTune `model_run`, Evaluator `blessing` and Pusher
             `pushed_model` channels: `{"sst2": {"glue_run": ..., "blessing": ..., "pushed_model": ...}}`.
         metadata_connection: the run's ML Metadata store as `ml_metadata.ConnectionConfig` text (no password:
@@ -128,6 +132,7 @@ class ReportGen(base_component.BaseComponent):
         transform_graph: channel.BaseChannel,
         pretraining_run: channel.BaseChannel,
         post_transform_statistics: channel.BaseChannel | None = None,
+        corpus_examples: channel.BaseChannel | None = None,
         task_outputs: dict[str, dict[str, channel.BaseChannel]] | None = None,
         metadata_connection: str = "",
     ):
@@ -142,6 +147,7 @@ class ReportGen(base_component.BaseComponent):
             spec=spec_class(
                 run_configuration=run_configuration,
                 statistics=statistics,
+                corpus_examples=corpus_examples,
                 post_transform_statistics=post_transform_statistics,
                 transform_graph=transform_graph,
                 pretraining_run=pretraining_run,

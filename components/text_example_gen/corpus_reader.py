@@ -1,11 +1,17 @@
 """Reads raw text corpora into cleaned documents, with no TFX or Beam dependency.
 
-Three formats, told apart per file by content, not by name:
+Formats, told apart per file by content, not by name:
 - WikiExtractor dumps: articles wrapped in `<doc id=.. url=.. title=..>` ... `</doc>`, the first
   line inside being the title;
+- JSON Lines: one object per line with the document in `"text"` (paragraphs separated by newlines)
+  and optionally `"id"` and `"title"`;
 - plain text in the original BERT layout: one paragraph or sentence per line, documents
   separated by blank lines;
-- either of the above compressed with gzip (recognised by its magic bytes).
+- any of the above compressed with gzip or bzip2 (WikiExtractor's `--compress`), recognised by
+  their magic bytes.
+
+Invalid UTF-8 follows a policy (`BAD_BYTES_POLICIES`): fail naming the file and line (the default),
+replace the bad bytes with U+FFFD, or skip the line. `ReadCounts` tells what a read kept and dropped.
 
 Cleaning: HTML entities decoded, leftover markup (tags, wiki links, bold/italic quotes)
 removed, Unicode normalised to NFC, control and format characters dropped, whitespace collapsed.
@@ -15,11 +21,13 @@ corpus and happens in the Beam executor, keyed by `Document.fingerprint`.
 
 from __future__ import annotations
 
+import bz2
 import dataclasses
 import gzip
 import hashlib
 import html
 import io
+import json
 import os
 import re
 import unicodedata
@@ -27,6 +35,8 @@ from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 _GZIP_MAGIC = b"\x1f\x8b"
+_BZIP2_MAGIC = b"BZh"
+BAD_BYTES_POLICIES = ("fail", "replace", "skip_line")
 _DOC_OPEN = re.compile(r"^<doc\b(?P<attrs>[^>]*)>\s*$")
 _DOC_CLOSE = "</doc>"
 _ATTR = re.compile(r'(\w+)="([^"]*)"')
@@ -46,6 +56,21 @@ _ABBREVIATIONS = frozenset(
 
 class CorpusFormatError(ValueError):
     """A corpus file is not what its format promises; the message names the file and line."""
+
+
+@dataclasses.dataclass
+class ReadCounts:
+    """What reading kept and dropped, summed over files.
+
+    Attributes:
+        documents: documents found (before any was dropped).
+        short: documents dropped as shorter than the minimum after cleaning (empty ones included).
+        bad_lines: lines with invalid UTF-8 that were replaced or skipped (under `fail` the read stops).
+    """
+
+    documents: int = 0
+    short: int = 0
+    bad_lines: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,7 +106,8 @@ def clean_text(line: str) -> str:
     text = _TAG.sub(" ", text)
     text = _BOLD_ITALIC.sub("", text)
     text = unicodedata.normalize("NFC", text)
-    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
+    if not text.isprintable():  # rare: only then look at each character's category
+        text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
     return _SPACES.sub(" ", text).strip()
 
 
@@ -100,7 +126,11 @@ def split_sentences(paragraph: str) -> list[str]:
 
 
 def read_documents(
-    path: str, min_chars: int = 0, opener: Callable[[str], BinaryIO] | None = None
+    path: str,
+    min_chars: int = 0,
+    opener: Callable[[str], BinaryIO] | None = None,
+    on_bad_bytes: str = "fail",
+    counts: ReadCounts | None = None,
 ) -> Iterator[Document]:
     """Yields the cleaned documents of one corpus file, in file order.
 
@@ -109,34 +139,59 @@ def read_documents(
         min_chars: documents whose cleaned text is shorter are skipped.
         opener: opens `path` for binary reading; defaults to the built-in `open`. The Beam
             executor passes TFX's `fileio.open` so that cloud paths work.
+        on_bad_bytes: what a line with invalid UTF-8 does: "fail", "replace" or "skip_line".
+        counts: if given, incremented with what was read and dropped.
 
     Raises:
-        CorpusFormatError: with the file and line, for invalid UTF-8 or a broken `<doc>` structure.
+        CorpusFormatError: with the file and line, for invalid UTF-8 (under "fail"), a broken
+            `<doc>` structure or a JSON Lines record that is not an object with a "text" string.
     """
-    lines = _numbered_lines(path, opener or (lambda p: open(p, "rb")))
+    if on_bad_bytes not in BAD_BYTES_POLICIES:
+        raise ValueError(f"on_bad_bytes={on_bad_bytes!r}; expected one of {', '.join(BAD_BYTES_POLICIES)}")
+    counts = counts if counts is not None else ReadCounts()
+    lines = _numbered_lines(path, opener or (lambda p: open(p, "rb")), on_bad_bytes, counts)
     first = _first_content_line(lines)
     if first is None:
         return
     lines = _chain([first], lines)
-    reader = _read_wikiextractor if first[1].lstrip().startswith("<doc") else _read_plain
+    head = first[1].lstrip()
+    if head.startswith("<doc"):
+        reader = _read_wikiextractor
+    elif head.startswith("{"):
+        reader = _read_json_lines
+    else:
+        reader = _read_plain
     for document in reader(path, lines):
+        counts.documents += 1
         if len(document.text) >= min_chars and document.sentences:
             yield document
+        else:
+            counts.short += 1
 
 
-def _numbered_lines(path: str, opener: Callable[[str], BinaryIO]) -> Iterator[tuple[int, str]]:
+def _numbered_lines(
+    path: str, opener: Callable[[str], BinaryIO], on_bad_bytes: str, counts: ReadCounts
+) -> Iterator[tuple[int, str]]:
     with opener(path) as raw:
-        head = raw.read(2)
+        head = raw.read(3)
         stream: BinaryIO = io.BufferedReader(_Prepend(head, raw)) if head else raw
-        if head == _GZIP_MAGIC:
+        if head[:2] == _GZIP_MAGIC:
             stream = gzip.GzipFile(fileobj=stream)  # type: ignore[assignment]
+        elif head == _BZIP2_MAGIC:
+            stream = bz2.BZ2File(stream)  # type: ignore[assignment]
         for number, data in enumerate(stream, start=1):
             try:
                 yield number, data.decode("utf-8")
             except UnicodeDecodeError as err:
-                raise CorpusFormatError(
-                    f"{path}:{number}: invalid UTF-8 at byte {err.start} of the line; expected UTF-8 text"
-                ) from None
+                if on_bad_bytes == "fail":
+                    raise CorpusFormatError(
+                        f"{path}:{number}: invalid UTF-8 at byte {err.start} of the line; expected UTF-8 text "
+                        "(corpus.on_bad_bytes=replace or skip_line reads past such lines)"
+                    ) from None
+                counts.bad_lines += 1
+                if on_bad_bytes == "replace":
+                    yield number, data.decode("utf-8", errors="replace")
+                # skip_line: the line is left out, as if it were not there
 
 
 def _first_content_line(lines: Iterator[tuple[int, str]]) -> tuple[int, str] | None:
@@ -195,6 +250,25 @@ def _read_wikiextractor(path: str, lines: Iterator[tuple[int, str]]) -> Iterator
         raise CorpusFormatError(
             f"{path}: the document opened at line {open_at} has no </doc> before the end of the file"
         )
+
+
+def _read_json_lines(path: str, lines: Iterator[tuple[int, str]]) -> Iterator[Document]:
+    name = os.path.basename(path)
+    for number, line in lines:
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise CorpusFormatError(
+                f"{path}:{number}: not valid JSON ({err.msg} at column {err.colno}); expected one JSON object "
+                'per line, such as {"text": "..."}'
+            ) from None
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+            raise CorpusFormatError(f'{path}:{number}: expected a JSON object with a "text" string')
+        doc_id = str(record.get("id") or f"{name}:{number}")
+        title = str(record.get("title") or "")
+        yield _paragraphs_to_document(doc_id, title, path, record["text"].split("\n"))
 
 
 def _read_plain(path: str, lines: Iterator[tuple[int, str]]) -> Iterator[Document]:

@@ -1,7 +1,25 @@
-"""Beam executor of TextExampleGen: read, clean, de-duplicate, encode."""
+"""Beam executor of TextExampleGen: read, clean, de-duplicate, group, encode, count.
+
+Documents are written in groups (one tf.Example per group, `features` names the fields): a group is
+a fixed set of about `documents_per_group` documents of the same split, chosen by content hash, so the
+pre-training Transform draws random next sentences from the other documents of a group, and the
+instances do not depend on how Beam batches records or how many workers run. Each document goes to
+the split TFX's own partitioning would give it (the hash of its `doc_id`); the group's
+`features.GROUP_KEY` is the `doc_id` of one of its documents, so TFX puts the group there too.
+
+Besides the examples it writes `COUNTS_FILE` at the root of the Examples artifact (documents read,
+dropped as short, dropped as duplicates, lines with bad bytes, documents kept) and records the same
+numbers as the artifact's `corpus_*` custom properties, so they travel with the lineage. A corpus whose
+documents are all dropped fails here, naming the corpus folder and the counts.
+"""
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
+import hashlib
+import json
+import math
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -10,10 +28,12 @@ import apache_beam as beam
 import tensorflow as tf
 from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
 from tfx.dsl.io import fileio
-from tfx.types import standard_component_specs
+from tfx.proto import example_gen_pb2
+from tfx.types import artifact_utils, standard_component_specs
+from tfx.utils import proto_utils
 
 from components.file_example_gen import open_binary, reader_config
-from components.text_example_gen.corpus_reader import Document, read_documents
+from components.text_example_gen.corpus_reader import Document, ReadCounts, read_documents
 from models import features
 
 
@@ -21,19 +41,59 @@ def _bytes_feature(values: list[str]) -> tf.train.Feature:
     return tf.train.Feature(bytes_list=tf.train.BytesList(value=[v.encode("utf-8") for v in values]))
 
 
-def document_to_example(document: Document) -> tf.train.Example:
-    """Encodes one document with the raw corpus features of `models.features`."""
+def _int_feature(values: list[int]) -> tf.train.Feature:
+    return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
+
+
+def group_to_example(documents: list[Document]) -> tf.train.Example:
+    """Encodes a group of documents with the raw corpus features of `models.features`."""
     return tf.train.Example(
         features=tf.train.Features(
             feature={
-                features.TEXT: _bytes_feature([document.text]),
-                features.SENTENCES: _bytes_feature(list(document.sentences)),
-                features.DOC_ID: _bytes_feature([document.doc_id]),
-                features.TITLE: _bytes_feature([document.title]),
-                features.SOURCE: _bytes_feature([document.source]),
+                features.GROUP_KEY: _bytes_feature([documents[0].doc_id]),
+                features.SENTENCES: _bytes_feature([s for d in documents for s in d.sentences]),
+                features.DOCUMENT_SENTENCES: _int_feature([len(d.sentences) for d in documents]),
+                features.DOC_ID: _bytes_feature([d.doc_id for d in documents]),
+                features.TITLE: _bytes_feature([d.title for d in documents]),
+                features.SOURCE: _bytes_feature([d.source for d in documents]),
             }
         )
     )
+
+
+def split_of(doc_id: str, bucket_ends: list[int]) -> int:
+    """The output split TFX's ExampleGen gives a record whose partition feature is `[doc_id]`.
+
+    `bucket_ends` are the cumulative hash buckets of the splits (19 and 1 buckets: [19, 20]).
+    """
+    key = _bytes_feature([doc_id]).SerializeToString(deterministic=True)
+    return bisect.bisect(bucket_ends, int(hashlib.sha256(key).hexdigest(), 16) % bucket_ends[-1])
+
+
+def _group_of(document: Document, split: int, split_sizes: dict[int, int], per_group: int) -> tuple[int, int]:
+    groups = max(1, math.ceil(split_sizes[split] / per_group))
+    return split, int(document.fingerprint[:15], 16) % groups
+
+
+def _sorted_group(keyed: tuple[tuple[int, int], list[Document]]) -> list[Document]:
+    return sorted(keyed[1], key=lambda d: d.fingerprint)
+
+
+def _bucket_ends(exec_properties: dict[str, Any]) -> list[int]:
+    output_config = proto_utils.json_to_proto(
+        exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], example_gen_pb2.Output()
+    )
+    ends, total = [], 0
+    for split in output_config.split_config.splits:
+        total += split.hash_buckets
+        ends.append(total)
+    return ends
+
+
+COUNTS_FILE = "corpus_counts.json"
+COUNT_PROPERTY_PREFIX = "corpus_"
+_COUNTS_PATH_KEY = "_corpus_counts_path"
+_COUNTS = "counts"
 
 
 def _first_by_id(documents: list[Document]) -> Document:
@@ -41,8 +101,30 @@ def _first_by_id(documents: list[Document]) -> Document:
     return min(documents, key=lambda d: (d.source, d.doc_id))
 
 
-def _read_file(path: str, min_chars: int) -> Iterator[Document]:
-    yield from read_documents(path, min_chars=min_chars, opener=open_binary)
+def _read_file(path: str, min_chars: int, on_bad_bytes: str) -> Iterator[Document]:
+    counts = ReadCounts()
+    yield from read_documents(path, min_chars=min_chars, opener=open_binary, on_bad_bytes=on_bad_bytes, counts=counts)
+    yield beam.pvalue.TaggedOutput(_COUNTS, dataclasses.asdict(counts))
+
+
+def _sum_counts(counts: list[dict[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for part in counts:
+        for name, value in part.items():
+            total[name] = total.get(name, 0) + value
+    return total
+
+
+def _write_counts(counts: dict[str, int], path: str) -> None:
+    counts = {
+        "documents_read": counts.get("documents", 0),
+        "dropped_short": counts.get("short", 0),
+        "dropped_duplicates": counts.get("documents", 0) - counts.get("short", 0) - counts.get("kept", 0),
+        "bad_lines": counts.get("bad_lines", 0),
+        "documents_kept": counts.get("kept", 0),
+    }
+    with fileio.open(path, "w") as f:
+        f.write(json.dumps(counts, indent=2, sort_keys=True) + "\n")
 
 
 @beam.ptransform_fn
@@ -50,21 +132,50 @@ def _read_file(path: str, min_chars: int) -> Iterator[Document]:
 @beam.typehints.with_output_types(tf.train.Example)
 def _CorpusToExample(pipeline: beam.Pipeline, exec_properties: dict[str, Any], split_pattern: str) -> beam.PCollection:
     input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
-    min_chars = int(reader_config(exec_properties)["min_document_chars"])
+    config = reader_config(exec_properties)
     pattern = os.path.join(input_base, split_pattern)
     paths = sorted(p for p in fileio.glob(pattern) if not fileio.isdir(p))
     if not paths:
         raise FileNotFoundError(f"TextExampleGen: no corpus files match {pattern}")
-    return (
+    read = (
         pipeline
         | "ListFiles" >> beam.Create(paths)
         | "Reshuffle" >> beam.Reshuffle()
-        | "ReadDocuments" >> beam.FlatMap(_read_file, min_chars)
+        | "ReadDocuments"
+        >> beam.FlatMap(_read_file, int(config["min_document_chars"]), config.get("on_bad_bytes", "fail")).with_outputs(
+            _COUNTS, main="documents"
+        )
+    )
+    documents = (
+        read.documents
         | "KeyByContent" >> beam.Map(lambda d: (d.fingerprint, d))
         | "DropDuplicates" >> beam.CombinePerKey(_first_by_id)
         | "Values" >> beam.Values()
-        | "ToExample" >> beam.Map(document_to_example)
     )
+    bucket_ends = _bucket_ends(exec_properties)
+    by_split = documents | "KeyBySplit" >> beam.Map(lambda d: (split_of(d.doc_id, bucket_ends), d))
+    split_sizes = by_split | "CountPerSplit" >> beam.combiners.Count.PerKey()
+    groups = (
+        by_split
+        | "KeyByGroup"
+        >> beam.Map(
+            lambda keyed, sizes: (_group_of(keyed[1], keyed[0], sizes, int(config["documents_per_group"])), keyed[1]),
+            sizes=beam.pvalue.AsDict(split_sizes),
+        )
+        | "Group" >> beam.GroupByKey()
+        | "SortGroup" >> beam.Map(_sorted_group)
+    )
+    if _COUNTS_PATH_KEY in exec_properties:
+        kept = (
+            documents | "CountKept" >> beam.combiners.Count.Globally() | "AsCounts" >> beam.Map(lambda n: {"kept": n})
+        )
+        (
+            (read[_COUNTS], kept)
+            | "AllCounts" >> beam.Flatten()
+            | "SumCounts" >> beam.CombineGlobally(_sum_counts)
+            | "WriteCounts" >> beam.Map(_write_counts, exec_properties[_COUNTS_PATH_KEY])
+        )
+    return groups | "ToExample" >> beam.Map(group_to_example)
 
 
 class Executor(BaseExampleGenExecutor):
@@ -72,3 +183,20 @@ class Executor(BaseExampleGenExecutor):
 
     def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
         return _CorpusToExample
+
+    def Do(self, input_dict: dict[str, list], output_dict: dict[str, list], exec_properties: dict[str, Any]) -> None:
+        examples = artifact_utils.get_single_instance(output_dict[standard_component_specs.EXAMPLES_KEY])
+        counts_path = os.path.join(examples.uri, COUNTS_FILE)
+        super().Do(input_dict, output_dict, {**exec_properties, _COUNTS_PATH_KEY: counts_path})
+        with fileio.open(counts_path) as f:
+            counts = json.load(f)
+        for name, value in counts.items():
+            examples.set_int_custom_property(COUNT_PROPERTY_PREFIX + name, value)
+        if counts["documents_kept"] == 0:
+            input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
+            raise ValueError(
+                f"TextExampleGen: no documents left from the corpus in {input_base}: {counts['documents_read']} "
+                f"read, {counts['dropped_short']} shorter than corpus.min_document_chars="
+                f"{reader_config(exec_properties)['min_document_chars']} after cleaning, "
+                f"{counts['dropped_duplicates']} duplicates, {counts['bad_lines']} lines with bad bytes"
+            )

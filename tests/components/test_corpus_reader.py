@@ -1,9 +1,12 @@
+import bz2
 import gzip
+import json
 
 import pytest
 
 from components.text_example_gen.corpus_reader import (
     CorpusFormatError,
+    ReadCounts,
     clean_text,
     read_documents,
     split_sentences,
@@ -93,8 +96,69 @@ def test_broken_doc_structure_names_file_and_line(tmp_path, text, message):
 def test_invalid_utf8_names_file_and_line(tmp_path):
     path = tmp_path / "bad.txt"
     path.write_bytes(b"good line\nbad \xff byte\n")
-    with pytest.raises(CorpusFormatError, match=r"bad.txt:2: invalid UTF-8"):
+    with pytest.raises(CorpusFormatError, match=r"bad.txt:2: invalid UTF-8 at byte 4"):
         list(read_documents(str(path)))
+
+
+BAD_BYTES = b"First line is fine.\nSecond \xff\xfe line.\nThird line.\n\nNext document here.\n"
+
+
+def test_bad_bytes_replace_keeps_the_line_with_replacement_characters(tmp_path):
+    path = tmp_path / "bad.txt"
+    path.write_bytes(BAD_BYTES)
+    counts = ReadCounts()
+    docs = list(read_documents(str(path), on_bad_bytes="replace", counts=counts))
+    assert docs[0].sentences == ("First line is fine.", "Second \ufffd\ufffd line.", "Third line.")
+    assert counts.bad_lines == 1 and counts.documents == 2
+
+
+def test_bad_bytes_skip_line_drops_only_that_line(tmp_path):
+    path = tmp_path / "bad.txt"
+    path.write_bytes(BAD_BYTES)
+    counts = ReadCounts()
+    docs = list(read_documents(str(path), on_bad_bytes="skip_line", counts=counts))
+    assert [d.sentences for d in docs] == [("First line is fine.", "Third line."), ("Next document here.",)]
+    assert counts.bad_lines == 1
+
+
+def test_unknown_bad_bytes_policy_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="on_bad_bytes='ignore'; expected one of fail, replace, skip_line"):
+        list(read_documents(write(tmp_path / "a.txt", "text\n"), on_bad_bytes="ignore"))
+
+
+def test_bzip2_is_recognised_by_content(tmp_path):
+    path = tmp_path / "wiki_00.bz2"
+    path.write_bytes(bz2.compress(WIKI.encode("utf-8")))
+    plain = list(read_documents(write(tmp_path / "a.txt", WIKI), min_chars=1))
+    assert [d.sentences for d in read_documents(str(path), min_chars=1)] == [d.sentences for d in plain]
+
+
+def test_json_lines_documents(tmp_path):
+    records = [
+        {"id": "a1", "title": "Alpha", "text": "Alpha is first. It leads.\nA second paragraph."},
+        {"text": "No id here. Still a document."},
+        {"text": ""},
+    ]
+    path = write(tmp_path / "docs.jsonl", "".join(json.dumps(r) + "\n" for r in records), compress=True)
+    counts = ReadCounts()
+    docs = list(read_documents(path, min_chars=1, counts=counts))
+    assert [(d.doc_id, d.title) for d in docs] == [("a1", "Alpha"), ("docs.jsonl:2", "")]
+    assert docs[0].sentences == ("Alpha is first.", "It leads.", "A second paragraph.")
+    assert (counts.documents, counts.short) == (3, 1)
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ('{"text": "ok"', r"docs.jsonl:2: not valid JSON"),
+        ('{"body": "no text key"}', r'docs.jsonl:2: expected a JSON object with a "text" string'),
+        ('["a list"]', r'docs.jsonl:2: expected a JSON object with a "text" string'),
+    ],
+)
+def test_broken_json_lines_name_file_and_line(tmp_path, line, message):
+    path = write(tmp_path / "docs.jsonl", '{"text": "fine"}\n' + line + "\n")
+    with pytest.raises(CorpusFormatError, match=message):
+        list(read_documents(path))
 
 
 def test_bundled_corpus_sample_reads():

@@ -5,19 +5,49 @@ import pytest
 import tensorflow as tf
 
 from configs.run_config import PretrainingDataConfig
-from models import features
-from models.preprocessing import build_instances
+from models import features, keyed_random, masking
+from models.instance_statistics import InstanceStatistics
+from models.preprocessing import Documents, build_instances
 
 VOCAB_SIZE = 5000
 
 
-def synthetic_documents(num_docs=40, seed=0):
+def synthetic_groups(num_groups=4, docs_per_group=10, seed=0):
     """Every token of sentence s of document d is 100 * d + s + 10, so pairs can be traced back."""
     rng = np.random.default_rng(seed)
-    docs = []
-    for d in range(1, num_docs + 1):
-        docs.append([[100 * d + s + 10] * int(rng.integers(3, 12)) for s in range(int(rng.integers(1, 30)))])
-    return tf.ragged.constant(docs, dtype=tf.int64, ragged_rank=2)
+    groups, d = [], 0
+    for _ in range(num_groups):
+        group = []
+        for _ in range(docs_per_group):
+            d += 1
+            group.append([[100 * d + s + 10] * int(rng.integers(3, 12)) for s in range(int(rng.integers(1, 30)))])
+        groups.append(group)
+    return groups
+
+
+def documents_of(groups, seed=12345, first_group=0):
+    """`Documents` for groups of documents (lists of sentences of token ids); ids name the first token."""
+    docs = [doc for group in groups for doc in group]
+    sentences = [sentence for doc in docs for sentence in doc]
+    return Documents(
+        sentence_ids=tf.ragged.constant(sentences, dtype=tf.int64, ragged_rank=1)
+        if sentences
+        else tf.RaggedTensor.from_row_lengths(tf.zeros([0], tf.int64), tf.zeros([0], tf.int64)),
+        sentence_counts=tf.constant([len(doc) for doc in docs], tf.int64),
+        group=tf.constant([first_group + g for g, group in enumerate(groups) for _ in group], tf.int64),
+        keys=keyed_random.string_key(seed, tf.constant([f"doc-{doc[0][0]}" for doc in docs] or [""])[: len(docs)]),
+    )
+
+
+def config_for(**overrides):
+    values = dict(max_seq_length=32, max_predictions_per_seq=5, short_seq_prob=0.0, vocab_size=VOCAB_SIZE)
+    values.update(overrides)
+    return PretrainingDataConfig(**values)
+
+
+def run(groups, config, seed=12345, continuation=None):
+    out = build_instances(documents_of(groups, seed), VOCAB_SIZE, config, continuation)
+    return {name: value.numpy() for name, value in out.items()}
 
 
 def unmasked_segments(out, first_real_id):
@@ -37,14 +67,18 @@ def unmasked_segments(out, first_real_id):
         yield ids[real & (types == 0)], ids[real & (types == 1)], label
 
 
+def rows(out):
+    """The instances as a sorted list of byte strings: equal multisets compare equal."""
+    names = sorted(out)
+    return sorted(
+        b"".join(np.ascontiguousarray(out[name][i]).tobytes() for name in names) for i in range(len(out[names[0]]))
+    )
+
+
 @pytest.fixture(scope="module")
 def instances():
-    tf.random.set_seed(1)
-    config = PretrainingDataConfig(
-        max_seq_length=32, max_predictions_per_seq=5, short_seq_prob=0.0, vocab_size=VOCAB_SIZE
-    )
-    outputs = build_instances(synthetic_documents(), VOCAB_SIZE, config)
-    return config, {name: value.numpy() for name, value in outputs.items()}
+    config = config_for()
+    return config, run(synthetic_groups(), config)
 
 
 def test_contract_features_and_shapes(instances):
@@ -88,82 +122,82 @@ def test_layout_is_cls_a_sep_b_sep(instances):
         assert (ids[length:] == features.PAD_ID).all()
 
 
-def test_about_15_percent_of_real_tokens_are_predicted(instances):
+def test_masked_lm_budget_and_80_10_10(instances):
     config, out = instances
-    real = out[features.INPUT_MASK].sum(axis=1) - 3  # [CLS] and two [SEP] are never selected
+    eligible = out[features.INPUT_MASK].sum(axis=1) - 3  # [CLS] and two [SEP] are never selected
     selected = out[features.MASKED_LM_WEIGHTS].sum(axis=1)
-    expected = np.minimum(np.ceil(real * config.masked_lm_prob), config.max_predictions_per_seq)
+    expected = np.minimum(np.maximum(np.round(eligible * config.masked_lm_prob), 1), config.max_predictions_per_seq)
     np.testing.assert_array_equal(selected, expected)
-    rows, slots = np.nonzero(out[features.MASKED_LM_WEIGHTS])
-    positions = out[features.MASKED_LM_POSITIONS][rows, slots]
-    original = out[features.MASKED_LM_IDS][rows, slots]
+    rows_, slots = np.nonzero(out[features.MASKED_LM_WEIGHTS])
+    positions = out[features.MASKED_LM_POSITIONS][rows_, slots]
+    original = out[features.MASKED_LM_IDS][rows_, slots]
     assert (original >= 110).all(), "targets are real tokens, never special ones"
-    shown = out[features.INPUT_WORD_IDS][rows, positions]
-    assert 0.7 < np.mean(shown == features.MASK_ID) < 0.9
-    assert 0.03 < np.mean(shown == original) < 0.2
+    assert (np.diff(out[features.MASKED_LM_POSITIONS], axis=1)[out[features.MASKED_LM_WEIGHTS][:, 1:] > 0] > 0).all()
+    shown = out[features.INPUT_WORD_IDS][rows_, positions]
+    assert 0.75 < np.mean(shown == features.MASK_ID) < 0.85
+    assert 0.06 < np.mean(shown == original) < 0.14
+    replaced = shown[(shown != features.MASK_ID) & (shown != original)]
+    assert 0.06 < len(replaced) / len(shown) < 0.14
+    assert (replaced >= len(features.SPECIAL_TOKENS)).all() and (replaced < VOCAB_SIZE).all()
 
 
-def test_next_sentence_pairs_are_true_continuations_or_other_documents(instances):
-    _, out = instances
+def test_unknown_tokens_are_never_targets():
+    groups = [[[[features.UNK_ID] * 6, [111] * 6, [features.UNK_ID] * 6, [112] * 6] for _ in range(8)]]
+    out = run(groups, config_for(dupe_factor=4))
+    targets = out[features.MASKED_LM_IDS][out[features.MASKED_LM_WEIGHTS] > 0]
+    assert len(targets) > 50 and features.UNK_ID not in targets
+
+
+def test_next_sentence_pairs_are_true_continuations_or_other_documents_of_the_group():
+    groups = synthetic_groups(num_groups=3, docs_per_group=6, seed=2)
+    group_of = {d // 100: g for g, group in enumerate(groups) for doc in group for d in [doc[0][0]]}
+    out = run(groups, config_for(dupe_factor=3))
     labels = out[features.NEXT_SENTENCE_LABELS]
-    assert 0.4 < labels.mean() < 0.65
+    assert 0.45 < labels.mean() < 0.55
     for a, b, label in unmasked_segments(out, first_real_id=110):
         if label == features.IS_NEXT:
             assert a[-1] // 100 == b[0] // 100, "same document"
             assert b[0] in (a[-1], a[-1] + 1), "B goes on in A's last sentence or starts the next one"
         else:
-            assert a[-1] // 100 != b[0] // 100, "random B comes from another document"
+            assert a[-1] // 100 != b[0] // 100, "random B comes from another document, never a copy of A's own"
+            assert group_of[a[-1] // 100] == group_of[b[0] // 100], "from the same group"
 
 
-def test_single_document_batch_without_partner_keeps_only_true_pairs():
-    config = PretrainingDataConfig(max_seq_length=32, max_predictions_per_seq=5, short_seq_prob=0.0)
-    docs = tf.ragged.constant([[[11] * 5, [12] * 5, [13] * 5]], dtype=tf.int64, ragged_rank=2)
-    out = build_instances(docs, 100, config)
-    assert (out[features.NEXT_SENTENCE_LABELS].numpy() == features.IS_NEXT).all()
+def test_packing_fills_instances_as_the_original_does():
+    # Sentences of 5-11 tokens, seq 32 (29 tokens for A and B): greedy packing reaches the target in
+    # every chunk but a document's last, and a random B is filled to what A leaves.
+    groups = synthetic_groups(num_groups=2, docs_per_group=20, seed=4)
+    stats = InstanceStatistics()
+    stats.add(run(groups, config_for(dupe_factor=2)))
+    assert stats.summary()["full_length_share"] > 0.8
+    shorter = InstanceStatistics()
+    shorter.add(run(groups, config_for(dupe_factor=2, short_seq_prob=0.5)))
+    assert shorter.summary()["mean_real_tokens"] < stats.summary()["mean_real_tokens"] - 2
+
+
+def test_a_group_of_one_document_keeps_only_true_pairs():
+    out = run([[[[11] * 5, [12] * 5, [13] * 5, [14] * 5]]], config_for(dupe_factor=3))
+    assert len(out[features.NEXT_SENTENCE_LABELS]) >= 3
+    assert (out[features.NEXT_SENTENCE_LABELS] == features.IS_NEXT).all()
 
 
 def test_empty_batch_gives_empty_outputs():
-    config = PretrainingDataConfig(max_seq_length=16, max_predictions_per_seq=3)
-    docs = tf.ragged.constant([[[1]]], dtype=tf.int64, ragged_rank=2)[:0]
-    out = build_instances(docs, 100, config)
+    out = run([], config_for(max_seq_length=16, max_predictions_per_seq=3))
     assert out[features.INPUT_WORD_IDS].shape == (0, 16)
 
 
-def test_dupe_factor_multiplies_instances_with_fresh_masks():
-    tf.random.set_seed(3)
-    docs = synthetic_documents(num_docs=10, seed=5)
-    once = build_instances(
-        docs, VOCAB_SIZE, PretrainingDataConfig(max_seq_length=32, max_predictions_per_seq=5, short_seq_prob=0.0)
-    )
-    thrice = build_instances(
-        docs,
-        VOCAB_SIZE,
-        PretrainingDataConfig(max_seq_length=32, max_predictions_per_seq=5, short_seq_prob=0.0, dupe_factor=3),
-    )
-    n = once[features.NEXT_SENTENCE_LABELS].shape[0]
-    assert 2.5 * n < thrice[features.NEXT_SENTENCE_LABELS].shape[0] <= 3 * n
-
-
-def test_random_next_share_holds_when_one_long_document_dominates_the_batch():
-    # Partners are drawn from the other documents' chunks, not from the whole batch, so a long
-    # article does not mostly pick itself (and fall back to a true continuation).
-    tf.random.set_seed(7)
-    long_doc = [[1000 + s] * 8 for s in range(400)]
-    short_docs = [[[2000 + 100 * d + s] * 8 for s in range(4)] for d in range(3)]
-    docs = tf.ragged.constant([long_doc, *short_docs], dtype=tf.int64, ragged_rank=2)
-    config = PretrainingDataConfig(max_seq_length=32, max_predictions_per_seq=5, short_seq_prob=0.0)
-    labels = build_instances(docs, VOCAB_SIZE, config)[features.NEXT_SENTENCE_LABELS].numpy()
-    assert len(labels) > 100
-    assert 0.42 < labels.mean() < 0.6
+def test_dupe_factor_multiplies_instances_with_different_packing_and_masks():
+    groups = synthetic_groups(num_groups=1, docs_per_group=10, seed=5)
+    once = run(groups, config_for())
+    thrice = run(groups, config_for(dupe_factor=3))
+    n = len(once[features.NEXT_SENTENCE_LABELS])
+    assert 2.5 * n < len(thrice[features.NEXT_SENTENCE_LABELS]) < 3.5 * n
+    assert len(set(rows(thrice))) == len(rows(thrice)), "no two copies make the same instance"
 
 
 def test_one_sentence_chunks_are_split_inside_the_sentence():
-    tf.random.set_seed(11)
-    docs = tf.ragged.constant(
-        [[list(range(1000 * d, 1000 * d + 20))] for d in range(1, 201)], dtype=tf.int64, ragged_rank=2
-    )
-    config = PretrainingDataConfig(max_seq_length=32, max_predictions_per_seq=5, short_seq_prob=0.0)
-    out = {k: v.numpy() for k, v in build_instances(docs, VOCAB_SIZE, config).items()}
+    groups = [[[list(range(1000 * d, 1000 * d + 20))] for d in range(1, 201)]]
+    out = run(groups, config_for())
     labels = out[features.NEXT_SENTENCE_LABELS]
     assert len(labels) == 200
     assert 0.38 < labels.mean() < 0.62
@@ -172,16 +206,118 @@ def test_one_sentence_chunks_are_split_inside_the_sentence():
             np.testing.assert_array_equal(np.concatenate([a, b]), np.arange(a[0], a[0] + 20))
 
 
-def test_batch_of_one_document_draws_random_next_from_far_in_the_same_document():
-    # TFT may batch a single document; random B then comes from a non-adjacent chunk of it.
-    tf.random.set_seed(5)
-    docs = tf.ragged.constant([[[1000 + s] * 8 for s in range(400)]], dtype=tf.int64, ragged_rank=2)
-    config = PretrainingDataConfig(max_seq_length=32, max_predictions_per_seq=5, short_seq_prob=0.0)
-    out = {k: v.numpy() for k, v in build_instances(docs, VOCAB_SIZE, config).items()}
-    assert 0.4 < out[features.NEXT_SENTENCE_LABELS].mean() < 0.6
-    for a, b, label in unmasked_segments(out, first_real_id=1000):
-        if label == features.IS_NEXT:
-            assert b[0] in (a[-1], a[-1] + 1)
-        else:
-            assert b[0] not in (a[-1], a[-1] + 1), "a random B is not the continuation"
-            assert not (a[0] <= b[0] <= a[-1]), "nor A's own chunk"
+def test_instances_depend_on_seed_and_documents_not_on_batching():
+    groups = synthetic_groups(num_groups=4, docs_per_group=5, seed=7)
+    config = config_for(dupe_factor=2)
+    together = run(groups, config)
+    apart = [
+        {k: v.numpy() for k, v in build_instances(documents_of([g], first_group=i), VOCAB_SIZE, config).items()}
+        for i, g in enumerate(groups)
+    ]
+    merged = {name: np.concatenate([part[name] for part in apart]) for name in together}
+    assert rows(together) == rows(merged)
+    assert rows(run(groups, config)) == rows(together), "same seed, same instances"
+    assert rows(run(groups, config, seed=99)) != rows(together), "another seed, other instances"
+
+
+@pytest.fixture()
+def continuation(tmp_path):
+    """A vocabulary whose odd ids from 11 on are `##` pieces."""
+    tokens = list(features.SPECIAL_TOKENS) + [
+        f"##p{i}" if i % 2 and i > 10 else f"w{i}" for i in range(len(features.SPECIAL_TOKENS), VOCAB_SIZE)
+    ]
+    path = tmp_path / "vocab.txt"
+    path.write_text("".join(t + "\n" for t in tokens))
+    return masking.continuation_table(str(path))
+
+
+def word_piece_documents(num_docs=12, seed=3):
+    """Sentences of words of 1-4 pieces: an even id, then odd (`##`) ids."""
+    rng = np.random.default_rng(seed)
+    docs = []
+    for _ in range(num_docs):
+        sentences = []
+        for _ in range(int(rng.integers(4, 10))):
+            sentence = []
+            for _ in range(int(rng.integers(2, 6))):
+                pieces = int(rng.integers(0, 4))
+                sentence += [int(rng.integers(6, 2000)) * 2] + [int(rng.integers(6, 2000)) * 2 + 1] * pieces
+            sentences.append(sentence)
+        docs.append(sentences)
+    return docs
+
+
+def selections_by_word(out):
+    """Per instance, the selection flags of each word ([start, pieces...]) with the targets put back."""
+    for ids, weights, positions, targets, mask in zip(
+        out[features.INPUT_WORD_IDS],
+        out[features.MASKED_LM_WEIGHTS],
+        out[features.MASKED_LM_POSITIONS],
+        out[features.MASKED_LM_IDS],
+        out[features.INPUT_MASK],
+        strict=True,
+    ):
+        restored, selected = ids.copy(), np.zeros(len(ids), bool)
+        restored[positions[weights > 0]] = targets[weights > 0]
+        selected[positions[weights > 0]] = True
+        words = []
+        for i in range(1, int(mask.sum())):
+            if restored[i] in (features.CLS_ID, features.SEP_ID):
+                continue
+            is_piece = restored[i] % 2 == 1
+            if is_piece and words and restored[i - 1] not in (features.CLS_ID, features.SEP_ID):
+                words[-1].append(selected[i])
+            else:
+                words.append([selected[i]])
+        yield words
+
+
+def test_whole_word_masking_takes_words_whole(continuation):
+    out = run([word_piece_documents()], config_for(whole_word_masking=True, dupe_factor=3), continuation=continuation)
+    multi_piece_selected = 0
+    for words in selections_by_word(out):
+        for flags in words:
+            assert all(flags) or not any(flags), "a word is masked whole or not at all"
+            multi_piece_selected += len(flags) > 1 and all(flags)
+    assert multi_piece_selected > 20
+    stats = InstanceStatistics()
+    stats.add(out)
+    # Words are taken in a random order while they fit, so a short budget is not always filled.
+    assert 0.09 < stats.summary()["selected_share"] <= 0.16
+
+
+def test_token_masking_splits_words(continuation):
+    # The same data without whole-word masking selects single pieces of words: the test above can fail.
+    out = run([word_piece_documents()], config_for(dupe_factor=3), continuation=continuation)
+    split = sum(any(flags) and not all(flags) for words in selections_by_word(out) for flags in words)
+    assert split > 20
+
+
+def test_dynamic_masking_writes_unmasked_instances_and_masks_anew_each_read(continuation):
+    groups = synthetic_groups(num_groups=2, docs_per_group=6, seed=8)
+    config = config_for(dynamic_masking=True)
+    out = run(groups, config)
+    assert set(out) == {*features.SEQUENCE_FEATURES, features.NEXT_SENTENCE_LABELS}
+    assert not (out[features.INPUT_WORD_IDS] == features.MASK_ID).any()
+
+    batch = {name: value[:16] for name, value in out.items()}
+    settings = masking.MaskingSettings.from_config(config)
+    dataset = tf.data.Dataset.from_tensors(batch).repeat(3)
+    epochs = [
+        {k: v.numpy() for k, v in b.items()}
+        for b in masking.with_dynamic_masks(dataset, "unused", VOCAB_SIZE, settings, seed=1)
+    ]
+    assert len(epochs) == 3
+    assert not np.array_equal(epochs[0][features.MASKED_LM_POSITIONS], epochs[1][features.MASKED_LM_POSITIONS])
+    for masked in epochs:
+        np.testing.assert_array_equal(masked[features.INPUT_TYPE_IDS], batch[features.INPUT_TYPE_IDS])
+        weights = masked[features.MASKED_LM_WEIGHTS] > 0
+        assert weights.sum() > 16
+        rows_ = np.nonzero(weights)[0]
+        originals = batch[features.INPUT_WORD_IDS][rows_, masked[features.MASKED_LM_POSITIONS][weights]]
+        np.testing.assert_array_equal(masked[features.MASKED_LM_IDS][weights], originals)
+    again = [
+        b[features.MASKED_LM_POSITIONS].numpy()
+        for b in masking.with_dynamic_masks(dataset, "unused", VOCAB_SIZE, settings, seed=1)
+    ]
+    np.testing.assert_array_equal(again[2], epochs[2][features.MASKED_LM_POSITIONS]), "same seed, same masks"

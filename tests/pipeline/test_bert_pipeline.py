@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from tfx.proto.orchestration import executable_spec_pb2, pipeline_pb2
 
 from configs import presets
 from configs.run_config import GlueConfig, ModelConfig, PretrainingDataConfig, TrainerConfig, section_from
@@ -33,7 +34,8 @@ def resolver_source(resolver, key: str) -> tuple[str, str]:
 def test_node_ids_are_the_pretraining_chain_five_per_task_and_the_run_records(nodes):
     _, by_id = nodes
     per_task = ("GlueExampleGen", "GlueFineTune", "LatestBlessedModelResolver", "Evaluator", "Pusher")
-    expected = {"RunConfigGen", "TextExampleGen", "StatisticsGen", "SchemaGen", "Transform", "Trainer", "ReportGen"}
+    expected = {"RunConfigGen", "TextExampleGen", "StatisticsGen", "SchemaGen", "Transform", "InstanceStatisticsGen"}
+    expected |= {"Trainer", "ReportGen"}
     expected |= {f"{kind}_{task}" for kind in per_task for task in TASKS}
     assert set(by_id) == expected
 
@@ -46,6 +48,10 @@ def test_pretraining_chain_is_wired_in_order(nodes):
     assert producer(trainer.inputs["examples"]) == ("Transform", "transformed_examples")
     assert producer(trainer.inputs["transform_graph"]) == ("Transform", "transform_graph")
     assert transform.exec_properties["preprocessing_fn"] == PREPROCESSING_FN
+    # Statistics of the instances come from a StatisticsGen over the written instances, not from Transform,
+    # which would hold every instance in memory until its write completes.
+    assert transform.exec_properties["disable_statistics"] in (1, True)
+    assert producer(by_id["InstanceStatisticsGen"].inputs["examples"]) == ("Transform", "transformed_examples")
     assert trainer.exec_properties["run_fn"] == RUN_FN
 
 
@@ -79,6 +85,12 @@ def test_components_receive_their_config_sections_once(nodes):
     assert section_from(custom, "model", ModelConfig) == config.model
     # The step budget travels in the trainer section only, not again as TrainArgs/EvalArgs.
     assert "num_steps" not in trainer.exec_properties["train_args"] + trainer.exec_properties["eval_args"]
+    reader_config = json.loads(by_id["TextExampleGen"].exec_properties["reader_config"])
+    assert reader_config == {
+        "min_document_chars": config.corpus.min_document_chars,
+        "on_bad_bytes": config.corpus.on_bad_bytes,
+        "documents_per_group": config.corpus.documents_per_group,
+    }
     transform_config = json.loads(by_id["Transform"].exec_properties["custom_config"])
     assert section_from(transform_config, "data", PretrainingDataConfig) == config.data
     fine_tune_config = by_id["GlueFineTune_sst2"].exec_properties["custom_config"]
@@ -91,7 +103,8 @@ def test_run_config_is_recorded_first_and_the_report_reads_every_task(nodes):
     report = by_id["ReportGen"]
     assert producer(report.inputs["run_configuration"]) == ("RunConfigGen", "run_configuration")
     assert producer(report.inputs["pretraining_run"]) == ("Trainer", "model_run")
-    assert producer(report.inputs["post_transform_statistics"]) == ("Transform", "post_transform_stats")
+    assert producer(report.inputs["post_transform_statistics"]) == ("InstanceStatisticsGen", "statistics")
+    assert producer(report.inputs["corpus_examples"]) == ("TextExampleGen", "examples")
     for task in TASKS:
         assert producer(report.inputs[f"glue_run_{task}"]) == (f"GlueFineTune_{task}", "model_run")
         assert producer(report.inputs[f"blessing_{task}"]) == (f"Evaluator_{task}", "blessing")
@@ -105,3 +118,29 @@ def test_run_config_is_recorded_first_and_the_report_reads_every_task(nodes):
                 upstream.add(parent.id)
                 frontier.append(parent)
     assert upstream == set(by_id) - {"ReportGen"}
+
+
+def test_beam_args_of_the_config_reach_every_beam_component(tmp_path):
+    from tfx.dsl.compiler import compiler
+
+    from pipeline import local_runner
+
+    config = presets.load("smoke", ['beam.args=["--direct_num_workers=3", "--my_flag=x"]'])
+    pipeline = local_runner.build(config, tmp_path, tmp_path)
+    deployment = pipeline_pb2.IntermediateDeploymentConfig()
+    compiler.Compiler().compile(pipeline).deployment_config.Unpack(deployment)
+    specs = {}
+    for node_id, executor in deployment.executor_specs.items():
+        if executor.Is(executable_spec_pb2.BeamExecutableSpec.DESCRIPTOR):
+            spec = executable_spec_pb2.BeamExecutableSpec()
+            executor.Unpack(spec)
+            specs[node_id] = list(spec.beam_pipeline_args)
+    beam_nodes = {"TextExampleGen", "StatisticsGen", "Transform", "InstanceStatisticsGen"}
+    assert beam_nodes | {"Evaluator_sst2", "GlueExampleGen_sst2"} <= set(specs)
+    for node_id, args in specs.items():
+        # The local defaults first, the config's options after them (the later of two wins in Beam).
+        assert args[: len(local_runner.LOCAL_BEAM_ARGS)] == local_runner.LOCAL_BEAM_ARGS, node_id
+        assert args[-2:] == ["--direct_num_workers=3", "--my_flag=x"], node_id
+    from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
+
+    assert PipelineOptions(specs["Transform"]).view_as(DirectOptions).direct_num_workers == 3

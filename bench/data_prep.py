@@ -1,0 +1,251 @@
+"""Benchmark: pre-training data preparation (TextExampleGen -> StatisticsGen -> SchemaGen -> Transform).
+
+Runs the data part of the pipeline, exactly as `create_pipeline` wires it, on the local orchestrator
+with the local Beam settings (or `--beam-arg`s), in a child process whose whole process tree
+(Beam workers included) is sampled for resident memory. Then prints:
+
+- each component's time, instances/s and real (non-padding) tokens/s of the Transform;
+- peak RSS: the sum over the run's process tree, sampled every 0.2 s;
+- the instance statistics (`models.instance_statistics`): full-length share, mean real tokens,
+  masked share of eligible tokens, 80/10/10, random-next share;
+- the same-run reference: the seconds tensorflow_text's FastBertTokenizer alone takes to tokenize
+  the corpus's cleaned sentences with the learned vocabulary, and the Transform's time as a multiple.
+
+The defaults are the settings of issue 7 (vocabulary 30,522, seq 128, 20 predictions, dupe factor 5):
+
+    .venv/bin/python bench/data_prep.py --corpus-dir ../shared/data/slices --pattern enwiki_10mb.txt
+    .venv/bin/python bench/data_prep.py --corpus-dir ../shared/data/corpus --pattern '*/wiki_*'
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+ISSUE_SETTINGS = [
+    "data.vocab_size=30522",
+    "data.max_seq_length=128",
+    "data.max_predictions_per_seq=20",
+    "data.dupe_factor=5",
+]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--corpus-dir", type=Path, required=True)
+    parser.add_argument("--pattern", default="*", help="glob of corpus files under --corpus-dir")
+    parser.add_argument("--work-dir", type=Path, default=Path("/tmp/bert_tfx_bench/data_prep"))
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override")
+    parser.add_argument("--beam-arg", action="append", default=[], help="extra Beam option (repeatable)")
+    parser.add_argument("--no-reference", action="store_true", help="skip the tokenizer-alone reference")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    return parser
+
+
+def _config(args):
+    from configs import presets
+
+    overrides = ISSUE_SETTINGS + [f"corpus.input_pattern={args.pattern}", "pipeline_name=bench-data-prep"] + args.set
+    return presets.load("smoke", overrides)
+
+
+def run_data_pipeline(args) -> None:
+    """The child: the data nodes on LocalDagRunner, caching off, a fresh SQLite store."""
+    from tfx import v1 as tfx
+
+    from inspection import store
+    from pipeline import local_runner
+    from pipeline.bert_pipeline import PipelinePaths, data_nodes
+    from pipeline.console import quiet_libraries
+
+    quiet_libraries()
+    config = _config(args)
+    paths = PipelinePaths(
+        corpus_dir=str(args.corpus_dir.resolve()),
+        glue_dir="",
+        pipeline_root=str(args.work_dir / "pipeline_root"),
+        serving_dir="",
+    )
+    pipeline = tfx.dsl.Pipeline(
+        pipeline_name=config.pipeline_name,
+        pipeline_root=paths.pipeline_root,
+        components=data_nodes(config, paths).components(),
+        enable_cache=False,
+        metadata_connection_config=store.sqlite_config(args.work_dir / "metadata.sqlite"),
+        beam_pipeline_args=local_runner.beam_args(config) + args.beam_arg,
+    )
+    tfx.orchestration.LocalDagRunner().run(pipeline)
+
+
+class TreeMemory:
+    """Samples the summed RSS of a process and all its descendants, keeping the peak."""
+
+    def __init__(self, pid: int, period_s: float = 0.2):
+        self._root = psutil.Process(pid)
+        self._period = period_s
+        self.peak_bytes = 0
+        self.samples: list[tuple[float, int]] = []  # (seconds since the epoch, bytes)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> TreeMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def peak_between(self, start: float, end: float) -> int:
+        return max((rss for t, rss in self.samples if start <= t <= end), default=0)
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            total = 0
+            try:
+                for process in [self._root, *self._root.children(recursive=True)]:
+                    try:
+                        total += process.memory_info().rss
+                    except psutil.Error:
+                        pass
+            except psutil.Error:
+                return
+            self.peak_bytes = max(self.peak_bytes, total)
+            self.samples.append((time.time(), total))
+            self._stop.wait(self._period)
+
+
+def _executions(store_path: Path):
+    from inspection.records import MetadataReader
+    from inspection.store import open_store, sqlite_config
+
+    reader = MetadataReader(open_store(sqlite_config(store_path)))
+    return reader.runs()[0].executions
+
+
+def _latest(pipeline_root: Path, component: str, output: str) -> Path:
+    runs = sorted((pipeline_root / component / output).iterdir(), key=lambda p: int(p.name))
+    return runs[-1]
+
+
+def _tokenizer_reference(corpus_dir: Path, pattern: str, vocab_path: Path, min_chars: int) -> tuple[float, int]:
+    """Seconds FastBertTokenizer needs for the corpus's cleaned sentences, and the tokens it made."""
+    import glob
+
+    import tensorflow as tf
+    import tensorflow_text as tf_text
+
+    from components.text_example_gen.corpus_reader import read_documents
+
+    vocab = vocab_path.read_text(encoding="utf-8").splitlines()
+    tokenizer = tf_text.FastBertTokenizer(vocab, token_out_type=tf.int64, lower_case_nfd_strip_accents=True)
+    batches, batch = [], []
+    for path in sorted(p for p in glob.glob(str(corpus_dir / pattern)) if os.path.isfile(p)):
+        for document in read_documents(path, min_chars=min_chars):
+            batch.extend(document.sentences)
+            if len(batch) >= 4096:
+                batches.append(tf.constant(batch))
+                batch = []
+    if batch:
+        batches.append(tf.constant(batch))
+    tokenize = tf.function(lambda s: tokenizer.tokenize(s).flat_values)
+    tokenize(batches[0])  # trace once, outside the timing
+    start, tokens = time.perf_counter(), 0
+    for sentences in batches:
+        tokens += int(tf.size(tokenize(sentences)))
+    return time.perf_counter() - start, tokens
+
+
+def main() -> int:
+    args = _parser().parse_args()
+    if args.child:
+        run_data_pipeline(args)
+        return 0
+
+    if args.work_dir.exists():
+        shutil.rmtree(args.work_dir)
+    args.work_dir.mkdir(parents=True)
+    child = [sys.executable, __file__, "--child", *sys.argv[1:]]
+    start = time.perf_counter()
+    process = subprocess.Popen(child, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    with TreeMemory(process.pid) as memory:
+        code = process.wait()
+    wall = time.perf_counter() - start
+    if code:
+        print(f"data pipeline failed with exit code {code}", file=sys.stderr)
+        return code
+
+    from models import features
+    from models.instance_statistics import statistics_of, transformed_files
+
+    config = _config(args)
+    executions = _executions(args.work_dir / "metadata.sqlite")
+    times = {e.node_id: e.duration_s for e in executions}
+    peaks = {e.node_id: memory.peak_between(e.started, e.started + e.duration_s) / 1e9 for e in executions}
+    root = args.work_dir / "pipeline_root"
+    transformed = _latest(root, "Transform", "transformed_examples")
+    train = statistics_of(transformed_files(str(transformed), "train")).summary()
+    eval_stats = statistics_of(transformed_files(str(transformed), "eval")).summary()
+    instances = train["instances"] + eval_stats["instances"]
+    real_tokens = train["real_tokens"] + eval_stats["real_tokens"]
+    transform_s = times.get("Transform", float("nan"))
+    corpus_bytes = sum(p.stat().st_size for p in args.corpus_dir.glob(args.pattern) if p.is_file())
+    figures = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB",
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "corpus_mb": corpus_bytes / 1e6,
+        "settings": ISSUE_SETTINGS + args.set,
+        "beam_args": args.beam_arg,
+        "wall_s": wall,
+        "component_s": times,
+        "peak_rss_gb": memory.peak_bytes / 1e9,
+        "component_peak_rss_gb": peaks,
+        "instances": instances,
+        "real_tokens": real_tokens,
+        "transform_instances_per_s": instances / transform_s,
+        "transform_real_tokens_per_s": real_tokens / transform_s,
+        "train": train,
+    }
+    if not args.no_reference:
+        vocab = _latest(root, "Transform", "transform_graph") / "transform_fn" / "assets" / features.VOCAB_FILE
+        seconds, tokens = _tokenizer_reference(args.corpus_dir, args.pattern, vocab, config.corpus.min_document_chars)
+        figures["reference_tokenizer_s"] = seconds
+        figures["reference_tokens"] = tokens
+        figures["transform_over_tokenizer"] = transform_s / seconds
+
+    print(f"machine: {figures['machine']}; corpus {figures['corpus_mb']:.1f} MB; wall {wall:.0f} s")
+    for node, seconds in times.items():
+        print(f"  {node:<16} {seconds:7.1f} s, peak RSS {peaks[node]:5.2f} GB")
+    print(f"peak RSS (process tree): {figures['peak_rss_gb']:.2f} GB")
+    print(
+        f"instances: {instances:,} ({figures['transform_instances_per_s']:,.0f}/s in Transform); real tokens "
+        f"{real_tokens:,} ({figures['transform_real_tokens_per_s']:,.0f}/s)"
+    )
+    print(
+        "train split: full length {full_length_share:.1%}, mean real tokens {mean_real_tokens:.1f}, selected "
+        "{selected_share:.2%} of eligible, [MASK]/random/kept {mask_share:.1%}/{random_share:.1%}/{kept_share:.1%}, "
+        "random next {random_next_share:.1%}, [UNK] targets {unk_targets}".format(**train)
+    )
+    if "reference_tokenizer_s" in figures:
+        print(
+            f"reference: FastBertTokenizer alone {figures['reference_tokenizer_s']:.1f} s for "
+            f"{figures['reference_tokens']:,} tokens; Transform = {figures['transform_over_tokenizer']:.1f}x that"
+        )
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
