@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from configs.run_config import (
+    CorpusConfig,
     GlueConfig,
     ModelConfig,
     PretrainingDataConfig,
@@ -23,6 +24,7 @@ def _smoke() -> RunConfig:
     return RunConfig(
         preset="smoke",
         pipeline_name="bert-smoke",
+        corpus=CorpusConfig(documents_per_group=16),  # the bundled sample has about 130 documents
         data=PretrainingDataConfig(vocab_size=2000, max_alphabet=200, max_seq_length=64, max_predictions_per_seq=10),
         model=ModelConfig(
             num_layers=2, hidden_dim=64, num_heads=2, intermediate_dim=128, dropout=0.1, max_position_embeddings=128

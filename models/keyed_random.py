@@ -40,10 +40,22 @@ def _mix(z: tf.Tensor) -> tf.Tensor:
     return z ^ tf.bitwise.right_shift(z, tf.constant(31, tf.uint64))
 
 
-def combine(key: tf.Tensor, value: tf.Tensor) -> tf.Tensor:
+def _mix_int(z: int) -> int:
+    """`_mix` on a Python int (for constants: no ops in the graph)."""
+    mask = (1 << 64) - 1
+    z = ((z ^ (z >> 30)) * _MIX1) & mask
+    z = ((z ^ (z >> 27)) * _MIX2) & mask
+    return z ^ (z >> 31)
+
+
+def _counter(key: tf.Tensor, value: tf.Tensor | int) -> tf.Tensor:
+    """SplitMix64's step: key + golden * (value + 1), in uint64 (wrapping)."""
+    return _u64(key) + tf.constant(_GOLDEN, tf.uint64) * (_u64(value) + tf.constant(1, tf.uint64))
+
+
+def combine(key: tf.Tensor, value: tf.Tensor | int) -> tf.Tensor:
     """A new int64 key from a key and a value (broadcasting), e.g. a document key and a copy index."""
-    mixed = _mix(_u64(key) + tf.constant(_GOLDEN, tf.uint64) * (_u64(value) + tf.constant(1, tf.uint64)))
-    return tf.bitcast(mixed, tf.int64)
+    return tf.bitcast(_mix(_counter(key, value)), tf.int64)
 
 
 def string_key(seed: int, strings: tf.Tensor) -> tf.Tensor:
@@ -52,8 +64,12 @@ def string_key(seed: int, strings: tf.Tensor) -> tf.Tensor:
 
 
 def bits(key: tf.Tensor, stream: int, index: tf.Tensor | int = 0) -> tf.Tensor:
-    """64 random bits (as uint64) for each (key, index), broadcasting key against index."""
-    return _mix(_u64(combine(combine(key, tf.constant(stream, tf.int64)), index)))
+    """64 random bits (as uint64) for each (key, index), broadcasting key against index.
+
+    The stream is folded into the key as a mixed constant (computed in Python), so a draw is one mix.
+    """
+    stream_key = _u64(key) ^ tf.constant(_mix_int(stream * _GOLDEN & ((1 << 64) - 1)), tf.uint64)
+    return _mix(_counter(stream_key, index))
 
 
 def uniform(key: tf.Tensor, stream: int, index: tf.Tensor | int = 0) -> tf.Tensor:

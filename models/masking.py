@@ -81,6 +81,7 @@ def with_dynamic_masks(
     return dataset.enumerate().map(add_masks, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
+@tf.autograph.experimental.do_not_convert  # plain TF ops: tracing is faster without autograph
 def mask_instances(
     word_ids: tf.Tensor,
     input_mask: tf.Tensor,

@@ -74,6 +74,7 @@ class Documents(tf.experimental.ExtensionType):
     keys: tf.Tensor
 
 
+@tf.autograph.experimental.do_not_convert  # plain TF ops, no Python control flow on tensors: tracing is faster
 def build_instances(
     documents: Documents,
     vocab_size: tf.Tensor | int,
@@ -200,14 +201,11 @@ def _pack_chunks(
         sentence_start, sentence_end: per sentence, its token range in the flat token array.
     """
     max_tokens = config.max_seq_length - 3
-    copies = tf.range(tf.size(first, out_type=tf.int64))
     empty = tf.zeros([0], tf.int64)
 
     def body(step, position, copy, steps, start, split, end, targets, is_random):
-        active = position < last
-        at, key, here, limit, partnered = (
-            tf.boolean_mask(x, active) for x in (copies, keys, position, last, has_partner)
-        )
+        at = tf.where(position < last)[:, 0]  # the copies not packed to their end yet
+        key, here, limit, partnered = (tf.gather(x, at) for x in (keys, position, last, has_partner))
         short = keyed_random.uniform(key, keyed_random.SHORT, step) < config.short_seq_prob
         target = tf.where(
             short, 2 + keyed_random.below(key, keyed_random.TARGET_LENGTH, max_tokens - 1, step), max_tokens
@@ -289,6 +287,8 @@ def _assemble(
 def _as_ragged(value: Any) -> tf.RaggedTensor:
     if isinstance(value, tf.RaggedTensor):
         return value
-    if isinstance(value, tf.SparseTensor):
-        return tf.RaggedTensor.from_sparse(value)
+    if isinstance(value, tf.SparseTensor):  # a VarLenFeature: row-major indices [row, position]
+        return tf.RaggedTensor.from_value_rowids(
+            value.values, value.indices[:, 0], nrows=value.dense_shape[0], validate=False
+        )
     return tf.RaggedTensor.from_tensor(tf.reshape(value, [tf.shape(value)[0], -1]))

@@ -1,9 +1,10 @@
 """Learns a WordPiece vocabulary inside Transform, as a Beam analyzer.
 
-TFT has no WordPiece analyzer, so `learn_wordpiece_vocab` hands the words of every document to
-`tft.experimental.ptransform_analyzer` with `WordpieceVocabLearner`: Beam counts the words
-across the whole dataset, then the Rust WordPiece trainer of Hugging Face `tokenizers` picks the
-subwords (`##`-prefixed continuations, special tokens first). The result is written as a
+TFT has no WordPiece analyzer, so `learn_wordpiece_vocab` counts the words of each batch in the graph
+and hands (word, count) pairs to `tft.experimental.ptransform_analyzer` with `WordpieceVocabLearner`:
+Beam adds the counts up across the whole dataset (one dictionary per bundle, merged), then the Rust
+WordPiece trainer of Hugging Face `tokenizers` picks the subwords (`##`-prefixed continuations, special
+tokens first). The result is written as a
 vocabulary file and returned to the graph as an asset path, so the vocabulary travels inside the
 transform graph. Tokenization itself stays tensorflow_text's BertTokenizer (greedy
 longest-match-first over this vocabulary), in the graph.
@@ -29,12 +30,31 @@ from tokenizers.models import WordPiece
 from models import features
 
 
-def _flatten_words(batch: list[np.ndarray]) -> Iterable[bytes]:
-    return batch[0].reshape(-1).tolist()
+class _SumWordCounts(beam.CombineFn):
+    """Batches of (unique words, their counts) -> {word: count} over the whole dataset."""
+
+    def create_accumulator(self) -> dict[bytes, int]:
+        return {}
+
+    def add_input(self, totals: dict[bytes, int], batch: list[np.ndarray]) -> dict[bytes, int]:
+        for word, count in zip(batch[0].tolist(), batch[1].tolist(), strict=True):
+            totals[word] = totals.get(word, 0) + count
+        return totals
+
+    def merge_accumulators(self, accumulators) -> dict[bytes, int]:
+        accumulators = iter(accumulators)
+        totals = next(accumulators)
+        for other in accumulators:
+            for word, count in other.items():
+                totals[word] = totals.get(word, 0) + count
+        return totals
+
+    def extract_output(self, totals: dict[bytes, int]) -> list[tuple[bytes, int]]:
+        return sorted(totals.items())
 
 
 class WordpieceVocabLearner(tft_beam.experimental.PTransformAnalyzer):
-    """Beam PTransform: batches of words -> one vocabulary file path.
+    """Beam PTransform: batches of (unique words, counts) -> one vocabulary file path.
 
     Args:
         vocab_size: target vocabulary size, special tokens included.
@@ -52,9 +72,7 @@ class WordpieceVocabLearner(tft_beam.experimental.PTransformAnalyzer):
         output_dir = self.base_temp_dir
         return (
             batches
-            | "FlattenWords" >> beam.FlatMap(_flatten_words)
-            | "CountWords" >> beam.combiners.Count.PerElement()
-            | "CollectCounts" >> beam.combiners.ToList()
+            | "SumWordCounts" >> beam.CombineGlobally(_SumWordCounts())
             | "Learn" >> beam.Map(self._learn_and_write, output_dir)
         )
 
@@ -112,8 +130,9 @@ def learn_wordpiece_vocab(words: tf.Tensor, vocab_size: int, max_alphabet: int) 
         vocab_size: target size, special tokens (`features.SPECIAL_TOKENS`) included.
         max_alphabet: distinct characters kept in the vocabulary.
     """
+    unique, _, counts = tf.unique_with_counts(words)
     (path,) = tft.experimental.ptransform_analyzer(
-        inputs=[words],
+        inputs=[unique, tf.cast(counts, tf.int64)],
         ptransform=WordpieceVocabLearner(vocab_size, features.SPECIAL_TOKENS, max_alphabet),
         output_dtypes=[tf.string],
         output_shapes=[[]],

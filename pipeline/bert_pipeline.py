@@ -96,6 +96,16 @@ def data_nodes(config: RunConfig, paths: PipelinePaths) -> DataNodes:
     return DataNodes(corpus, statistics, schema, transform, instance_statistics)
 
 
+def pretraining_trainer(config: RunConfig, transform: PretrainingTransform) -> tfx.components.Trainer:
+    """The Trainer that pre-trains BERT on the Transform's instances."""
+    return tfx.components.Trainer(
+        run_fn=RUN_FN,
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        custom_config=to_custom_config(config, "data", "model", "trainer"),
+    )
+
+
 def create_pipeline(
     config: RunConfig,
     paths: PipelinePaths,
@@ -113,12 +123,7 @@ def create_pipeline(
     run_config = RunConfigGen(run_config=config.to_dict()).with_id("RunConfigGen")
     data = data_nodes(config, paths)
     statistics, transform = data.statistics, data.transform
-    trainer = tfx.components.Trainer(
-        run_fn=RUN_FN,
-        examples=transform.outputs["transformed_examples"],
-        transform_graph=transform.outputs["transform_graph"],
-        custom_config=to_custom_config(config, "data", "model", "trainer"),
-    )
+    trainer = pretraining_trainer(config, transform)
     components = [run_config, *data.components(), trainer]
     task_outputs = {}
 

@@ -24,13 +24,25 @@ from pipeline.defaults import DEFAULT_DATA_DIR, DEFAULT_OUTPUT_DIR
 RUN_CONFIG_FILE = "run_config.json"
 
 # The Python direct runner, asked for explicitly (Beam 2.77's default first tries to download the
-# Prism runner, which fails offline), with one worker process per core.
-LOCAL_BEAM_ARGS = ["--runner=DirectRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=0"]
+# Prism runner, which fails offline). A corpus of MULTI_PROCESS_FROM_BYTES or more gets one worker
+# process per core; a smaller one runs in process, because starting the workers (each imports
+# TensorFlow) costs more than the second core saves: on 10 MB of text the data steps took 106 s in
+# process and 171 s with two workers (docs/benchmarks.md, "Pre-training data").
+IN_PROCESS_BEAM_ARGS = ["--runner=DirectRunner", "--direct_running_mode=in_memory", "--direct_num_workers=1"]
+MULTI_PROCESS_BEAM_ARGS = ["--runner=DirectRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=0"]
+MULTI_PROCESS_FROM_BYTES = 32 * 2**20
 
 
-def beam_args(config: RunConfig) -> list[str]:
-    """The local runner's Beam options, then the run config's `beam.args` (which win where they repeat one)."""
-    return LOCAL_BEAM_ARGS + list(config.beam.args)
+def corpus_bytes(corpus_dir: str | Path, input_pattern: str) -> int:
+    """Size of the corpus files a run reads (as stored: compressed files count compressed)."""
+    return sum(p.stat().st_size for p in Path(corpus_dir).glob(input_pattern) if p.is_file())
+
+
+def beam_args(config: RunConfig, corpus_size: int) -> list[str]:
+    """The local Beam options for a corpus of `corpus_size` bytes, then the config's `beam.args` (which win
+    where they repeat one: `--beam-arg=--direct_running_mode=multi_processing` forces the workers)."""
+    defaults = MULTI_PROCESS_BEAM_ARGS if corpus_size >= MULTI_PROCESS_FROM_BYTES else IN_PROCESS_BEAM_ARGS
+    return defaults + list(config.beam.args)
 
 
 def run_dir(config: RunConfig, output_dir: Path) -> Path:
@@ -110,7 +122,7 @@ def build(
         config,
         paths,
         metadata_connection_config=connection,
-        beam_pipeline_args=beam_args(config),
+        beam_pipeline_args=beam_args(config, corpus_bytes(paths.corpus_dir, config.corpus.input_pattern)),
         report_metadata_connection=_for_report(connection),
     )
 

@@ -13,6 +13,7 @@ import glob
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import time
@@ -45,6 +46,7 @@ UPSTREAM_OF_TRAINER = {
     "StatisticsGen",
     "SchemaGen",
     "Transform",
+    "InstanceStatisticsGen",
     "GlueExampleGen_sst2",
     "GlueExampleGen_mrpc",
 }
@@ -127,6 +129,10 @@ def test_every_component_completes_and_cli_reports_outputs(runs):
     assert "ML Metadata:" in stdout and str(runs["store_path"]) in stdout
     for task in ("sst2", "mrpc"):
         assert f"{task:<6} dev accuracy 0." in stdout
+    assert re.search(
+        r"corpus: 1\d\d documents read, \d+ too short, \d+ duplicates, 0 lines with bad bytes; 1\d\d kept", stdout
+    )
+    assert re.search(r"train: \d+ documents -> [\d,]+ instances, [\d,]+ real tokens", stdout), stdout
     assert seconds < 15 * 60
 
 

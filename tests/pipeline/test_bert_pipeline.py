@@ -120,13 +120,9 @@ def test_run_config_is_recorded_first_and_the_report_reads_every_task(nodes):
     assert upstream == set(by_id) - {"ReportGen"}
 
 
-def test_beam_args_of_the_config_reach_every_beam_component(tmp_path):
+def beam_args_by_node(pipeline) -> dict[str, list[str]]:
     from tfx.dsl.compiler import compiler
 
-    from pipeline import local_runner
-
-    config = presets.load("smoke", ['beam.args=["--direct_num_workers=3", "--my_flag=x"]'])
-    pipeline = local_runner.build(config, tmp_path, tmp_path)
     deployment = pipeline_pb2.IntermediateDeploymentConfig()
     compiler.Compiler().compile(pipeline).deployment_config.Unpack(deployment)
     specs = {}
@@ -135,12 +131,35 @@ def test_beam_args_of_the_config_reach_every_beam_component(tmp_path):
             spec = executable_spec_pb2.BeamExecutableSpec()
             executor.Unpack(spec)
             specs[node_id] = list(spec.beam_pipeline_args)
+    return specs
+
+
+def test_beam_args_of_the_config_reach_every_beam_component(tmp_path):
+    from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
+
+    from pipeline import local_runner
+
+    config = presets.load("smoke", ['beam.args=["--direct_num_workers=3", "--my_flag=x"]'])
+    specs = beam_args_by_node(local_runner.build(config, tmp_path, tmp_path))
     beam_nodes = {"TextExampleGen", "StatisticsGen", "Transform", "InstanceStatisticsGen"}
     assert beam_nodes | {"Evaluator_sst2", "GlueExampleGen_sst2"} <= set(specs)
     for node_id, args in specs.items():
-        # The local defaults first, the config's options after them (the later of two wins in Beam).
-        assert args[: len(local_runner.LOCAL_BEAM_ARGS)] == local_runner.LOCAL_BEAM_ARGS, node_id
+        # The local defaults first (an empty corpus: in process), the config's options after them (the later
+        # of two wins in Beam).
+        assert args[:3] == local_runner.IN_PROCESS_BEAM_ARGS, node_id
         assert args[-2:] == ["--direct_num_workers=3", "--my_flag=x"], node_id
+    assert PipelineOptions(specs["Transform"]).view_as(DirectOptions).direct_num_workers == 3
+
+
+def test_a_large_corpus_gets_a_worker_process_per_core(tmp_path):
     from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
 
-    assert PipelineOptions(specs["Transform"]).view_as(DirectOptions).direct_num_workers == 3
+    from pipeline import local_runner
+
+    (tmp_path / "corpus").mkdir()
+    with open(tmp_path / "corpus" / "big.txt", "wb") as f:
+        f.truncate(local_runner.MULTI_PROCESS_FROM_BYTES)  # sparse: no disk used
+    config = presets.load("smoke")
+    transform_args = beam_args_by_node(local_runner.build(config, tmp_path / "out", tmp_path))["Transform"]
+    options = PipelineOptions(transform_args).view_as(DirectOptions)
+    assert (options.direct_running_mode, options.direct_num_workers) == ("multi_processing", 0)
