@@ -83,8 +83,7 @@ def run_data_pipeline(args) -> None:
         components=data_nodes(config, paths).components(),
         enable_cache=False,
         metadata_connection_config=store.sqlite_config(args.work_dir / "metadata.sqlite"),
-        beam_pipeline_args=local_runner.beam_args(config, local_runner.corpus_bytes(args.corpus_dir, args.pattern))
-        + args.beam_arg,
+        beam_pipeline_args=local_runner.beam_args(config) + args.beam_arg,
     )
     tfx.orchestration.LocalDagRunner().run(pipeline)
 
@@ -189,7 +188,6 @@ def main() -> int:
 
     from models import features
     from models.instance_statistics import statistics_of, transformed_files
-    from pipeline import local_runner
 
     config = _config(args)
     executions = _executions(args.work_dir / "metadata.sqlite")
@@ -202,7 +200,7 @@ def main() -> int:
     instances = train["instances"] + eval_stats["instances"]
     real_tokens = train["real_tokens"] + eval_stats["real_tokens"]
     transform_s = times.get("Transform", float("nan"))
-    corpus_bytes = local_runner.corpus_bytes(args.corpus_dir, args.pattern)
+    corpus_bytes = sum(p.stat().st_size for p in args.corpus_dir.glob(args.pattern) if p.is_file())
     figures = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB",
         "command": " ".join([Path(sys.executable).name, *sys.argv]),

@@ -5,7 +5,8 @@ output batch size when no feature is passed through). Per batch, in TensorFlow o
 runs in Beam and in the exported transform graph:
 
 1. WordPiece vocabulary learned over the whole dataset (an analyzer, `vocab_learner`);
-2. sentences tokenized with tensorflow_text's BertTokenizer over that vocabulary;
+2. sentences tokenized as tensorflow_text's BertTokenizer does over that vocabulary (the words split
+   once, for the vocabulary and for the ids);
 3. each document used `dupe_factor` times; each copy packed greedily, as the original BERT data does:
    sentences are added to a chunk until it holds a target length (`max_seq_length - 3`, or with
    `short_seq_prob` a random shorter one); the chunk is split at a random sentence boundary (inside
@@ -39,14 +40,13 @@ def preprocessing_fn(inputs: dict[str, Any], custom_config: dict[str, Any]) -> d
     document_sentences = _as_ragged(inputs[features.DOCUMENT_SENTENCES])  # [groups, (documents)]
     doc_ids = _as_ragged(inputs[features.DOC_ID])  # [groups, (documents)]
 
-    words = tokenization.basic_tokenizer(config.lower_case).tokenize(sentences.flat_values)
+    words = tokenization.basic_tokenizer(config.lower_case).tokenize(sentences.flat_values)  # [sentences, (words)]
     vocab_path = vocab_learner.learn_wordpiece_vocab(words.flat_values, config.vocab_size, config.max_alphabet)
     tft.annotate_asset(features.VOCAB_FILE, features.VOCAB_FILE)  # the analyzer writes it under that name
     table = tokenization.vocab_table(vocab_path)
-    tokenizer = tokenization.wordpiece_tokenizer(table, config.lower_case)
 
     documents = Documents(
-        sentence_ids=tokenization.tokenize(tokenizer, sentences.flat_values),
+        sentence_ids=tokenization.word_pieces(table).tokenize(words).merge_dims(-2, -1),
         sentence_counts=tf.cast(document_sentences.flat_values, tf.int64),
         group=document_sentences.value_rowids(),
         keys=keyed_random.string_key(config.seed, doc_ids.flat_values),

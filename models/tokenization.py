@@ -40,6 +40,16 @@ def wordpiece_tokenizer(table: tf.lookup.StaticVocabularyTable, lower_case: bool
     )
 
 
+def word_pieces(table: tf.lookup.StaticVocabularyTable) -> tf_text.WordpieceTokenizer:
+    """The WordPiece half of `wordpiece_tokenizer`, for words `basic_tokenizer` already split.
+
+    `word_pieces(table).tokenize(basic_tokenizer(lc).tokenize(text))` gives the ids
+    `wordpiece_tokenizer(table, lc).tokenize(text)` gives (a test checks it): Transform splits words
+    once, for the vocabulary and for the ids.
+    """
+    return tf_text.WordpieceTokenizer(table, token_out_type=tf.int64, unknown_token=features.UNK_TOKEN)
+
+
 def saved_model_tokenizer(vocab_path: str, lower_case: bool) -> tuple[tf.saved_model.Asset, tf_text.BertTokenizer]:
     """The vocabulary as a SavedModel asset and a tokenizer over it, for modules that get exported.
 

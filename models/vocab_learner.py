@@ -94,6 +94,9 @@ class WordpieceVocabLearner(tft_beam.experimental.PTransformAnalyzer):
         return np.array(path.encode("utf-8"))
 
 
+CONTINUATION = "##"
+
+
 def _repeated_words(word_counts: Iterable[tuple[str, int]], per_string: int = 10_000) -> Iterable[str]:
     """The trainer counts whitespace-separated words: each word repeated `count` times, in bounded strings."""
     for word, count in word_counts:
@@ -104,18 +107,42 @@ def _repeated_words(word_counts: Iterable[tuple[str, int]], per_string: int = 10
             yield (word + " ") * rest
 
 
+def alphabet(word_counts: list[tuple[str, int]], max_alphabet: int) -> list[str]:
+    """The `max_alphabet` most frequent characters, ties broken by the character: the same every run.
+
+    (Left to itself, the trainer breaks ties between equally frequent characters in hash-map order, which
+    changes from run to run, and with it the vocabulary and every instance.)
+    """
+    counts: dict[str, int] = {}
+    for word, count in word_counts:
+        for char in word:
+            counts[char] = counts.get(char, 0) + count
+    return sorted(counts, key=lambda c: (-counts[c], c))[:max_alphabet]
+
+
 def learn_vocabulary(
     word_counts: Iterable[tuple[str, int]], vocab_size: int, reserved_tokens: list[str], max_alphabet: int
 ) -> list[str]:
-    """WordPiece vocabulary (tokens in id order) from (word, count) pairs of normalised words."""
+    """WordPiece vocabulary (tokens in id order) from (word, count) pairs of normalised words.
+
+    The same counts give the same vocabulary, whatever their order.
+    """
+    word_counts = sorted(word_counts)
+    chars = alphabet(word_counts, max_alphabet)
+    # The trainer creates the `##` form of a character the first time it meets it inside a word, in
+    # hash-map order, and breaks ties between equally frequent merges by those ids (tokenizers issue
+    # #1794): giving it every `##` character up front, in a fixed order, fixes the ids.
+    kept = set(chars)
+    continuations = sorted({c for word, _ in word_counts for c in word[1:] if c in kept})
     tokenizer = Tokenizer(WordPiece(unk_token=features.UNK_TOKEN))
     tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     trainer = trainers.WordPieceTrainer(
         vocab_size=vocab_size,
-        special_tokens=reserved_tokens,
+        special_tokens=[*reserved_tokens, *(CONTINUATION + c for c in continuations)],
         min_frequency=1,
-        limit_alphabet=max_alphabet,
-        continuing_subword_prefix="##",
+        limit_alphabet=len(chars),
+        initial_alphabet=chars,
+        continuing_subword_prefix=CONTINUATION,
         show_progress=False,
     )
     tokenizer.train_from_iterator(_repeated_words(word_counts), trainer=trainer)

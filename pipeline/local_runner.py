@@ -24,25 +24,17 @@ from pipeline.defaults import DEFAULT_DATA_DIR, DEFAULT_OUTPUT_DIR
 RUN_CONFIG_FILE = "run_config.json"
 
 # The Python direct runner, asked for explicitly (Beam 2.77's default first tries to download the
-# Prism runner, which fails offline). A corpus of MULTI_PROCESS_FROM_BYTES or more gets one worker
-# process per core; a smaller one runs in process, because starting the workers (each imports
-# TensorFlow) costs more than the second core saves: on 10 MB of text the data steps took 106 s in
-# process and 171 s with two workers (docs/benchmarks.md, "Pre-training data").
-IN_PROCESS_BEAM_ARGS = ["--runner=DirectRunner", "--direct_running_mode=in_memory", "--direct_num_workers=1"]
-MULTI_PROCESS_BEAM_ARGS = ["--runner=DirectRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=0"]
-MULTI_PROCESS_FROM_BYTES = 32 * 2**20
+# Prism runner, which fails offline), with one worker thread per core. Threads, not processes: our
+# Beam work is mostly TensorFlow and tokenizer kernels, which run outside the GIL, and worker
+# processes would each import TensorFlow and hold a copy of it. Measured on 2 cores (docs/benchmarks.md,
+# "Pre-training data"), Transform on 100 MB of text: 158 s with threads, 200 s in one thread, 234 s
+# with worker processes; peak memory of the data steps 2.8, 2.2 and 5.1 GB.
+LOCAL_BEAM_ARGS = ["--runner=DirectRunner", "--direct_running_mode=multi_threading", "--direct_num_workers=0"]
 
 
-def corpus_bytes(corpus_dir: str | Path, input_pattern: str) -> int:
-    """Size of the corpus files a run reads (as stored: compressed files count compressed)."""
-    return sum(p.stat().st_size for p in Path(corpus_dir).glob(input_pattern) if p.is_file())
-
-
-def beam_args(config: RunConfig, corpus_size: int) -> list[str]:
-    """The local Beam options for a corpus of `corpus_size` bytes, then the config's `beam.args` (which win
-    where they repeat one: `--beam-arg=--direct_running_mode=multi_processing` forces the workers)."""
-    defaults = MULTI_PROCESS_BEAM_ARGS if corpus_size >= MULTI_PROCESS_FROM_BYTES else IN_PROCESS_BEAM_ARGS
-    return defaults + list(config.beam.args)
+def beam_args(config: RunConfig) -> list[str]:
+    """The local runner's Beam options, then the config's `beam.args` (which win where they repeat one)."""
+    return LOCAL_BEAM_ARGS + list(config.beam.args)
 
 
 def run_dir(config: RunConfig, output_dir: Path) -> Path:
@@ -122,7 +114,7 @@ def build(
         config,
         paths,
         metadata_connection_config=connection,
-        beam_pipeline_args=beam_args(config, corpus_bytes(paths.corpus_dir, config.corpus.input_pattern)),
+        beam_pipeline_args=beam_args(config),
         report_metadata_connection=_for_report(connection),
     )
 

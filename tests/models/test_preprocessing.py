@@ -322,3 +322,20 @@ def test_dynamic_masking_writes_unmasked_instances_and_masks_anew_each_read(cont
         for b in masking.with_dynamic_masks(dataset, "unused", VOCAB_SIZE, settings, seed=1)
     ]
     np.testing.assert_array_equal(again[2], epochs[2][features.MASKED_LM_POSITIONS]), "same seed, same masks"
+
+
+def test_transform_tokenizes_exactly_as_the_serving_tokenizer(tmp_path):
+    # Transform splits words once (for the vocabulary and the ids); the exported encoder and GLUE use
+    # BertTokenizer. Both must give the same ids, [UNK] and accents included.
+    from models import tokenization
+
+    vocab = [*features.SPECIAL_TOKENS, "the", "cat", "sat", "##s", "on", "mat", "un", "##believ", "##able", ".", ","]
+    path = tmp_path / "vocab.txt"
+    path.write_text("".join(t + "\n" for t in vocab))
+    text = tf.constant(["The cats sat on the mat.", "Unbelievable, the café!", "", "  spaces\tand\nlines  "])
+    table = tokenization.vocab_table(str(path))
+    serving = tokenization.tokenize(tokenization.wordpiece_tokenizer(table, lower_case=True), text)
+    words = tokenization.basic_tokenizer(lower_case=True).tokenize(text)
+    transform = tokenization.word_pieces(table).tokenize(words).merge_dims(-2, -1)
+    assert serving.to_list() == transform.to_list()
+    assert serving.to_list()[0] == [5, 6, 8, 7, 9, 5, 10, 14]

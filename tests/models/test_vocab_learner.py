@@ -34,3 +34,22 @@ def test_word_counts_reach_the_trainer_exactly_in_bounded_strings():
     strings = list(_repeated_words([("the", 25), ("cat", 3)], per_string=10))
     assert [len(s.split()) for s in strings] == [10, 10, 5, 3]
     assert collections.Counter(w for s in strings for w in s.split()) == {"the": 25, "cat": 3}
+
+
+def test_same_counts_give_the_same_vocabulary_in_any_order():
+    # Many characters of equal frequency and more of them than the alphabet keeps: the trainer alone
+    # broke such ties in hash-map order, so the vocabulary (and every instance) changed between runs.
+    import random
+
+    rng = random.Random(0)
+    letters = [chr(c) for c in range(0x4E00, 0x4E00 + 300)]  # 300 CJK characters
+    counts = [("".join(rng.choice(letters) for _ in range(rng.randint(2, 6))), rng.randint(1, 3)) for _ in range(3000)]
+    vocabularies = set()
+    for attempt in range(6):
+        shuffled = counts[:]
+        random.Random(attempt).shuffle(shuffled)
+        vocabularies.add(tuple(learn_vocabulary(shuffled, 800, list(features.SPECIAL_TOKENS), max_alphabet=120)))
+    assert len(vocabularies) == 1
+    [vocab] = vocabularies
+    singles = [t for t in vocab if len(t) == 1 and t not in features.SPECIAL_TOKENS]
+    assert len(singles) == 120

@@ -144,22 +144,7 @@ def test_beam_args_of_the_config_reach_every_beam_component(tmp_path):
     beam_nodes = {"TextExampleGen", "StatisticsGen", "Transform", "InstanceStatisticsGen"}
     assert beam_nodes | {"Evaluator_sst2", "GlueExampleGen_sst2"} <= set(specs)
     for node_id, args in specs.items():
-        # The local defaults first (an empty corpus: in process), the config's options after them (the later
-        # of two wins in Beam).
-        assert args[:3] == local_runner.IN_PROCESS_BEAM_ARGS, node_id
+        # The local defaults first, the config's options after them (the later of two wins in Beam).
+        assert args[:3] == local_runner.LOCAL_BEAM_ARGS, node_id
         assert args[-2:] == ["--direct_num_workers=3", "--my_flag=x"], node_id
     assert PipelineOptions(specs["Transform"]).view_as(DirectOptions).direct_num_workers == 3
-
-
-def test_a_large_corpus_gets_a_worker_process_per_core(tmp_path):
-    from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
-
-    from pipeline import local_runner
-
-    (tmp_path / "corpus").mkdir()
-    with open(tmp_path / "corpus" / "big.txt", "wb") as f:
-        f.truncate(local_runner.MULTI_PROCESS_FROM_BYTES)  # sparse: no disk used
-    config = presets.load("smoke")
-    transform_args = beam_args_by_node(local_runner.build(config, tmp_path / "out", tmp_path))["Transform"]
-    options = PipelineOptions(transform_args).view_as(DirectOptions)
-    assert (options.direct_running_mode, options.direct_num_workers) == ("multi_processing", 0)
