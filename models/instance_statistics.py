@@ -85,12 +85,14 @@ def transformed_files(transformed_examples_uri: str, split: str = "train") -> li
 
 
 def read_instances(files: Iterable[str], batch_size: int = 4096) -> Iterator[dict[str, np.ndarray]]:
-    """Parses the Transform's gzipped TFRecords into batches of numpy arrays."""
+    """Parses the Transform's gzipped TFRecords into batches of numpy arrays (the features they have)."""
     files = list(files)
     first = next(iter(tf.data.TFRecordDataset(files[:1], compression_type="GZIP").take(1)))
     example = tf.train.Example.FromString(first.numpy())
     spec = {}
     for name in features.PRETRAINING_FEATURES:
+        if name not in example.features.feature:  # masked-LM features are absent under dynamic masking
+            continue
         feature = example.features.feature[name]
         kind = feature.WhichOneof("kind")
         length = len(getattr(feature, kind).value)
