@@ -20,7 +20,7 @@ from typing import Any
 
 from models import features
 from models.features import SPECIAL_TOKENS, VOCAB_FILE
-from models.run_files import GLUE_METRICS_FILE, HISTORY_FILE
+from models.run_files import CORPUS_COUNT_PREFIX, CORPUS_COUNTS_FILE, GLUE_METRICS_FILE, HISTORY_FILE
 
 HTML_FILE = "index.html"
 MARKDOWN_FILE = "report.md"
@@ -73,11 +73,6 @@ class ReportInputs:
     blessing_flags: dict[str, bool] = dataclasses.field(default_factory=dict)
     pushed: dict[str, str | None] = dataclasses.field(default_factory=dict)
     corpus_counts: dict[str, int] = dataclasses.field(default_factory=dict)
-
-
-# TextExampleGen records its counts as the Examples artifact's `corpus_<name>` properties and in this file.
-CORPUS_COUNT_PREFIX = "corpus_"
-CORPUS_COUNTS_FILE = "corpus_counts.json"
 
 
 def corpus_counts(examples: ArtifactRef) -> dict[str, int]:

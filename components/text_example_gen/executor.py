@@ -35,6 +35,7 @@ from tfx.utils import proto_utils
 from components.file_example_gen import open_binary, reader_config
 from components.text_example_gen.corpus_reader import Document, ReadCounts, read_documents
 from models import features
+from models.run_files import CORPUS_COUNT_PREFIX, CORPUS_COUNTS_FILE
 
 
 def _bytes_feature(values: list[str]) -> tf.train.Feature:
@@ -90,8 +91,7 @@ def _bucket_ends(exec_properties: dict[str, Any]) -> list[int]:
     return ends
 
 
-COUNTS_FILE = "corpus_counts.json"
-COUNT_PROPERTY_PREFIX = "corpus_"
+COUNTS_FILE = CORPUS_COUNTS_FILE
 _COUNTS_PATH_KEY = "_corpus_counts_path"
 _COUNTS = "counts"
 
@@ -191,7 +191,7 @@ class Executor(BaseExampleGenExecutor):
         with fileio.open(counts_path) as f:
             counts = json.load(f)
         for name, value in counts.items():
-            examples.set_int_custom_property(COUNT_PROPERTY_PREFIX + name, value)
+            examples.set_int_custom_property(CORPUS_COUNT_PREFIX + name, value)
         if counts["documents_kept"] == 0:
             input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
             raise ValueError(
