@@ -96,9 +96,30 @@ _COUNTS_PATH_KEY = "_corpus_counts_path"
 _COUNTS = "counts"
 
 
-def _first_by_id(documents: list[Document]) -> Document:
-    """Of documents with the same content, keeps one deterministically (lowest source, then id)."""
-    return min(documents, key=lambda d: (d.source, d.doc_id))
+class _KeepFirstById(beam.CombineFn):
+    """Of documents with the same content, keeps one deterministically (lowest source, then id).
+
+    A CombineFn that holds one document per key (a plain function would be handed lists to reduce, and
+    Beam's wrapper for it failed intermittently under the multi-threaded runner).
+    """
+
+    def create_accumulator(self) -> Document | None:
+        return None
+
+    def add_input(self, kept: Document | None, document: Document) -> Document:
+        if kept is None or (document.source, document.doc_id) < (kept.source, kept.doc_id):
+            return document
+        return kept
+
+    def merge_accumulators(self, accumulators) -> Document | None:
+        kept = None
+        for document in accumulators:
+            if document is not None:
+                kept = self.add_input(kept, document)
+        return kept
+
+    def extract_output(self, kept: Document | None) -> Document | None:
+        return kept
 
 
 def _read_file(path: str, min_chars: int, on_bad_bytes: str) -> Iterator[Document]:
@@ -149,7 +170,7 @@ def _CorpusToExample(pipeline: beam.Pipeline, exec_properties: dict[str, Any], s
     documents = (
         read.documents
         | "KeyByContent" >> beam.Map(lambda d: (d.fingerprint, d))
-        | "DropDuplicates" >> beam.CombinePerKey(_first_by_id)
+        | "DropDuplicates" >> beam.CombinePerKey(_KeepFirstById())
         | "Values" >> beam.Values()
     )
     bucket_ends = _bucket_ends(exec_properties)
