@@ -7,7 +7,7 @@ instances do not depend on how Beam batches records or how many workers run. Eac
 the split TFX's own partitioning would give it (the hash of its `doc_id`); the group's
 `features.GROUP_KEY` is the `doc_id` of one of its documents, so TFX puts the group there too.
 
-Besides the examples it writes `COUNTS_FILE` at the root of the Examples artifact (documents read,
+Besides the examples it writes `CORPUS_COUNTS_FILE` at the root of the Examples artifact (documents read,
 dropped as short, dropped as duplicates, lines with bad bytes, documents kept) and records the same
 numbers as the artifact's `corpus_*` custom properties, so they travel with the lineage. A corpus whose
 documents are all dropped fails here, naming the corpus folder and the counts.
@@ -91,7 +91,6 @@ def _bucket_ends(exec_properties: dict[str, Any]) -> list[int]:
     return ends
 
 
-COUNTS_FILE = CORPUS_COUNTS_FILE
 _COUNTS_PATH_KEY = "_corpus_counts_path"
 _COUNTS = "counts"
 
@@ -207,7 +206,7 @@ class Executor(BaseExampleGenExecutor):
 
     def Do(self, input_dict: dict[str, list], output_dict: dict[str, list], exec_properties: dict[str, Any]) -> None:
         examples = artifact_utils.get_single_instance(output_dict[standard_component_specs.EXAMPLES_KEY])
-        counts_path = os.path.join(examples.uri, COUNTS_FILE)
+        counts_path = os.path.join(examples.uri, CORPUS_COUNTS_FILE)
         super().Do(input_dict, output_dict, {**exec_properties, _COUNTS_PATH_KEY: counts_path})
         with fileio.open(counts_path) as f:
             counts = json.load(f)

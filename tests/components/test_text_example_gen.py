@@ -12,6 +12,7 @@ from tfx.utils import proto_utils
 from components.text_example_gen import executor as executor_lib
 from components.text_example_gen.component import TextExampleGen
 from models import features
+from models.run_files import CORPUS_COUNTS_FILE
 
 BEAM_ARGS = ["--runner=DirectRunner", "--direct_running_mode=in_memory", "--direct_num_workers=1"]
 
@@ -80,7 +81,7 @@ def test_documents_come_in_groups_in_the_split_of_their_id(corpus, tmp_path):
     groups = read_split(examples.uri, "train") + read_split(examples.uri, "eval")
     assert 61 / 8 <= len(groups) <= 61 / 8 + 2
 
-    counts = json.loads((tmp_path / "out" / executor_lib.COUNTS_FILE).read_text())
+    counts = json.loads((tmp_path / "out" / CORPUS_COUNTS_FILE).read_text())
     assert counts == {
         "documents_read": 63,
         "dropped_short": 1,
