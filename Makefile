@@ -6,7 +6,7 @@ PRESET ?= smoke
 OVERRIDES ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup run test lint format clean
+.PHONY: setup run test lint format clean image kfp-local
 
 setup:
 	@bash scripts/setup_env.sh
@@ -28,3 +28,11 @@ format: setup
 
 clean:
 	rm -rf outputs
+
+# The Kubeflow image (podman + debootstrap, no Docker daemon): see kubeflow/README.md.
+image:
+	@bash kubeflow/build_image.sh
+
+# Runs the compiled Kubeflow spec here, every task in the image under podman (builds the image when missing).
+kfp-local: setup
+	@bash kubeflow/kfp_local.sh

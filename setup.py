@@ -31,7 +31,9 @@ setup(
     name="bert-tfx",
     version="0.1.0",
     description="A TFX pipeline that pre-trains BERT from scratch in TensorFlow 2 and proves it on GLUE.",
-    python_requires=">=3.11,<3.12",
+    # 3.11 is what `make setup` installs (constraints.txt); 3.13 is what the Kubeflow image runs
+    # (Debian 13, kubeflow/constraints-py313.txt). tfx 1.21 allows up to 3.13.
+    python_requires=">=3.11,<3.14",
     packages=find_packages(
         include=[
             "configs",

@@ -16,6 +16,7 @@ from tfx.components.example_gen import component as example_gen_component
 from tfx.components.example_gen import utils as example_gen_utils
 from tfx.dsl.components.base import base_beam_component
 from tfx.dsl.io import fileio
+from tfx.orchestration import data_types
 from tfx.proto import example_gen_pb2
 from tfx.types import channel, component_spec, standard_artifacts, standard_component_specs
 
@@ -42,7 +43,7 @@ class JsonConfiguredExampleGen(example_gen_component.FileBasedExampleGen):
 
     def __init__(
         self,
-        input_base: str,
+        input_base: str | data_types.RuntimeParameter,
         reader_config: dict[str, Any],
         input_config: example_gen_pb2.Input | None = None,
         output_config: example_gen_pb2.Output | None = None,

@@ -11,9 +11,11 @@ from collections.abc import Callable
 from configs.run_config import (
     CorpusConfig,
     GlueConfig,
+    KubeflowConfig,
     ModelConfig,
     PretrainingDataConfig,
     RunConfig,
+    StepResources,
     TrainerConfig,
     apply_overrides,
 )
@@ -66,6 +68,7 @@ def _mini() -> RunConfig:
         model=ModelConfig(num_layers=4, hidden_dim=256, num_heads=4, intermediate_dim=1024),
         trainer=TrainerConfig(train_steps=50000, batch_size=128, learning_rate=5e-4, warmup_steps=2000),
         glue=GlueConfig(learning_rate=5e-5, min_accuracy={"sst2": 0.8, "mrpc": 0.7}, min_f1={"mrpc": 0.8}),
+        kubeflow=_accelerated(),
     )
 
 
@@ -83,6 +86,16 @@ def _base() -> RunConfig:
             log_every_steps=1000,
         ),
         glue=GlueConfig(min_accuracy={"sst2": 0.9, "mrpc": 0.8}, min_f1={"mrpc": 0.86}),
+        kubeflow=_accelerated(),
+    )
+
+
+def _accelerated() -> KubeflowConfig:
+    """Step resources of the presets meant for accelerators: one GPU for pre-training and for each fine-tuning."""
+    return KubeflowConfig(
+        data=StepResources(cpu=4.0, memory_gib=16.0),
+        trainer=StepResources(cpu=8.0, memory_gib=32.0, gpus=1),
+        fine_tune=StepResources(cpu=4.0, memory_gib=16.0, gpus=1),
     )
 
 

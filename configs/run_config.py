@@ -214,6 +214,42 @@ class GlueConfig:
 
 
 @dataclasses.dataclass
+class StepResources:
+    """What one Kubeflow Pipelines step asks its cluster for.
+
+    Attributes:
+        cpu: CPU cores requested.
+        memory_gib: memory requested, in GiB.
+        gpus: GPUs asked for (a Kubernetes limit); 0 for none.
+    """
+
+    cpu: float = 1.0
+    memory_gib: float = 4.0
+    gpus: int = 0
+
+
+@dataclasses.dataclass
+class KubeflowConfig:
+    """Resources of the steps when the pipeline runs on Kubeflow Pipelines (the local runner ignores them).
+
+    Attributes:
+        default: every step not named below (RunConfigGen, GlueExampleGen, Evaluator, Pusher, ReportGen).
+        data: the steps over the corpus (TextExampleGen, StatisticsGen, SchemaGen, Transform,
+            InstanceStatisticsGen); with Beam on Dataflow, Flink or Spark they only drive the job.
+        trainer: the pre-training Trainer.
+        fine_tune: each GlueFineTune.
+        gpu_resource: the extended resource that GPUs are scheduled by (`nvidia.com/gpu` with NVIDIA's
+            device plugin, `amd.com/gpu` with AMD's).
+    """
+
+    default: StepResources = dataclasses.field(default_factory=StepResources)
+    data: StepResources = dataclasses.field(default_factory=lambda: StepResources(cpu=2.0, memory_gib=8.0))
+    trainer: StepResources = dataclasses.field(default_factory=lambda: StepResources(cpu=4.0, memory_gib=16.0))
+    fine_tune: StepResources = dataclasses.field(default_factory=lambda: StepResources(cpu=2.0, memory_gib=8.0))
+    gpu_resource: str = "nvidia.com/gpu"
+
+
+@dataclasses.dataclass
 class RunConfig:
     """One pipeline run: what to read, what to build, where to write.
 
@@ -226,6 +262,7 @@ class RunConfig:
         trainer: pre-training loop.
         glue: fine-tuning and gating.
         beam: Beam options of the data components.
+        kubeflow: resources of the steps on Kubeflow Pipelines.
     """
 
     preset: str = "base"
@@ -236,6 +273,7 @@ class RunConfig:
     trainer: TrainerConfig = dataclasses.field(default_factory=TrainerConfig)
     glue: GlueConfig = dataclasses.field(default_factory=GlueConfig)
     beam: BeamConfig = dataclasses.field(default_factory=BeamConfig)
+    kubeflow: KubeflowConfig = dataclasses.field(default_factory=KubeflowConfig)
 
     def validate(self) -> RunConfig:
         """Checks cross-field invariants; returns self so calls chain. Raises ValueError."""
@@ -342,6 +380,14 @@ class RunConfig:
         )
         malformed = [a for a in self.beam.args if not a.startswith("--")]
         _check(not malformed, f"beam.args must be options of the form --name=value; got {malformed}")
+        for name in ("default", "data", "trainer", "fine_tune"):
+            step = getattr(self.kubeflow, name)
+            _check(
+                step.cpu > 0 and step.memory_gib > 0 and step.gpus >= 0,
+                f"kubeflow.{name} asks for cpu={step.cpu}, memory_gib={step.memory_gib}, gpus={step.gpus}; "
+                "cpu and memory_gib must be positive, gpus 0 or more",
+            )
+        _check(bool(self.kubeflow.gpu_resource), "kubeflow.gpu_resource must name a resource, e.g. nvidia.com/gpu")
         unknown = [t for t in self.glue.tasks if t not in glue_tasks.TASKS]
         _check(not unknown, f"glue.tasks has unknown tasks {unknown}; known: {sorted(glue_tasks.TASKS)}")
         return self

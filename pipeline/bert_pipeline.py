@@ -12,6 +12,7 @@ import dataclasses
 import os
 
 from tfx import v1 as tfx
+from tfx.orchestration import data_types
 from tfx.types import standard_artifacts
 
 from components.glue_example_gen.component import GlueExampleGen
@@ -33,14 +34,14 @@ class PipelinePaths:
     """Where a run reads and writes.
 
     Attributes:
-        corpus_dir: folder of raw text files for pre-training.
-        glue_dir: GLUE data root (one folder per task).
+        corpus_dir: folder of raw text files for pre-training (or a RuntimeParameter, in a compiled pipeline).
+        glue_dir: GLUE data root, one folder per task (or a RuntimeParameter).
         pipeline_root: TFX artifacts.
         serving_dir: Pusher destination; blessed models land in `<serving_dir>/<task>/<version>`.
     """
 
-    corpus_dir: str
-    glue_dir: str
+    corpus_dir: str | data_types.RuntimeParameter
+    glue_dir: str | data_types.RuntimeParameter
     pipeline_root: str
     serving_dir: str
 
@@ -113,11 +114,14 @@ def create_pipeline(
     beam_pipeline_args: list[str] | None = None,
     enable_cache: bool = True,
     report_metadata_connection: str = "",
+    baseline_models: bool = True,
 ) -> tfx.dsl.Pipeline:
     """The BERT pre-training and GLUE evaluation pipeline for `config`.
 
     `report_metadata_connection` (an `ml_metadata.ConnectionConfig` in text format, without password) lets
     the run report read the run's components and lineage from the store; "" leaves them out of it.
+    `baseline_models=False` leaves out each task's resolver of its last blessed model, so the Evaluators
+    gate on absolute bounds only (the Kubeflow runner does: see `kubeflow/README.md`).
     """
     config.validate()
     run_config = RunConfigGen(run_config=config.to_dict()).with_id("RunConfigGen")
@@ -140,23 +144,25 @@ def create_pipeline(
             seed=config.trainer.seed,
         ).with_id(component_id("GlueFineTune", task_name))
         evaluator_id = component_id("Evaluator", task_name)
-        baseline = tfx.dsl.Resolver(
-            strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-            model=tfx.dsl.Channel(
-                type=standard_artifacts.Model,
-                producer_component_id=fine_tune.id,
-                output_key="model",
-            ),
-            model_blessing=tfx.dsl.Channel(
-                type=standard_artifacts.ModelBlessing,
-                producer_component_id=evaluator_id,
-                output_key="blessing",
-            ),
-        ).with_id(component_id("LatestBlessedModelResolver", task_name))
+        baseline = None
+        if baseline_models:
+            baseline = tfx.dsl.Resolver(
+                strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+                model=tfx.dsl.Channel(
+                    type=standard_artifacts.Model,
+                    producer_component_id=fine_tune.id,
+                    output_key="model",
+                ),
+                model_blessing=tfx.dsl.Channel(
+                    type=standard_artifacts.ModelBlessing,
+                    producer_component_id=evaluator_id,
+                    output_key="blessing",
+                ),
+            ).with_id(component_id("LatestBlessedModelResolver", task_name))
         evaluator = tfx.components.Evaluator(
             examples=glue_examples.outputs["examples"],
             model=fine_tune.outputs["model"],
-            baseline_model=baseline.outputs["model"],
+            baseline_model=baseline.outputs["model"] if baseline else None,
             example_splits=["eval"],
             eval_config=glue_eval_config(
                 task,
@@ -174,7 +180,7 @@ def create_pipeline(
                 )
             ),
         ).with_id(component_id("Pusher", task_name))
-        components += [glue_examples, fine_tune, baseline, evaluator, pusher]
+        components += [glue_examples, fine_tune, *([baseline] if baseline else []), evaluator, pusher]
         task_outputs[task_name] = {
             "glue_run": fine_tune.outputs["model_run"],
             "blessing": evaluator.outputs["blessing"],

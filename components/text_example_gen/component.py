@@ -9,6 +9,7 @@ from); `group_key` decides the split. Each document's split is the hash of its `
 from __future__ import annotations
 
 from tfx.dsl.components.base import executor_spec
+from tfx.orchestration import data_types
 from tfx.proto import example_gen_pb2
 
 from components.file_example_gen import JsonConfiguredExampleGen
@@ -20,7 +21,8 @@ class TextExampleGen(JsonConfiguredExampleGen):
     """Reads plain text, JSON Lines and WikiExtractor corpora (optionally gzip or bzip2) under `input_base`.
 
     Args:
-        input_base: directory holding the corpus files.
+        input_base: directory holding the corpus files, or a RuntimeParameter giving it when the
+            compiled pipeline is run.
         input_pattern: glob of the files to read, relative to `input_base`.
         train_buckets: hash buckets that go to the `train` split.
         eval_buckets: hash buckets that go to the `eval` split.
@@ -34,7 +36,7 @@ class TextExampleGen(JsonConfiguredExampleGen):
 
     def __init__(
         self,
-        input_base: str,
+        input_base: str | data_types.RuntimeParameter,
         input_pattern: str = "*",
         train_buckets: int = 19,
         eval_buckets: int = 1,

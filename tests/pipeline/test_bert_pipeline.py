@@ -5,7 +5,7 @@ import json
 import pytest
 from tfx.proto.orchestration import executable_spec_pb2, pipeline_pb2
 
-from configs import presets
+from configs import glue_tasks, presets
 from configs.run_config import GlueConfig, ModelConfig, PretrainingDataConfig, TrainerConfig, section_from
 from pipeline.bert_pipeline import PREPROCESSING_FN, RUN_FN, PipelinePaths, create_pipeline
 
@@ -62,7 +62,11 @@ def test_each_task_fine_tunes_the_trainer_model_on_its_own_examples(nodes):
         assert fine_tune.exec_properties["task"] == task
         assert producer(fine_tune.inputs["examples"]) == (f"GlueExampleGen_{task}", "examples")
         assert producer(fine_tune.inputs["pretrained_model"]) == ("Trainer", "model")
-        assert by_id[f"GlueExampleGen_{task}"].exec_properties["input_base"].startswith("/data/glue/")
+        glue_examples = by_id[f"GlueExampleGen_{task}"]
+        assert glue_examples.exec_properties["input_base"] == "/data/glue"
+        folder = glue_tasks.get_task(task).directory
+        patterns = [s["pattern"] for s in json.loads(glue_examples.exec_properties["input_config"])["splits"]]
+        assert patterns == [f"{folder}/train.tsv", f"{folder}/dev.tsv"], "each task reads its own folder"
 
         evaluator, pusher = by_id[f"Evaluator_{task}"], by_id[f"Pusher_{task}"]
         assert producer(evaluator.inputs["model"]) == (f"GlueFineTune_{task}", "model")
