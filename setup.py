@@ -48,6 +48,8 @@ setup(
             "models.*",
         ]
     ),
+    # Kubeflow steps import custom artifact types by their names (`bert_tfx.RunReport`): see bert_tfx.py.
+    py_modules=["bert_tfx"],
     install_requires=ML_STACK,
     extras_require={
         # playwright drives Debian's Chromium (no browser download) in the run report's browser test.

@@ -1,7 +1,9 @@
 """Artifact types of a run's own records: its resolved configuration and its report.
 
-Type names carry a namespace (`bert_tfx.`): Kubeflow Pipelines v2 requires `<namespace>.<Name>` of a
-custom artifact type.
+Type names are `bert_tfx.<Name>`: TFX's Kubeflow v2 compiler accepts only `<namespace>.<Name>` for a custom
+artifact type, and TFX's executor entry point in each KFP step imports the class by that name, so the
+top-level module `bert_tfx` re-exports these classes (without it a step fails with "Could not import
+bert_tfx.RunConfiguration").
 """
 
 from tfx.types import artifact

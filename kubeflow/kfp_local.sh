@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make kfp-local`: compiles the pipeline for Kubeflow Pipelines and runs the compiled spec here, every task in
-# the image (`make image`, built first when missing) under podman, as KFP's v2 launcher would run it
+# the image (`make image`, rebuilt first from podman's layer cache) under podman, as KFP's v2 launcher would run it
 # (kubeflow/local_launcher.py). Proves the deployment artifact itself on the bundled data.
 #
 # Settings (environment): PRESET (default smoke), OVERRIDES (space-separated key=value), DATA_DIR (default
@@ -14,9 +14,8 @@ DATA_DIR=$(realpath "${DATA_DIR:-data}")
 OUT=$(realpath -m "${KFP_LOCAL_DIR:-outputs/kfp-local}")
 PY=${PY:-.venv/bin/python}
 
-if ! podman image exists "$IMAGE" 2>/dev/null; then
-  IMAGE="$IMAGE" bash kubeflow/build_image.sh
-fi
+# Always (re)build: podman reuses every unchanged layer, so only changed sources are installed again.
+IMAGE="$IMAGE" bash kubeflow/build_image.sh
 mkdir -p "$OUT"
 overrides=()
 for item in ${OVERRIDES:-}; do overrides+=(--set "$item"); done

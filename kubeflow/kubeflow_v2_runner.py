@@ -150,7 +150,9 @@ def compile_pipeline(
     )
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         # Pipeline spec schema 2.1: what KFP 2.x backends run (typed parameters, `parameterValues`).
-        config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=image, use_pipeline_spec_2_1=True),
+        config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
+            default_image=image, use_pipeline_spec_2_1=True
+        ),
         output_dir=os.path.dirname(os.path.abspath(output_path)),
         output_filename=os.path.basename(output_path),
     )

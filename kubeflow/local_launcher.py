@@ -289,9 +289,7 @@ class Launcher:
         container = container_of(self.spec, name)
         task_dir = os.path.join(self.run_dir, name)
         os.makedirs(task_dir, exist_ok=True)
-        invocation = executor_input(
-            self.spec, name, self.parameters, self.finished, task_dir, f"{self.run_id}/{name}"
-        )
+        invocation = executor_input(self.spec, name, self.parameters, self.finished, task_dir, f"{self.run_id}/{name}")
         output_file = invocation["outputs"]["outputFile"]
         if os.path.exists(output_file):
             os.remove(output_file)  # left by an interrupted attempt; the executor would read it as a driver's
@@ -305,8 +303,9 @@ class Launcher:
                 ok = self._exec(container, substitute(driver.get("args", []), invocation), log, driver["command"])
                 if ok:  # the driver's output artifacts (span, fingerprint) become the executor's outputs
                     for key, artifacts in merge_executor_output(invocation, output_file).items():
-                        for declared, reported in zip(invocation["outputs"]["artifacts"][key]["artifacts"], artifacts):
-                            declared["metadata"] = reported["metadata"]
+                        declared = invocation["outputs"]["artifacts"][key]["artifacts"]
+                        for artifact, reported in zip(declared, artifacts, strict=True):
+                            artifact["metadata"] = reported["metadata"]
             if ok:
                 ok = self._exec(container, substitute(container.get("args", []), invocation), log)
         seconds = time.monotonic() - start
@@ -348,9 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         spec = load_spec(args.spec)
-        run_id = args.run_id or (
-            f"{spec['pipelineInfo']['name']}-{datetime.datetime.now().strftime('%Y%m%d-%H%M%S')}"
-        )
+        run_id = args.run_id or (f"{spec['pipelineInfo']['name']}-{datetime.datetime.now().strftime('%Y%m%d-%H%M%S')}")
         launcher = Launcher(
             spec, args.pipeline_root, run_id, dict(args.param), args.mount, say=lambda m: print(f"[kfp-local] {m}")
         )

@@ -98,11 +98,12 @@ install_stamp() { cat setup.py constraints.txt | sha256sum | cut -c1-16; }
 
 # Debian packages for the commands each binary stands for; installed when missing, as root with apt.
 # Graphviz's `dot` draws the lineage pictures of `bert-tfx lineage --svg` and of the run report.
-# With `--with-test-tools` also what the tests start: MariaDB (a real MySQL ML Metadata store) and Chromium
-# (the browser test of the run report).
+# With `--with-test-tools` also what the tests start: MariaDB (a real MySQL ML Metadata store), Chromium
+# (the browser test of the run report), and podman, runc and debootstrap (the Kubeflow image and its run).
 install_system_tools() {
   local wanted=("dot:graphviz") missing=() entry
-  [ "${1:-}" = "--with-test-tools" ] && wanted+=("mariadbd:mariadb-server" "chromium:chromium")
+  [ "${1:-}" = "--with-test-tools" ] \
+    && wanted+=("mariadbd:mariadb-server" "chromium:chromium" "podman:podman" "runc:runc" "debootstrap:debootstrap")
   for entry in "${wanted[@]}"; do
     command -v "${entry%%:*}" >/dev/null || [ -x "/usr/sbin/${entry%%:*}" ] || missing+=("${entry#*:}")
   done
