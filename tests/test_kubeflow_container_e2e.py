@@ -70,9 +70,11 @@ def test_runtime_parameters_and_artifact_metadata_cross_the_task_boundary(kfp_ru
     record = kfp_run["record"]
     assert record["parameters"] == {"corpus_dir": str(DATA_DIR / "corpus"), "glue_dir": str(DATA_DIR / "glue")}
     corpus = outputs(kfp_run, "TextExampleGen", "examples")
-    # Set by the ExampleGen driver (span) and by our executor (counts), reported in the executor output file.
-    assert corpus["metadata"]["span"] == 0
+    # Set by the ExampleGen driver (the input fingerprint) and by our executor (the counts, zeros included),
+    # reported in the executor output file.
+    assert corpus["metadata"]["input_fingerprint"].startswith("split:corpus,num_files:3,")
     assert corpus["metadata"]["corpus_documents_kept"] > 100
+    assert corpus["metadata"]["corpus_bad_lines"] == 0
     assert json.loads(corpus["metadata"]["split_names"]) == ["train", "eval"]
 
 
@@ -98,7 +100,8 @@ print(json.dumps({{"shape": list(pooled.shape), "differ": float(abs(pooled[0] - 
 
 def test_glue_metrics_blessings_and_pushes_agree(kfp_run):
     for task in TASKS:
-        metrics = json.loads(open(os.path.join(outputs(kfp_run, f"GlueFineTune_{task}", "model_run")["uri"], GLUE_METRICS_FILE)).read())
+        run_dir = outputs(kfp_run, f"GlueFineTune_{task}", "model_run")["uri"]
+        metrics = json.loads(open(os.path.join(run_dir, GLUE_METRICS_FILE)).read())
         assert metrics["task"] == task and metrics["train_steps"] == 150
         assert 0.0 <= metrics["dev"]["accuracy"] <= 1.0
         blessing = outputs(kfp_run, f"Evaluator_{task}", "blessing")

@@ -16,6 +16,7 @@ import json
 import os
 from typing import Any
 
+from google.protobuf import json_format
 from tfx.dsl.components.base import base_component, base_executor, executor_spec
 from tfx.types import artifact_utils, channel, component_spec, standard_artifacts
 
@@ -44,7 +45,18 @@ def _refs_with_prefix(input_dict, prefix: str) -> list[report_lib.ArtifactRef]:
 
 
 def _custom_properties(artifact) -> dict[str, Any]:
-    return {name: artifact.get_custom_property(name) for name in artifact.mlmd_artifact.custom_properties}
+    """An artifact's custom properties as plain values.
+
+    In a Kubeflow step they arrive as struct values (`{"__value__": x}`) built from the producer's reported
+    metadata, and TFX's getter decodes a zero among them as None; those are read here directly.
+    """
+    values = {}
+    for name, value in artifact.mlmd_artifact.custom_properties.items():
+        if value.HasField("struct_value") and "__value__" in value.struct_value.fields:
+            values[name] = json_format.MessageToDict(value.struct_value)["__value__"]
+        else:
+            values[name] = artifact.get_custom_property(name)
+    return values
 
 
 class Executor(base_executor.BaseExecutor):
