@@ -2,7 +2,6 @@
 (runtime parameters, resource requests, Beam options), and the local launcher reads that spec as KFP's
 launcher does. No cluster and no container here: tests/test_kubeflow_container_e2e.py runs the spec."""
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -11,21 +10,13 @@ import pytest
 import yaml
 from kfp import components
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, kubeflow_module
 
 IMAGE = "registry.example/bert-tfx:0.1.0"
 DATAFLOW_ARGS = ["--runner=DataflowRunner", "--project=example-project"]
 
 
-def _module(name: str):
-    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "kubeflow" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-launcher = _module("local_launcher")
+launcher = kubeflow_module("local_launcher")
 
 
 def _compile(output, preset: str, *overrides: str) -> subprocess.CompletedProcess:
