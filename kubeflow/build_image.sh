@@ -25,20 +25,15 @@ die() { printf '[image] ERROR: %s\n' "$*" >&2; exit 1; }
 
 # podman needs runc here (crun is not installed) and ulimits the sandbox allows (its defaults are refused).
 source kubeflow/podman_settings.sh
+source scripts/debian_packages.sh
 
 install_tools() {
-  local missing=() tool
-  for tool in podman:podman debootstrap:debootstrap runc:runc; do
-    command -v "${tool%%:*}" >/dev/null || [ -x "/usr/sbin/${tool%%:*}" ] || missing+=("${tool#*:}")
-  done
+  local missing
+  mapfile -t missing < <(missing_debian_packages podman:podman debootstrap:debootstrap runc:runc)
   [ ${#missing[@]} -eq 0 ] && return 0
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    say "installing Debian packages: ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  else
-    die "missing ${missing[*]}; install them (Debian: apt-get install podman debootstrap runc)"
-  fi
+  can_apt_install || die "missing ${missing[*]}; install them (Debian: apt-get install podman debootstrap runc)"
+  say "installing Debian packages: ${missing[*]}"
+  apt_install "${missing[@]}"
 }
 
 build_base() {

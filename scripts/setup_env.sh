@@ -11,6 +11,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+source scripts/debian_packages.sh
 PYTHON=${PYTHON:-python3.11}
 VENV=${VENV:-.venv}
 REQUIRED_GLIBC=2.39
@@ -101,22 +102,19 @@ install_stamp() { cat setup.py constraints.txt | sha256sum | cut -c1-16; }
 # With `--with-test-tools` also what the tests start: MariaDB (a real MySQL ML Metadata store), Chromium
 # (the browser test of the run report), and podman, runc and debootstrap (the Kubeflow image and its run).
 install_system_tools() {
-  local wanted=("dot:graphviz") missing=() entry
+  local wanted=("dot:graphviz") missing
   [ "${1:-}" = "--with-test-tools" ] \
     && wanted+=("mariadbd:mariadb-server" "chromium:chromium" "podman:podman" "runc:runc" "debootstrap:debootstrap")
-  for entry in "${wanted[@]}"; do
-    command -v "${entry%%:*}" >/dev/null || [ -x "/usr/sbin/${entry%%:*}" ] || missing+=("${entry#*:}")
-  done
+  mapfile -t missing < <(missing_debian_packages "${wanted[@]}")
   [ ${#missing[@]} -eq 0 ] && return 0
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  if can_apt_install; then
     say "installing Debian packages: ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    apt_install "${missing[@]}"
     # Debian starts the server it installs; the tests start their own.
     [[ " ${missing[*]} " == *" mariadb-server "* ]] && { service mariadb stop >/dev/null 2>&1 || true; }
   else
     say "WARNING: not installed (needs root and apt-get): ${missing[*]}; install them to draw lineage pictures"
-    say "         and to run the tests that start MariaDB and Chromium."
+    say "         and to run the tests that start MariaDB, Chromium and podman."
   fi
 }
 
