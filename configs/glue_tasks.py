@@ -16,7 +16,8 @@ class GlueTask:
     Attributes:
         name: short name used in configs and component ids (`sst2`).
         directory: folder of the task under the GLUE data root (`SST-2`).
-        has_header: whether train.tsv and dev.tsv start with a header row.
+        header: the column names of the header row train.tsv and dev.tsv start with, as the standard GLUE
+            download writes it; empty for a task whose files have no header (CoLA).
         sentence1_column: column of the first sentence.
         sentence2_column: column of the second sentence, or None for single-sentence tasks.
         label_column: column of the label.
@@ -26,12 +27,16 @@ class GlueTask:
 
     name: str
     directory: str
-    has_header: bool
+    header: tuple[str, ...]
     sentence1_column: int
     sentence2_column: int | None
     label_column: int
     labels: tuple[str, ...]
     num_columns: int
+
+    @property
+    def has_header(self) -> bool:
+        return bool(self.header)
 
     @property
     def num_classes(self) -> int:
@@ -42,14 +47,16 @@ class GlueTask:
         return self.sentence2_column is not None
 
 
+_NLI_HEADER = ("index", "sentence1", "sentence2", "label")
+
 TASKS: dict[str, GlueTask] = {
     task.name: task
     for task in (
-        GlueTask("cola", "CoLA", False, 3, None, 1, ("0", "1"), 4),
-        GlueTask("sst2", "SST-2", True, 0, None, 1, ("0", "1"), 2),
-        GlueTask("mrpc", "MRPC", True, 3, 4, 0, ("0", "1"), 5),
-        GlueTask("rte", "RTE", True, 1, 2, 3, ("not_entailment", "entailment"), 4),
-        GlueTask("wnli", "WNLI", True, 1, 2, 3, ("0", "1"), 4),
+        GlueTask("cola", "CoLA", (), 3, None, 1, ("0", "1"), 4),
+        GlueTask("sst2", "SST-2", ("sentence", "label"), 0, None, 1, ("0", "1"), 2),
+        GlueTask("mrpc", "MRPC", ("Quality", "#1 ID", "#2 ID", "#1 String", "#2 String"), 3, 4, 0, ("0", "1"), 5),
+        GlueTask("rte", "RTE", _NLI_HEADER, 1, 2, 3, ("not_entailment", "entailment"), 4),
+        GlueTask("wnli", "WNLI", _NLI_HEADER, 1, 2, 3, ("0", "1"), 4),
     )
 }
 
