@@ -67,8 +67,9 @@ def test_every_task_of_the_compiled_spec_succeeds_in_the_image(kfp_run):
         assert f"[kfp-local] {task}: {IMAGE} (cpu" in result.stdout
     # The steps ran on the image's Python, Debian 13's 3.13, not on this machine's 3.11.
     assert {_container_image(spec, task) for task in tasks} == {IMAGE}
+    podman_run = [*launcher.PODMAN, "run", "--rm", *launcher.PODMAN_RUN_FLAGS, "--network", "none"]
     version = subprocess.run(
-        [*launcher.PODMAN, "run", "--rm", *launcher.PODMAN_RUN_FLAGS, IMAGE, "python", "--version"],
+        [*podman_run, IMAGE, "python", "--version"],
         capture_output=True,
         text=True,
         timeout=120,
