@@ -223,11 +223,18 @@ def describe_resources(container: Mapping[str, Any]) -> str:
     return ", ".join(parts) or "no requests"
 
 
-def podman_command(container: Mapping[str, Any], arguments: list[str], mounts: list[str], command=None) -> list[str]:
-    """`podman run` of the container with the pipeline root and data folders mounted at their own paths."""
-    volumes = []
-    for mount in mounts:
-        volumes += ["--volume", f"{mount}:{mount}"]
+def podman_command(
+    container: Mapping[str, Any],
+    arguments: list[str],
+    pipeline_root: str,
+    data_folders: list[str],
+    command: list[str] | None = None,
+) -> list[str]:
+    """`podman run` of the container, with no network, the pipeline root mounted at its own path and the data
+    folders read-only at theirs."""
+    volumes = ["--volume", f"{pipeline_root}:{pipeline_root}"]
+    for folder in data_folders:
+        volumes += ["--volume", f"{folder}:{folder}:ro"]
     return [
         *PODMAN,
         "run",
@@ -258,7 +265,8 @@ class Launcher:
         self.run_dir = os.path.join(os.path.abspath(pipeline_root), run_id)
         self.run_id = run_id
         self.parameters = pipeline_parameters(spec, parameters)
-        self.mounts = sorted({os.path.abspath(pipeline_root), *map(os.path.abspath, mounts)})
+        self.pipeline_root = os.path.abspath(pipeline_root)
+        self.data_folders = sorted({os.path.abspath(m) for m in mounts} - {self.pipeline_root})
         self.say = say
         self.record_path = os.path.join(self.run_dir, RUN_RECORD_FILE)
         self.finished: dict[str, TaskRun] = {}
@@ -314,7 +322,7 @@ class Launcher:
         return TaskRun(SUCCEEDED if ok else FAILED, round(seconds, 1), log_path, outputs)
 
     def _exec(self, container, arguments, log, command=None) -> bool:
-        argv = podman_command(container, arguments, self.mounts, command)
+        argv = podman_command(container, arguments, self.pipeline_root, self.data_folders, command)
         return subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT).returncode == 0
 
     def _write_record(self) -> None:
@@ -342,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spec", required=True, help="compiled pipeline (.yaml, or a Vertex .json)")
     parser.add_argument("--pipeline-root", required=True, help="local folder for the artifacts (mounted as is)")
     parser.add_argument("--param", type=_key_value, action="append", default=[], metavar="NAME=VALUE")
-    parser.add_argument("--mount", action="append", default=[], help="a folder the tasks read (e.g. the data)")
+    parser.add_argument("--mount", action="append", default=[], help="a folder the tasks read (mounted read-only)")
     parser.add_argument("--run-id", default=None, help="a new id, or an interrupted run's to finish it")
     args = parser.parse_args(argv)
     try:

@@ -210,3 +210,14 @@ def test_the_launcher_refuses_what_it_cannot_run(base_spec, tmp_path):
     with pytest.raises(launcher.SpecError, match=r"task Pusher_sst2: executor kind \['resolver'\] is not supported"):
         launcher.Launcher(spec, str(tmp_path), "run-1", {}, []).run()
     assert not (tmp_path / "run-1" / "RunConfigGen").exists()  # refused before anything ran
+
+
+def test_the_launcher_runs_containers_offline_with_the_data_read_only():
+    container = {"image": "img:1", "command": ["python", "-m", "x"]}
+    argv = launcher.podman_command(container, ["--a", "1"], "/out/root", ["/data"])
+    assert argv[argv.index("--network") + 1] == "none"
+    volumes = [argv[i + 1] for i, a in enumerate(argv) if a == "--volume"]
+    assert volumes == ["/out/root:/out/root", "/data:/data:ro"]
+    assert argv[-6:] == ["img:1", "python", "-m", "x", "--a", "1"]
+    driver = launcher.podman_command(container, ["--b"], "/out/root", [], command=["python", "-m", "driver"])
+    assert driver[-4:] == ["python", "-m", "driver", "--b"]
