@@ -66,7 +66,7 @@ def test_every_task_of_the_compiled_spec_succeeds_in_the_image(kfp_run):
     for task in ("Transform", "Trainer", *(f"GlueFineTune_{t}" for t in TASKS), "ReportGen"):
         assert f"[kfp-local] {task}: {IMAGE} (cpu" in result.stdout
     # The steps ran on the image's Python, Debian 13's 3.13, not on this machine's 3.11.
-    assert {_container_image(spec, task) for task in tasks} == {IMAGE}
+    assert {launcher.container_of(spec, task)["image"] for task in tasks} == {IMAGE}
     podman_run = [*launcher.PODMAN, "run", "--rm", *launcher.PODMAN_RUN_FLAGS, "--network", "none"]
     version = subprocess.run(
         [*podman_run, IMAGE, "python", "--version"],
@@ -75,11 +75,6 @@ def test_every_task_of_the_compiled_spec_succeeds_in_the_image(kfp_run):
         timeout=120,
     )
     assert version.stdout.startswith("Python 3.13."), version
-
-
-def _container_image(spec, task):
-    label = spec["components"][spec["root"]["dag"]["tasks"][task]["componentRef"]["name"]]["executorLabel"]
-    return spec["deploymentSpec"]["executors"][label]["container"]["image"]
 
 
 def test_runtime_parameters_and_artifact_metadata_cross_the_task_boundary(kfp_run):

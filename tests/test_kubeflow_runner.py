@@ -53,11 +53,6 @@ def base_spec(base_spec_path):
     return yaml.safe_load(base_spec_path.read_text())
 
 
-def _container(spec, task):
-    label = spec["components"][spec["root"]["dag"]["tasks"][task]["componentRef"]["name"]]["executorLabel"]
-    return spec["deploymentSpec"]["executors"][label]["container"]
-
-
 def test_compiles_every_component_into_a_kfp_pipeline_spec(base_spec, base_spec_path):
     tasks = set(base_spec["root"]["dag"]["tasks"])
     expected = {"RunConfigGen", "TextExampleGen", "StatisticsGen", "SchemaGen", "Transform", "InstanceStatisticsGen"}
@@ -67,7 +62,7 @@ def test_compiles_every_component_into_a_kfp_pipeline_spec(base_spec, base_spec_
     # No baseline resolvers: TFX compiles them into artifact queries that ignore which task made a model.
     assert tasks == expected
     assert all("container" in e for e in base_spec["deploymentSpec"]["executors"].values())
-    assert {_container(base_spec, t)["image"] for t in tasks} == {IMAGE}
+    assert {launcher.container_of(base_spec, t)["image"] for t in tasks} == {IMAGE}
     assert base_spec["schemaVersion"] == "2.1.0"
     assert "models.trainer_module.run_fn" in base_spec_path.read_text()
     assert not (base_spec_path.parent / "_wheels").exists()
@@ -96,7 +91,7 @@ def test_the_corpus_and_glue_folders_are_runtime_parameters_with_defaults(base_s
 
 def test_each_step_requests_the_resources_its_config_gives(base_spec):
     def requests(task):
-        return _container(base_spec, task).get("resources")
+        return launcher.container_of(base_spec, task).get("resources")
 
     trainer = requests("Trainer")
     assert (trainer["resourceCpuRequest"], trainer["resourceMemoryRequest"]) == ("8", "32Gi")
@@ -119,10 +114,12 @@ def test_each_step_requests_the_resources_its_config_gives(base_spec):
 
 
 def test_overrides_reach_the_requests_and_the_beam_options(tmp_path, base_spec):
-    args = _container(base_spec, "Transform")["args"]
+    args = launcher.container_of(base_spec, "Transform")["args"]
     assert args[-len(DATAFLOW_ARGS) :] == DATAFLOW_ARGS  # the config's options come last, so they win
     assert "--runner=DirectRunner" in args
-    assert _container(base_spec, "TextExampleGen")["lifecycle"]["preCacheCheck"]["args"][-2:] == DATAFLOW_ARGS
+    assert (
+        launcher.container_of(base_spec, "TextExampleGen")["lifecycle"]["preCacheCheck"]["args"][-2:] == DATAFLOW_ARGS
+    )
 
     output = tmp_path / "smoke.json"  # a Vertex PipelineJob carries the same spec
     result = _compile(
@@ -130,10 +127,10 @@ def test_overrides_reach_the_requests_and_the_beam_options(tmp_path, base_spec):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     spec = json.loads(output.read_text())["pipelineSpec"]
-    trainer = _container(spec, "Trainer")["resources"]
+    trainer = launcher.container_of(spec, "Trainer")["resources"]
     assert trainer["accelerator"]["resourceType"] == "amd.com/gpu" and trainer["accelerator"]["count"] == "2"
-    assert _container(spec, "Pusher_sst2")["resources"]["resourceCpuRequest"] == "0.5"
-    assert "accelerator" not in _container(spec, "GlueFineTune_sst2")["resources"]  # smoke: no GPU
+    assert launcher.container_of(spec, "Pusher_sst2")["resources"]["resourceCpuRequest"] == "0.5"
+    assert "accelerator" not in launcher.container_of(spec, "GlueFineTune_sst2")["resources"]  # smoke: no GPU
 
 
 def test_a_bad_resource_request_is_refused_at_compile_time(tmp_path):
@@ -181,7 +178,7 @@ def test_the_launcher_builds_each_tasks_executor_input_as_kfp_does(base_spec, tm
     assert json.loads(trainer["inputs"]["parameterValues"]["custom_config"])["model"]["num_layers"] == 12
     assert set(trainer["outputs"]["artifacts"]) == {"model", "model_run"}
 
-    arguments = launcher.substitute(_container(base_spec, "Trainer")["args"], trainer)
+    arguments = launcher.substitute(launcher.container_of(base_spec, "Trainer")["args"], trainer)
     invocation = arguments[arguments.index("--json_serialized_invocation_args") + 1]
     assert json.loads(invocation) == trainer
 

@@ -24,18 +24,53 @@ def test_pair_task_with_string_labels(tmp_path):
     assert [(r.sentence1, r.sentence2, r.label) for r in records] == [("A cat.", "An animal.", 1), ("A.", "B.", 0)]
 
 
-def test_too_few_columns_names_file_line_and_expectation(tmp_path):
-    path = tmp_path / "train.tsv"
-    path.write_text("Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n1\t1\t2\tonly one sentence\n")
-    with pytest.raises(GlueFormatError, match=r"train.tsv:2: 4 tab-separated columns; mrpc rows have exactly 5"):
-        list(read_tsv(str(path), TASKS["mrpc"]))
+# Each bad file: its name, task and text, and what the error must say (file, line, what was expected).
+BAD_FILES = {
+    "too few columns": (
+        "train.tsv",
+        "mrpc",
+        "Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n1\t1\t2\tonly one sentence\n",
+        r"train.tsv:2: 4 tab-separated columns; mrpc rows have exactly 5",
+    ),
+    "too many columns, refused not shifted": (
+        "dev.tsv",
+        "rte",
+        "index\tsentence1\tsentence2\tlabel\n0\tA cat\tsat.\tAn animal.\tentailment\n",
+        r"dev.tsv:2: 5 tab-separated columns; rte rows have exactly 4 \(a tab",
+    ),
+    "unknown label": (
+        "train.tsv",
+        "sst2",
+        "sentence\tlabel\nfine\t2\n",
+        r"train.tsv:2: label '2' in column 2; sst2 labels are 0, 1",
+    ),
+    "missing header, not dropped as one": (
+        "train.tsv",
+        "sst2",
+        "it 's great\t1\nbad .\t0\n",
+        r"train.tsv:1: a data row where the header 'sentence\\tlabel' of sst2",
+    ),
+    "unexpected header": (
+        "train.tsv",
+        "sst2",
+        "text\tlabel\nfine\t1\n",
+        r"train.tsv:1: header 'text\\tlabel'; sst2 files start with",
+    ),
+    "a header where there is none": (
+        "cola.tsv",
+        "cola",
+        "source\tlabel\tnote\tsentence\ngj04\t1\t\tFine.\n",
+        r"cola.tsv:1: label 'label' in column 2; .* \(cola files have no header",
+    ),
+}
 
 
-def test_unknown_label_is_reported(tmp_path):
-    path = tmp_path / "train.tsv"
-    path.write_text("sentence\tlabel\nfine\t2\n")
-    with pytest.raises(GlueFormatError, match=r"train.tsv:2: label '2' in column 2; sst2 labels are 0, 1"):
-        list(read_tsv(str(path), TASKS["sst2"]))
+@pytest.mark.parametrize("name, task, text, expected", BAD_FILES.values(), ids=BAD_FILES)
+def test_bad_input_names_file_line_and_expectation(tmp_path, name, task, text, expected):
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(GlueFormatError, match=expected):
+        list(read_tsv(str(path), TASKS[task]))
 
 
 @pytest.mark.parametrize("task, dev_rows", [("sst2", 872), ("mrpc", 408)])
@@ -60,31 +95,6 @@ def test_full_glue_files_have_official_sizes(task, train_rows, dev_rows):
     directory = SHARED_DATA_DIR / "glue" / TASKS[task].directory
     assert len(list(read_tsv(str(directory / "train.tsv"), TASKS[task]))) == train_rows
     assert len(list(read_tsv(str(directory / "dev.tsv"), TASKS[task]))) == dev_rows
-
-
-def test_too_many_columns_are_refused_not_shifted(tmp_path):
-    path = tmp_path / "dev.tsv"
-    path.write_text("index\tsentence1\tsentence2\tlabel\n0\tA cat\tsat.\tAn animal.\tentailment\n")
-    with pytest.raises(GlueFormatError, match=r"dev.tsv:2: 5 tab-separated columns; rte rows have exactly 4 \(a tab"):
-        list(read_tsv(str(path), TASKS["rte"]))
-
-
-def test_a_missing_header_is_reported_not_dropped_as_one(tmp_path):
-    path = tmp_path / "train.tsv"
-    path.write_text("it 's great\t1\nbad .\t0\n")
-    with pytest.raises(GlueFormatError, match=r"train.tsv:1: a data row where the header 'sentence\\tlabel' of sst2"):
-        list(read_tsv(str(path), TASKS["sst2"]))
-
-
-def test_an_unexpected_header_is_named(tmp_path):
-    path = tmp_path / "train.tsv"
-    path.write_text("text\tlabel\nfine\t1\n")
-    with pytest.raises(GlueFormatError, match=r"train.tsv:1: header 'text\\tlabel'; sst2 files start with"):
-        list(read_tsv(str(path), TASKS["sst2"]))
-    cola = tmp_path / "cola.tsv"
-    cola.write_text("source\tlabel\tnote\tsentence\ngj04\t1\t\tFine.\n")
-    with pytest.raises(GlueFormatError, match=r"cola.tsv:1: label 'label' in column 2; .* \(cola files have no header"):
-        list(read_tsv(str(cola), TASKS["cola"]))
 
 
 def test_the_byte_order_mark_of_mrpcs_download_is_allowed(tmp_path):
