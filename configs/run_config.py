@@ -179,21 +179,25 @@ class GlueConfig:
         tasks: GLUE task names, as in `configs.glue_tasks.TASKS`.
         max_seq_length: tokens per sentence (pair), [CLS] and [SEP]s included.
         batch_size: examples per step.
-        train_steps: fine-tuning steps per task, or None (`null` on the command line) to train
+        train_steps: fine-tuning steps per run, or None (`null` on the command line) to train
             for `epochs` passes over the train split.
         epochs: passes over the train split when `train_steps` is None.
-        learning_rate: peak learning rate.
+        learning_rate: peak learning rate (when `learning_rates` is empty).
+        learning_rates: peak learning rates to try; each is run with every seed of `seeds`.
+        seeds: fine-tuning runs per task (and learning rate), one per seed: the report shows the median and
+            range over them, and the run best on dev (by the mean of the task's official metrics) is the
+            task's model, as the BERT paper chose for small tasks.
         warmup_proportion: share of the steps spent warming up; the rate then decays linearly to 0.
         weight_decay: decoupled weight decay (not applied to biases and LayerNorm).
         clip_norm: global gradient-norm clip; 0 disables it.
         log_every_steps: steps between metric logs.
         dropout: dropout on the pooled output before the task head.
-        min_accuracy: accuracy below which the Evaluator does not bless a model, per task;
-            tasks not listed use `default_min_accuracy`.
-        default_min_accuracy: accuracy bound for tasks missing from `min_accuracy`.
-        min_f1: F1 (of class 1) below which a model is not blessed, for the tasks listed (MRPC's
-            official metrics are accuracy and F1).
-        max_accuracy_drop: how much worse than the last blessed model a candidate may be.
+        constant_margin: the Evaluator blesses a model only where each official metric beats the best
+            constant predictor's score on the same dev set (majority class; for STS-B's correlations 0)
+            by at least this much.
+        bounds: explicit lower bounds per task and official metric (`{"mrpc": {"f1": 0.8}}`), used instead of
+            the constant predictor's score plus `constant_margin` for the metrics named.
+        max_drop: how much lower than the task's last blessed model an official metric may be.
     """
 
     tasks: list[str] = dataclasses.field(default_factory=lambda: ["sst2", "mrpc"])
@@ -202,15 +206,20 @@ class GlueConfig:
     train_steps: int | None = None
     epochs: int = 3
     learning_rate: float = 2e-5
+    learning_rates: list[float] = dataclasses.field(default_factory=list)
+    seeds: list[int] = dataclasses.field(default_factory=lambda: [42])
     warmup_proportion: float = 0.1
     weight_decay: float = 0.01
     clip_norm: float = 1.0
     log_every_steps: int = 100
     dropout: float = 0.1
-    min_accuracy: dict[str, float] = dataclasses.field(default_factory=dict)
-    default_min_accuracy: float = 0.5
-    min_f1: dict[str, float] = dataclasses.field(default_factory=dict)
-    max_accuracy_drop: float = 0.01
+    constant_margin: float = 0.01
+    bounds: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
+    max_drop: float = 0.01
+
+    def peak_learning_rates(self) -> list[float]:
+        """The learning rates fine-tuning tries: `learning_rates`, or `learning_rate` alone."""
+        return list(self.learning_rates) or [self.learning_rate]
 
 
 @dataclasses.dataclass
@@ -390,7 +399,25 @@ class RunConfig:
         _check(bool(self.kubeflow.gpu_resource), "kubeflow.gpu_resource must name a resource, e.g. nvidia.com/gpu")
         unknown = [t for t in self.glue.tasks if t not in glue_tasks.TASKS]
         _check(not unknown, f"glue.tasks has unknown tasks {unknown}; known: {sorted(glue_tasks.TASKS)}")
+        self._validate_glue_runs_and_bounds()
         return self
+
+    def _validate_glue_runs_and_bounds(self) -> None:
+        glue = self.glue
+        _check(bool(glue.seeds), "glue.seeds must name at least one seed")
+        _check(len(set(glue.seeds)) == len(glue.seeds), f"glue.seeds={glue.seeds} repeats a seed")
+        _check(
+            all(rate > 0 for rate in glue.learning_rates), f"glue.learning_rates={glue.learning_rates} must be positive"
+        )
+        _check(0 <= glue.constant_margin < 1, f"glue.constant_margin={glue.constant_margin} must be in [0, 1)")
+        _check(glue.max_drop >= 0, f"glue.max_drop={glue.max_drop} must be 0 or more")
+        for task, bounds in glue.bounds.items():
+            _check(
+                task in glue_tasks.TASKS, f"glue.bounds names unknown task {task!r}; known: {sorted(glue_tasks.TASKS)}"
+            )
+            metrics = glue_tasks.TASKS[task].metrics
+            wrong = sorted(set(bounds) - set(metrics))
+            _check(not wrong, f"glue.bounds.{task} names {wrong}; the official metrics of {task} are {list(metrics)}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

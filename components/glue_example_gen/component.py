@@ -1,8 +1,6 @@
-"""GlueExampleGen: a GLUE task folder (train.tsv, dev.tsv) -> Examples with `train` and `eval` splits."""
+"""GlueExampleGen: a GLUE task's files -> Examples, one split per file (`train`, `eval`, `test`, ...)."""
 
 from __future__ import annotations
-
-import posixpath
 
 from tfx.dsl.components.base import executor_spec
 from tfx.orchestration import data_types
@@ -14,10 +12,12 @@ from configs import glue_tasks
 
 
 class GlueExampleGen(JsonConfiguredExampleGen):
-    """Reads one GLUE task: train.tsv becomes the `train` split, dev.tsv the `eval` split.
+    """Reads one GLUE task: train.tsv becomes the `train` split, dev.tsv the `eval` split, test.tsv `test`
+    (MNLI: also `eval_mismatched`, `test_mismatched` and the diagnostic set AX as `test_ax`); see
+    `configs.glue_tasks`. A missing optional file (a test set) leaves its split empty.
 
-    The task's folder is part of the split patterns (`SST-2/train.tsv`), so `input_base` is the GLUE
-    root itself and may be a runtime parameter of a compiled pipeline.
+    The files' paths under the GLUE root are the split patterns (`SST-2/train.tsv`), so `input_base` is
+    the GLUE root itself and may be a runtime parameter of a compiled pipeline.
 
     Args:
         glue_dir: GLUE data root holding one folder per task (`SST-2/`, `MRPC/`, ...), or a
@@ -28,11 +28,10 @@ class GlueExampleGen(JsonConfiguredExampleGen):
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
 
     def __init__(self, glue_dir: str | data_types.RuntimeParameter, task: str):
-        folder = glue_tasks.get_task(task).directory
         input_config = example_gen_pb2.Input(
             splits=[
-                example_gen_pb2.Input.Split(name="train", pattern=posixpath.join(folder, glue_tasks.TRAIN_FILE)),
-                example_gen_pb2.Input.Split(name="eval", pattern=posixpath.join(folder, glue_tasks.DEV_FILE)),
+                example_gen_pb2.Input.Split(name=glue_file.split, pattern=glue_file.path)
+                for glue_file in glue_tasks.get_task(task).files
             ]
         )
         super().__init__(

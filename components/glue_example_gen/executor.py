@@ -27,20 +27,20 @@ def record_to_example(record: GlueRecord) -> tf.train.Example:
     def integer(value: int) -> tf.train.Feature:
         return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
 
-    return tf.train.Example(
-        features=tf.train.Features(
-            feature={
-                features.GLUE_SENTENCE1: text(record.sentence1),
-                features.GLUE_SENTENCE2: text(record.sentence2),
-                features.GLUE_LABEL: integer(record.label),
-                features.GLUE_IDX: integer(record.idx),
-            }
-        )
-    )
+    feature = {
+        features.GLUE_SENTENCE1: text(record.sentence1),
+        features.GLUE_SENTENCE2: text(record.sentence2),
+        features.GLUE_IDX: integer(record.idx),
+    }
+    if isinstance(record.label, float):
+        feature[features.GLUE_LABEL] = tf.train.Feature(float_list=tf.train.FloatList(value=[record.label]))
+    elif record.label is not None:
+        feature[features.GLUE_LABEL] = integer(record.label)
+    return tf.train.Example(features=tf.train.Features(feature=feature))
 
 
-def _read(path: str, task_name: str) -> Iterator[GlueRecord]:
-    yield from read_tsv(path, glue_tasks.get_task(task_name), opener=open_binary)
+def _read(path: str, task_name: str, labelled: bool) -> Iterator[GlueRecord]:
+    yield from read_tsv(path, glue_tasks.get_task(task_name), labelled=labelled, opener=open_binary)
 
 
 @beam.ptransform_fn
@@ -48,14 +48,15 @@ def _read(path: str, task_name: str) -> Iterator[GlueRecord]:
 @beam.typehints.with_output_types(tf.train.Example)
 def _GlueTsvToExample(pipeline: beam.Pipeline, exec_properties: dict[str, Any], split_pattern: str) -> beam.PCollection:
     task_name = reader_config(exec_properties)["task"]
+    [glue_file] = [f for f in glue_tasks.get_task(task_name).files if f.path == split_pattern]
     pattern = os.path.join(exec_properties[standard_component_specs.INPUT_BASE_KEY], split_pattern)
     paths = sorted(fileio.glob(pattern))
-    if not paths:
+    if not paths and glue_file.required:
         raise FileNotFoundError(f"GlueExampleGen ({task_name}): no file matches {pattern}")
     return (
         pipeline
         | "ListFiles" >> beam.Create(paths)
-        | "ReadTsv" >> beam.FlatMap(_read, task_name)
+        | "ReadTsv" >> beam.FlatMap(_read, task_name, glue_file.labelled)
         | "ToExample" >> beam.Map(record_to_example)
     )
 
