@@ -409,7 +409,10 @@ class RunConfig:
         _check(
             all(rate > 0 for rate in glue.learning_rates), f"glue.learning_rates={glue.learning_rates} must be positive"
         )
-        _check(0 <= glue.constant_margin < 1, f"glue.constant_margin={glue.constant_margin} must be in [0, 1)")
+        _check(
+            0 < glue.constant_margin < 1,
+            f"glue.constant_margin={glue.constant_margin} must be in (0, 1): at 0 a constant model would pass",
+        )
         _check(glue.max_drop >= 0, f"glue.max_drop={glue.max_drop} must be 0 or more")
         for task, bounds in glue.bounds.items():
             _check(

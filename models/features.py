@@ -52,6 +52,6 @@ GLUE_SENTENCE2 = "sentence2"
 GLUE_LABEL = "label"
 GLUE_IDX = "idx"
 
-# Outputs of the fine-tuned model's serving signature.
+# Outputs of the fine-tuned model's serving signature: class probabilities, or a regression task's score.
 PROBABILITIES = "probabilities"
-POSITIVE_PROBABILITY = "positive_probability"
+SCORE = "score"

@@ -5,8 +5,8 @@ tokenized with the pre-training vocabulary by `models.tokenization`, in tf.data 
 inside the exported SavedModel for serving, so both see identical ids.
 
 Serving signature `serving_default(examples: string[batch])` takes serialized tf.Examples with
-`sentence1` (and `sentence2` for pair tasks) and returns `probabilities` [batch, classes] and
-`positive_probability` [batch] (the probability of class 1, what TFMA's binary metrics read).
+`sentence1` (and `sentence2` for pair tasks) and returns `probabilities` [batch, classes], or for a
+regression task (STS-B) `score` [batch]: what the Evaluator's GLUE metrics read.
 """
 
 from __future__ import annotations
@@ -24,7 +24,12 @@ _TEXT_SPEC = {
     features.GLUE_SENTENCE1: tf.io.FixedLenFeature([], tf.string),
     features.GLUE_SENTENCE2: tf.io.FixedLenFeature([], tf.string, default_value=""),
 }
-_LABELLED_SPEC = {**_TEXT_SPEC, features.GLUE_LABEL: tf.io.FixedLenFeature([], tf.int64)}
+_ID_SPEC = {**_TEXT_SPEC, features.GLUE_IDX: tf.io.FixedLenFeature([], tf.int64)}
+
+
+def _labelled_spec(task: GlueTask) -> dict[str, tf.io.FixedLenFeature]:
+    label_type = tf.float32 if task.is_regression else tf.int64
+    return {**_TEXT_SPEC, features.GLUE_LABEL: tf.io.FixedLenFeature([], label_type)}
 
 
 def encode_sentences(
@@ -55,22 +60,37 @@ def labelled_dataset(
     dataset = dataset.batch(batch_size, drop_remainder=training)
 
     def encode(serialized):
-        parsed = tf.io.parse_example(serialized, _LABELLED_SPEC)
+        parsed = tf.io.parse_example(serialized, _labelled_spec(task))
         packed = encode_sentences(tokenizer, parsed, task, max_seq_length)
         return backbone_lib.backbone_inputs(packed), parsed[features.GLUE_LABEL]
 
     return dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
+def unlabelled_dataset(
+    file_pattern: str, tokenizer: tf_text.BertTokenizer, task: GlueTask, max_seq_length: int, batch_size: int
+) -> tf.data.Dataset:
+    """(encoder inputs, example id) batches of a test split, in file order."""
+    files = sorted(tf.io.gfile.glob(file_pattern))
+    dataset = tf.data.TFRecordDataset(files, compression_type="GZIP").batch(batch_size)
+
+    def encode(serialized):
+        parsed = tf.io.parse_example(serialized, _ID_SPEC)
+        packed = encode_sentences(tokenizer, parsed, task, max_seq_length)
+        return backbone_lib.backbone_inputs(packed), parsed[features.GLUE_IDX]
+
+    return dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
 def build_classifier(backbone: keras_hub.models.BertBackbone, task: GlueTask, dropout: float) -> keras.Model:
-    """BertTextClassifier producing logits over the task's classes."""
+    """BertTextClassifier producing logits over the task's classes, or one score for a regression task."""
     return keras_hub.models.BertTextClassifier(
-        backbone, num_classes=task.num_classes, preprocessor=None, dropout=dropout
+        backbone, num_classes=task.num_outputs, preprocessor=None, dropout=dropout
     )
 
 
 class GlueServing(tf.Module):
-    """Serialized tf.Examples -> class probabilities.
+    """Serialized tf.Examples -> class probabilities (or a regression task's score).
 
     Args:
         classifier: the fine-tuned classifier (logits).
@@ -91,9 +111,10 @@ class GlueServing(tf.Module):
     def serve_examples(self, examples: tf.Tensor) -> dict[str, tf.Tensor]:
         parsed = tf.io.parse_example(examples, _TEXT_SPEC)
         packed = encode_sentences(self.tokenizer, parsed, self.task, self.max_seq_length)
-        logits = self.classifier(backbone_lib.backbone_inputs(packed), training=False)
-        probabilities = tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1)
-        return {features.PROBABILITIES: probabilities, features.POSITIVE_PROBABILITY: probabilities[:, 1]}
+        outputs = tf.cast(self.classifier(backbone_lib.backbone_inputs(packed), training=False), tf.float32)
+        if self.task.is_regression:
+            return {features.SCORE: outputs[:, 0]}
+        return {features.PROBABILITIES: tf.nn.softmax(outputs, axis=-1)}
 
 
 def export_classifier(

@@ -1,9 +1,12 @@
 """GLUE fine-tuning: the pre-trained encoder plus a task head, trained on one task and exported.
 
-The procedure the GlueFineTune component runs (its executor only maps artifacts to these paths):
-load the encoder checkpoint, tokenize the task's examples with the pre-training vocabulary, train
-for a step budget with AdamW (warm-up, linear decay, clipping), score the dev split, export the
-serving SavedModel (`models.glue_classifier.GlueServing`) and write the metrics as JSON.
+The procedure the GlueFineTune component runs (its executor only maps artifacts to these paths): for
+each learning rate and seed of the config, load the encoder checkpoint, tokenize the task's examples
+with the pre-training vocabulary, train for a step budget with AdamW (warm-up, linear decay, clipping)
+and score every dev split with the task's official metrics. The run best on the gated dev split (the
+mean of its official metrics) is exported as the serving SavedModel (`models.glue_classifier.GlueServing`)
+and predicts the test splits in the leaderboard's submission format; the metrics of every run, their
+median and range, and the best constant predictor's scores go to `dev_metrics.json`.
 """
 
 from __future__ import annotations
@@ -12,17 +15,20 @@ import dataclasses
 import json
 import math
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import keras
+import numpy as np
 import tensorflow as tf
 
+from configs import glue_tasks
 from configs.glue_tasks import GlueTask
 from configs.run_config import GlueConfig
 from models import backbone as backbone_lib
-from models import glue_classifier, tokenization
+from models import glue_classifier, glue_metrics, tokenization
 from models.optimization import create_optimizer
-from models.run_files import GLUE_METRICS_FILE
+from models.run_files import GLUE_METRICS_FILE, GLUE_PREDICTIONS_DIR
 from models.step_budget import fit_for_steps
 
 
@@ -32,15 +38,14 @@ class FineTuningPaths:
 
     Attributes:
         checkpoint_dir: the pre-trained encoder checkpoint (`models.backbone.save_checkpoint`).
-        train_pattern: glob of the task's train examples (gzipped TFRecords of tf.Examples).
-        eval_pattern: glob of the task's dev examples.
+        split_patterns: per example split of the task (`train`, `eval`, `test`, ...), a glob of its
+            gzipped TFRecords of tf.Examples; `train` and `eval` are required.
         serving_dir: where the serving SavedModel is written.
-        run_dir: where `dev_metrics.json` is written.
+        run_dir: where `dev_metrics.json` and the test predictions are written.
     """
 
     checkpoint_dir: str
-    train_pattern: str
-    eval_pattern: str
+    split_patterns: Mapping[str, str]
     serving_dir: str
     run_dir: str
 
@@ -58,45 +63,162 @@ def train_steps(config: GlueConfig, num_train_examples: int) -> int:
     return config.epochs * math.ceil(num_train_examples / config.batch_size)
 
 
-def fine_tune(task: GlueTask, config: GlueConfig, seed: int, paths: FineTuningPaths) -> dict[str, Any]:
-    """Fine-tunes the encoder on `task`, exports the classifier, and returns the metrics it wrote."""
-    keras.utils.set_random_seed(seed)
-    backbone, vocab_path, lower_case = backbone_lib.load_checkpoint(paths.checkpoint_dir)
-    tokenizer = tokenization.wordpiece_tokenizer(tokenization.vocab_table(vocab_path), lower_case)
-    train = glue_classifier.labelled_dataset(
-        paths.train_pattern, tokenizer, task, config.max_seq_length, config.batch_size, training=True, seed=seed
-    )
-    evaluation = glue_classifier.labelled_dataset(
-        paths.eval_pattern, tokenizer, task, config.max_seq_length, config.batch_size, training=False
-    )
-    steps = train_steps(config, count_records(paths.train_pattern))
+@dataclasses.dataclass
+class _Run:
+    learning_rate: float
+    seed: int
+    classifier: keras.Model
+    dev: dict[str, dict[str, float]]
+    history: dict[str, list[float]]
 
-    classifier = glue_classifier.build_classifier(backbone, task, config.dropout)
-    classifier.compile(
-        optimizer=create_optimizer(
-            "adamw",
-            config.learning_rate,
-            warmup_steps=int(steps * config.warmup_proportion),
-            total_steps=steps,
-            weight_decay=config.weight_decay,
-            clip_norm=config.clip_norm,
-        ),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-    )
-    history = fit_for_steps(classifier, train, total_steps=steps, log_every_steps=config.log_every_steps, verbose=2)
-    dev_metrics = classifier.evaluate(evaluation, return_dict=True, verbose=0)
+    @property
+    def score(self) -> float:
+        return glue_metrics.task_score(self.dev[glue_tasks.EVAL_SPLIT])
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "learning_rate": self.learning_rate,
+            "seed": self.seed,
+            "dev": self.dev,
+            "score": self.score,
+            "train_history": self.history,
+        }
+
+
+def fine_tune(task: GlueTask, config: GlueConfig, paths: FineTuningPaths) -> dict[str, Any]:
+    """Fine-tunes the encoder on `task` once per learning rate and seed, exports the run best on dev,
+    writes its test predictions, and returns the metrics it wrote."""
+    vocab_path, lower_case = backbone_lib.load_checkpoint(paths.checkpoint_dir)[1:]
+    tokenizer = tokenization.wordpiece_tokenizer(tokenization.vocab_table(vocab_path), lower_case)
+    dev_splits = [f.split for f in task.dev_files if _has_records(paths.split_patterns.get(f.split))]
+    labels = {split: _labels(paths.split_patterns[split], tokenizer, task, config) for split in dev_splits}
+    steps = train_steps(config, count_records(paths.split_patterns[glue_tasks.TRAIN_SPLIT]))
+
+    runs: list[dict[str, Any]] = []
+    best: _Run | None = None
+    for learning_rate in config.peak_learning_rates():
+        for seed in config.seeds:
+            run = _train_and_score(task, config, paths, tokenizer, learning_rate, seed, steps, labels)
+            runs.append(run.to_json())
+            if best is None or run.score > best.score:
+                best = run
+    assert best is not None
 
     glue_classifier.export_classifier(
-        classifier, vocab_path, lower_case, task, config.max_seq_length, paths.serving_dir
+        best.classifier, vocab_path, lower_case, task, config.max_seq_length, paths.serving_dir
     )
+    predictions = _write_predictions(task, config, paths, tokenizer, best.classifier)
     metrics = {
         "task": task.name,
         "train_steps": steps,
-        "dev": {k: float(v) for k, v in dev_metrics.items()},
-        "train_history": {k: [float(x) for x in v] for k, v in history.history.items()},
+        "dev": best.dev[glue_tasks.EVAL_SPLIT],
+        "dev_splits": best.dev,
+        "best_run": {"learning_rate": best.learning_rate, "seed": best.seed},
+        "runs": runs,
+        "spread": {
+            split: {m: glue_metrics.spread([r["dev"][split][m] for r in runs]) for m in task.metrics}
+            for split in dev_splits
+        },
+        "constant_baseline": {split: glue_metrics.constant_baseline(task, labels[split]) for split in dev_splits},
+        "test_predictions": predictions,
     }
     tf.io.gfile.makedirs(paths.run_dir)
     with tf.io.gfile.GFile(os.path.join(paths.run_dir, GLUE_METRICS_FILE), "w") as f:
         json.dump(metrics, f, indent=2)
     return metrics
+
+
+def _has_records(pattern: str | None) -> bool:
+    return bool(pattern) and count_records(pattern) > 0
+
+
+def _labels(pattern: str, tokenizer, task: GlueTask, config: GlueConfig) -> np.ndarray:
+    dataset = glue_classifier.labelled_dataset(
+        pattern, tokenizer, task, config.max_seq_length, config.batch_size, training=False
+    )
+    return np.concatenate([labels.numpy() for _, labels in dataset])
+
+
+def _answers(classifier: keras.Model, dataset: tf.data.Dataset, task: GlueTask) -> np.ndarray:
+    outputs = [np.asarray(classifier.predict_on_batch(inputs)) for inputs, _ in dataset]
+    return glue_metrics.predicted(task, np.concatenate(outputs))
+
+
+def _train_and_score(task, config, paths, tokenizer, learning_rate, seed, steps, labels) -> _Run:
+    keras.utils.set_random_seed(seed)
+    backbone = backbone_lib.load_checkpoint(paths.checkpoint_dir)[0]
+    train = glue_classifier.labelled_dataset(
+        paths.split_patterns[glue_tasks.TRAIN_SPLIT],
+        tokenizer,
+        task,
+        config.max_seq_length,
+        config.batch_size,
+        training=True,
+        seed=seed,
+    )
+    classifier = glue_classifier.build_classifier(backbone, task, config.dropout)
+    if task.is_regression:
+        loss, train_metrics = keras.losses.MeanSquaredError(), [keras.metrics.MeanAbsoluteError(name="mae")]
+    else:
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        train_metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+    classifier.compile(
+        optimizer=create_optimizer(
+            "adamw",
+            learning_rate,
+            warmup_steps=int(steps * config.warmup_proportion),
+            total_steps=steps,
+            weight_decay=config.weight_decay,
+            clip_norm=config.clip_norm,
+        ),
+        loss=loss,
+        metrics=train_metrics,
+    )
+    history = fit_for_steps(classifier, train, total_steps=steps, log_every_steps=config.log_every_steps, verbose=2)
+    dev = {}
+    for split, split_labels in labels.items():
+        dataset = glue_classifier.labelled_dataset(
+            paths.split_patterns[split], tokenizer, task, config.max_seq_length, config.batch_size, training=False
+        )
+        dev[split] = glue_metrics.evaluate(task, split_labels, _answers(classifier, dataset, task))
+    return _Run(
+        learning_rate=learning_rate,
+        seed=seed,
+        classifier=classifier,
+        dev=dev,
+        history={k: [float(x) for x in v] for k, v in history.history.items()},
+    )
+
+
+def _write_predictions(task, config, paths, tokenizer, classifier) -> dict[str, int]:
+    """Each test split's predictions as `<run_dir>/predictions/<submission name>`; returns rows per file."""
+    written = {}
+    for glue_file in task.test_files:
+        pattern = paths.split_patterns.get(glue_file.split)
+        if not _has_records(pattern):
+            continue
+        dataset = glue_classifier.unlabelled_dataset(pattern, tokenizer, task, config.max_seq_length, config.batch_size)
+        ids, outputs = [], []
+        for inputs, batch_ids in dataset:
+            ids.append(batch_ids.numpy())
+            outputs.append(np.asarray(classifier.predict_on_batch(inputs)))
+        answers = glue_metrics.predicted(task, np.concatenate(outputs))
+        path = os.path.join(paths.run_dir, GLUE_PREDICTIONS_DIR, glue_file.submission_name)
+        tf.io.gfile.makedirs(os.path.dirname(path))
+        with tf.io.gfile.GFile(path, "w") as f:
+            f.write(submission_tsv(task, np.concatenate(ids), answers))
+        written[glue_file.submission_name] = len(answers)
+    return written
+
+
+def submission_tsv(task: GlueTask, ids: np.ndarray, answers: np.ndarray) -> str:
+    """The leaderboard's format: a header `index<TAB>prediction`, then one row per test example in id order,
+    the label string of the predicted class (or the score, clipped to the task's range, with 3 decimals)."""
+    rows = ["index\tprediction"]
+    for example_id, answer in sorted(zip(ids.tolist(), answers.tolist(), strict=True)):
+        if task.is_regression:
+            low, high = task.label_range
+            rows.append(f"{example_id}\t{min(max(answer, low), high):.3f}")
+        else:
+            rows.append(f"{example_id}\t{task.labels[answer]}")
+    return "\n".join(rows) + "\n"

@@ -141,7 +141,6 @@ def create_pipeline(
             pretrained_model=trainer.outputs["model"],
             task=task_name,
             custom_config=to_custom_config(config, "glue"),
-            seed=config.trainer.seed,
         ).with_id(component_id("GlueFineTune", task_name))
         evaluator_id = component_id("Evaluator", task_name)
         baseline = None
@@ -166,9 +165,9 @@ def create_pipeline(
             example_splits=["eval"],
             eval_config=glue_eval_config(
                 task,
-                min_accuracy=config.glue.min_accuracy.get(task_name, config.glue.default_min_accuracy),
-                max_accuracy_drop=config.glue.max_accuracy_drop,
-                min_f1=config.glue.min_f1.get(task_name),
+                bounds=config.glue.bounds.get(task_name, {}),
+                constant_margin=config.glue.constant_margin,
+                max_drop=config.glue.max_drop,
             ),
         ).with_id(evaluator_id)
         pusher = tfx.components.Pusher(

@@ -1,53 +1,65 @@
-"""TFMA configuration that gates a fine-tuned GLUE model (the Evaluator's blessing)."""
+"""TFMA configuration that gates a fine-tuned GLUE model on the task's official metrics (the Evaluator's blessing)."""
 
 from __future__ import annotations
+
+import json
+from collections.abc import Mapping
 
 from tensorflow_model_analysis.proto import config_pb2
 
 from configs.glue_tasks import GlueTask
 from models import features
+from pipeline import tfma_glue_metrics
 
-ACCURACY_METRIC = "binary_accuracy"
+
+def _glue_metric(task: GlueTask, metric: str, threshold: config_pb2.MetricThreshold, over_constant: bool = False):
+    return config_pb2.MetricConfig(
+        class_name=tfma_glue_metrics.CLASS_NAME,
+        module=tfma_glue_metrics.__name__,
+        config=json.dumps({"metric": metric, "task": task.name, "over_constant": over_constant}),
+        threshold=threshold,
+    )
 
 
-def _lower_bound(value: float, max_drop: float) -> config_pb2.MetricThreshold:
-    """At least `value`, and at most `max_drop` below the baseline's figure."""
-    return config_pb2.MetricThreshold(
-        value_threshold=config_pb2.GenericValueThreshold(lower_bound={"value": value}),
-        change_threshold=config_pb2.GenericChangeThreshold(
-            direction=config_pb2.MetricDirection.HIGHER_IS_BETTER,
-            absolute={"value": -max_drop},
-        ),
+def _at_least(value: float) -> config_pb2.GenericValueThreshold:
+    return config_pb2.GenericValueThreshold(lower_bound={"value": value})
+
+
+def _no_worse_than_baseline(max_drop: float) -> config_pb2.GenericChangeThreshold:
+    return config_pb2.GenericChangeThreshold(
+        direction=config_pb2.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -max_drop}
     )
 
 
 def glue_eval_config(
-    task: GlueTask, min_accuracy: float, max_accuracy_drop: float, min_f1: float | None = None
+    task: GlueTask, bounds: Mapping[str, float], constant_margin: float, max_drop: float
 ) -> config_pb2.EvalConfig:
-    """Accuracy (and F1 where `min_f1` is given) must reach its bound and drop no more than
-    `max_accuracy_drop` below the baseline.
+    """Every official metric of `task` must reach its bound and drop no more than `max_drop` below the baseline.
 
-    The baseline is the last blessed model of the same task; on the first run there is none and
-    only the absolute bounds apply. Also reported: example count, AUC, F1 and, for CoLA, the
-    Matthews correlation (the task's official metric).
+    A metric's bound is `bounds[metric]` where given; otherwise the metric must beat the best constant
+    predictor's score on the same dev set by `constant_margin` (gated as `<metric>_over_constant`). The
+    baseline is the task's last blessed model; on the first run there is none and only the bounds apply.
     """
-    f1 = config_pb2.MetricConfig(class_name="F1Score")
-    if min_f1 is not None:
-        f1.threshold.CopyFrom(_lower_bound(min_f1, max_accuracy_drop))
-    metrics = [
-        config_pb2.MetricConfig(class_name="ExampleCount"),
-        config_pb2.MetricConfig(class_name="BinaryAccuracy", threshold=_lower_bound(min_accuracy, max_accuracy_drop)),
-        config_pb2.MetricConfig(class_name="AUC"),
-        f1,
-    ]
-    if task.name == "cola":
-        metrics.append(config_pb2.MetricConfig(class_name="MatthewsCorrelationCoefficient"))
+    metrics = [config_pb2.MetricConfig(class_name="ExampleCount")]
+    for metric in task.metrics:
+        if metric in bounds:
+            threshold = config_pb2.MetricThreshold(
+                value_threshold=_at_least(bounds[metric]), change_threshold=_no_worse_than_baseline(max_drop)
+            )
+            metrics.append(_glue_metric(task, metric, threshold))
+        else:
+            metrics.append(
+                _glue_metric(
+                    task, metric, config_pb2.MetricThreshold(change_threshold=_no_worse_than_baseline(max_drop))
+                )
+            )
+            over_constant = config_pb2.MetricThreshold(value_threshold=_at_least(constant_margin))
+            metrics.append(_glue_metric(task, metric, over_constant, over_constant=True))
+    prediction_key = features.SCORE if task.is_regression else features.PROBABILITIES
     return config_pb2.EvalConfig(
         model_specs=[
             config_pb2.ModelSpec(
-                signature_name="serving_default",
-                label_key=features.GLUE_LABEL,
-                prediction_key=features.POSITIVE_PROBABILITY,
+                signature_name="serving_default", label_key=features.GLUE_LABEL, prediction_key=prediction_key
             )
         ],
         slicing_specs=[config_pb2.SlicingSpec()],

@@ -17,7 +17,6 @@ class GlueFineTuneSpec(component_spec.ComponentSpec):
     PARAMETERS = {
         executor.TASK_KEY: component_spec.ExecutionParameter(type=str),
         executor.CUSTOM_CONFIG_KEY: component_spec.ExecutionParameter(type=str),
-        executor.SEED_KEY: component_spec.ExecutionParameter(type=int),
     }
     INPUTS = {
         executor.EXAMPLES_KEY: component_spec.ChannelParameter(type=standard_artifacts.Examples),
@@ -36,8 +35,8 @@ class GlueFineTune(base_component.BaseComponent):
         examples: GlueExampleGen output (`train` and `eval` splits).
         pretrained_model: the pre-training Trainer's `model` output (holds the encoder checkpoint).
         task: GLUE task name.
-        custom_config: the run config's `glue` section (`configs.run_config.to_custom_config`).
-        seed: random seed for the head's initialisation and shuffling.
+        custom_config: the run config's `glue` section (`configs.run_config.to_custom_config`): step budget,
+            learning rates and seeds (one fine-tuning run each; the best on dev is the output model).
     """
 
     SPEC_CLASS = GlueFineTuneSpec
@@ -49,14 +48,12 @@ class GlueFineTune(base_component.BaseComponent):
         pretrained_model: channel.BaseChannel,
         task: str,
         custom_config: dict[str, Any],
-        seed: int = 42,
     ):
         spec = GlueFineTuneSpec(
             examples=examples,
             pretrained_model=pretrained_model,
             task=task,
             custom_config=json.dumps(custom_config, sort_keys=True),
-            seed=seed,
             model=channel.Channel(type=standard_artifacts.Model),
             model_run=channel.Channel(type=standard_artifacts.ModelRun),
         )

@@ -20,11 +20,11 @@ MODEL_KEY = "model"
 MODEL_RUN_KEY = "model_run"
 TASK_KEY = "task"
 CUSTOM_CONFIG_KEY = standard_component_specs.CUSTOM_CONFIG_KEY
-SEED_KEY = "seed"
 
 
 class Executor(base_executor.BaseExecutor):
-    """Fine-tunes on `exec_properties["task"]` with the `glue` section of `custom_config`."""
+    """Fine-tunes on `exec_properties["task"]` with the `glue` section of `custom_config` (its seeds and
+    learning rates)."""
 
     def Do(
         self,
@@ -35,16 +35,17 @@ class Executor(base_executor.BaseExecutor):
         examples = artifact_utils.get_single_instance(input_dict[EXAMPLES_KEY])
         pretrained = artifact_utils.get_single_instance(input_dict[PRETRAINED_MODEL_KEY])
         model_uri = artifact_utils.get_single_uri(output_dict[MODEL_KEY])
+        splits = artifact_utils.decode_split_names(examples.split_names)
         paths = glue_fine_tuning.FineTuningPaths(
             checkpoint_dir=backbone.checkpoint_dir(pretrained.uri),
-            train_pattern=os.path.join(artifact_utils.get_split_uri([examples], "train"), "*"),
-            eval_pattern=os.path.join(artifact_utils.get_split_uri([examples], "eval"), "*"),
+            split_patterns={
+                split: os.path.join(artifact_utils.get_split_uri([examples], split), "*") for split in splits
+            },
             serving_dir=path_utils.serving_model_dir(model_uri),
             run_dir=artifact_utils.get_single_uri(output_dict[MODEL_RUN_KEY]),
         )
         glue_fine_tuning.fine_tune(
             glue_tasks.get_task(exec_properties[TASK_KEY]),
             section_from(exec_properties[CUSTOM_CONFIG_KEY], "glue", GlueConfig),
-            int(exec_properties[SEED_KEY]),
             paths,
         )
