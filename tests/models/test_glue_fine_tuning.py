@@ -5,6 +5,7 @@ import json
 import os
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from configs.glue_tasks import TASKS
@@ -68,22 +69,76 @@ def test_step_budget_is_explicit_or_epochs_over_the_train_split():
     assert glue_fine_tuning.train_steps(GlueConfig(train_steps=None, epochs=3, batch_size=32), 100) == 12
 
 
-def test_fine_tune_trains_exports_and_writes_metrics(tmp_path):
+def fine_tuning_paths(tmp_path, train_rows, eval_rows, test_rows=None) -> glue_fine_tuning.FineTuningPaths:
     checkpoint = str(tmp_path / "checkpoint")
     backbone_lib.save_checkpoint(tiny_backbone(), write_vocab(tmp_path / "vocab.txt"), True, checkpoint)
-    paths = glue_fine_tuning.FineTuningPaths(
+    examples = tmp_path / "examples"
+    patterns = {
+        "train": write_examples(examples / "train" / "data.gz", train_rows),
+        "eval": write_examples(examples / "eval" / "data.gz", eval_rows),
+    }
+    if test_rows is not None:
+        ids = [10 + 3 * i for i in range(len(test_rows))][::-1]  # ids out of file order
+        patterns["test"] = write_examples(examples / "test" / "data.gz", test_rows, ids=ids)
+    return glue_fine_tuning.FineTuningPaths(
         checkpoint_dir=checkpoint,
-        train_pattern=write_examples(tmp_path / "examples" / "train" / "data.gz", PAIRS * 4),
-        eval_pattern=write_examples(tmp_path / "examples" / "eval" / "data.gz", PAIRS),
+        split_patterns=patterns,
         serving_dir=str(tmp_path / "model" / "Format-Serving"),
         run_dir=str(tmp_path / "model_run"),
     )
-    config = dataclasses.replace(GlueConfig(), max_seq_length=16, batch_size=4, train_steps=None, epochs=2)
-    metrics = glue_fine_tuning.fine_tune(TASKS["mrpc"], config, seed=3, paths=paths)
+
+
+def test_fine_tune_runs_each_seed_keeps_the_best_and_predicts_the_test_split(tmp_path):
+    test_rows = [(s1, s2, None) for s1, s2, _ in PAIRS]
+    paths = fine_tuning_paths(tmp_path, PAIRS * 4, PAIRS, test_rows)
+    config = dataclasses.replace(GlueConfig(), max_seq_length=16, batch_size=4, train_steps=None, epochs=2, seeds=[3, 4])
+    metrics = glue_fine_tuning.fine_tune(TASKS["mrpc"], config, paths=paths)
 
     assert metrics["train_steps"] == 2 * 5  # 20 examples, batches of 4, 2 epochs
     assert json.loads(open(os.path.join(paths.run_dir, run_files.GLUE_METRICS_FILE)).read()) == metrics
-    assert 0.0 <= metrics["dev"]["accuracy"] <= 1.0 and metrics["task"] == "mrpc"
+    assert [run["seed"] for run in metrics["runs"]] == [3, 4]
+    scores = [run["score"] for run in metrics["runs"]]
+    best = metrics["runs"][scores.index(max(scores))]
+    assert metrics["best_run"] == {"learning_rate": config.learning_rate, "seed": best["seed"]}
+    assert metrics["dev"] == best["dev"]["eval"] and set(metrics["dev"]) == {"f1", "accuracy"}
+    f1s = [run["dev"]["eval"]["f1"] for run in metrics["runs"]]
+    assert metrics["spread"]["eval"]["f1"] == {"median": np.median(f1s), "min": min(f1s), "max": max(f1s)}
+    # The dev set has 3 of 5 positive: always "1" scores accuracy 0.6, F1 0.75.
+    assert metrics["constant_baseline"]["eval"] == {"f1": pytest.approx(0.75), "accuracy": pytest.approx(0.6)}
+
+    served = tf.saved_model.load(paths.serving_dir)
+    examples = tf.constant([serialized_example(s1, s2) for s1, s2, _ in PAIRS])
+    probabilities = served.signatures["serving_default"](examples=examples)[features.PROBABILITIES].numpy()
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+    submission = open(os.path.join(paths.run_dir, run_files.GLUE_PREDICTIONS_DIR, "MRPC.tsv")).read().splitlines()
+    assert metrics["test_predictions"] == {"MRPC.tsv": 5}
+    assert submission[0] == "index\tprediction"
+    rows = [line.split("\t") for line in submission[1:]]
+    assert [int(i) for i, _ in rows] == [10, 13, 16, 19, 22], "sorted by the test file's ids"
+    # The exported model's answers are the predictions: the test rows were written in reverse id order.
+    assert [p for _, p in rows] == [str(a) for a in probabilities.argmax(axis=1)[::-1]]
+
+
+def test_stsb_fine_tunes_a_regression_head_and_submits_scores(tmp_path):
+    scored = [(s1, s2, float(i)) for i, (s1, s2, _) in enumerate(PAIRS)]
+    paths = fine_tuning_paths(tmp_path, scored * 4, scored, [(s1, s2, None) for s1, s2, _ in PAIRS])
+    config = dataclasses.replace(GlueConfig(), max_seq_length=16, batch_size=4, train_steps=5)
+    metrics = glue_fine_tuning.fine_tune(TASKS["stsb"], config, paths=paths)
+    assert set(metrics["dev"]) == {"pearson", "spearman"} and -1 <= metrics["dev"]["pearson"] <= 1
+    assert metrics["constant_baseline"]["eval"] == {"pearson": 0.0, "spearman": 0.0}
     served = tf.saved_model.load(paths.serving_dir)
     out = served.signatures["serving_default"](examples=tf.constant([serialized_example("the cat", "a dog")]))
-    np.testing.assert_allclose(out[features.PROBABILITIES].numpy().sum(), 1.0, rtol=1e-5)
+    assert out[features.SCORE].shape == (1,)
+    submission = open(os.path.join(paths.run_dir, run_files.GLUE_PREDICTIONS_DIR, "STS-B.tsv")).read().splitlines()
+    assert all(0.0 <= float(line.split("\t")[1]) <= 5.0 for line in submission[1:])
+
+
+def test_submission_rows_use_label_strings():
+    ids, answers = np.array([2, 0, 1]), np.array([0, 2, 1])
+    assert glue_fine_tuning.submission_tsv(TASKS["mnli"], ids, answers) == (
+        "index\tprediction\n0\tneutral\n1\tentailment\n2\tcontradiction\n"
+    )
+    assert glue_fine_tuning.submission_tsv(TASKS["stsb"], np.array([0, 1]), np.array([5.7, 2.25])) == (
+        "index\tprediction\n0\t5.000\n1\t2.250\n"
+    )
