@@ -465,6 +465,15 @@ def write_report(inputs: ReportInputs, out_dir: str | Path, run=None, lineage_do
         lineage=lineage.name if lineage else None,
         notes=notes,
     )
+    from inspection import glue_report
+
+    if content.tasks:
+        glue_report.write_glue_report(inputs, out)
+        content.notes.insert(
+            0,
+            f"GLUE report (every run's metrics, constant baselines, bounds, GLUE score): {glue_report.MARKDOWN_FILE}, "
+            f"{glue_report.JSON_FILE}, {glue_report.CHART_FILE}; test-set submission: {glue_report.SUBMISSION_FILE}",
+        )
     (out / MARKDOWN_FILE).write_text(render_markdown(content))
     page = out / HTML_FILE
     page.write_text(render_html(content))

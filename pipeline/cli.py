@@ -54,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _summarise(config: RunConfig, output_dir: Path, connection, seconds: float, timings) -> str:
-    from inspection import records, report, store
+    from inspection import glue_report, records, report, store
     from pipeline import local_runner
 
     base = local_runner.run_dir(config, output_dir)
@@ -75,19 +75,44 @@ def _summarise(config: RunConfig, output_dir: Path, connection, seconds: float, 
     ]
     inputs = report.inputs_from_store(reader, run)
     lines += [f"  {line}" for line in report.data_lines(report.data_summary(inputs))]
-    for task in report.task_results(inputs):
-        accuracy = task.metrics.get("accuracy")
-        shown = f"{accuracy:.3f}" if accuracy is not None else "n/a"
-        served = sorted(Path(paths.serving_dir, task.task).glob("*"))
-        if task.blessed:
-            where = f"pushed to {task.pushed_to}"
-        elif served:
-            where = f"not pushed; the model served is still {served[-1]}"
-        else:
-            where = "not pushed; nothing is served for it yet"
-        verdict = "blessed" if task.blessed else "rejected"
-        lines.append(f"  {task.task:<6} dev accuracy {shown}, {verdict}; {where}")
+    glue = _read_glue_report(report_dir.uri) if report_dir else None
+    if glue:
+        lines += ["", glue_report.render_markdown(glue).rstrip(), ""]
+        lines += _task_verdicts(glue, Path(paths.serving_dir))
     return "\n".join(lines)
+
+
+def _read_glue_report(report_uri: str) -> dict | None:
+    from inspection import glue_report
+
+    path = Path(report_uri) / glue_report.JSON_FILE
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _task_verdicts(glue: dict, serving_dir: Path) -> list[str]:
+    """Per task: its metrics against their bounds, the Evaluator's verdict, and which model is served now."""
+    from inspection import glue_report
+
+    lines = []
+    for entry in glue["tasks"]:
+        task = entry["task"]
+        checks = [
+            f"{metric} {entry['dev'][metric]:.3f} (bound {bound['value']:.3f})"
+            for metric, bound in entry.get("bounds", {}).items()
+            if metric in entry.get("dev", {})
+        ]
+        verdict = glue_report.gate_text(entry)
+        if entry.get("blessed"):
+            served = f"pushed; served from {entry['pushed_to']}"
+        else:
+            versions = sorted(p for p in (serving_dir / task).glob("*") if p.is_dir())
+            served = (
+                f"not pushed; the model still served for {task} is an earlier run's, {versions[-1]}"
+                if versions
+                else f"not pushed; no model is served for {task}"
+            )
+        lines.append(f"  {task:<5} {', '.join(checks) or entry.get('missing', '')}: {verdict}; {served}")
+    return lines
 
 
 def _run(args, config: RunConfig) -> int:

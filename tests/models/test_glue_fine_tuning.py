@@ -91,7 +91,9 @@ def fine_tuning_paths(tmp_path, train_rows, eval_rows, test_rows=None) -> glue_f
 def test_fine_tune_runs_each_seed_keeps_the_best_and_predicts_the_test_split(tmp_path):
     test_rows = [(s1, s2, None) for s1, s2, _ in PAIRS]
     paths = fine_tuning_paths(tmp_path, PAIRS * 4, PAIRS, test_rows)
-    config = dataclasses.replace(GlueConfig(), max_seq_length=16, batch_size=4, train_steps=None, epochs=2, seeds=[3, 4])
+    config = dataclasses.replace(
+        GlueConfig(), max_seq_length=16, batch_size=4, train_steps=None, epochs=2, seeds=[3, 4]
+    )
     metrics = glue_fine_tuning.fine_tune(TASKS["mrpc"], config, paths=paths)
 
     assert metrics["train_steps"] == 2 * 5  # 20 examples, batches of 4, 2 epochs

@@ -66,7 +66,10 @@ def test_each_task_fine_tunes_the_trainer_model_on_its_own_examples(nodes):
         assert glue_examples.exec_properties["input_base"] == "/data/glue"
         folder = glue_tasks.get_task(task).directory
         patterns = [s["pattern"] for s in json.loads(glue_examples.exec_properties["input_config"])["splits"]]
-        assert patterns == [f"{folder}/train.tsv", f"{folder}/dev.tsv"], "each task reads its own folder"
+        assert patterns == [f"{folder}/train.tsv", f"{folder}/dev.tsv", f"{folder}/test.tsv"], "its own folder"
+        eval_config = by_id[f"Evaluator_{task}"].exec_properties["eval_config"]
+        for metric in glue_tasks.get_task(task).metrics:
+            assert f'\\"metric\\": \\"{metric}\\"' in eval_config, "gated on the official metrics"
 
         evaluator, pusher = by_id[f"Evaluator_{task}"], by_id[f"Pusher_{task}"]
         assert producer(evaluator.inputs["model"]) == (f"GlueFineTune_{task}", "model")

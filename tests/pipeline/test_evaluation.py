@@ -20,7 +20,9 @@ def gated(config) -> dict[str, tuple[str, float | None]]:
     for metric in config.metrics_specs[0].metrics:
         options = json.loads(metric.config) if metric.config else {}
         name = options.get("metric", metric.class_name) + ("_over_constant" if options.get("over_constant") else "")
-        bound = metric.threshold.value_threshold.lower_bound.value if metric.threshold.HasField("value_threshold") else None
+        bound = (
+            metric.threshold.value_threshold.lower_bound.value if metric.threshold.HasField("value_threshold") else None
+        )
         result[name] = bound
     return result
 
