@@ -80,7 +80,7 @@ def test_the_corpus_and_glue_folders_are_runtime_parameters_with_defaults(base_s
         parameters = tasks[f"GlueExampleGen_{task}"]["inputs"]["parameters"]
         assert parameters["input_base"] == {"componentInputParameter": "glue_dir"}
         splits = json.loads(parameters["input_config"]["runtimeValue"]["constant"])["splits"]
-        assert [s["pattern"] for s in splits] == [f"{folder}/train.tsv", f"{folder}/dev.tsv"]
+        assert [s["pattern"] for s in splits] == [f"{folder}/train.tsv", f"{folder}/dev.tsv", f"{folder}/test.tsv"]
     # The kfp SDK's own loader reads the spec, parameters and defaults included.
     loaded = components.load_component_from_file(str(base_spec_path))
     assert loaded.pipeline_spec.root.input_definitions.parameters["glue_dir"].default_value.string_value == (

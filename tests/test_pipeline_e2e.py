@@ -17,6 +17,7 @@ import re
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -128,7 +129,8 @@ def test_every_component_completes_and_cli_reports_outputs(runs):
     assert states(executions) == {node: "COMPLETE" for node in UPSTREAM_OF_TRAINER | TRAINER_AND_DOWNSTREAM}
     assert "ML Metadata:" in stdout and str(runs["store_path"]) in stdout
     for task in ("sst2", "mrpc"):
-        assert f"{task:<6} dev accuracy 0." in stdout
+        assert re.search(rf"^  {task}\s+.*\(bound 0\.\d+\).*: (blessed|rejected)", stdout, re.M), stdout
+    assert "GLUE score: **" in stdout
     assert re.search(
         r"corpus: 1\d\d documents read, \d+ too short, \d+ duplicates, 0 lines with bad bytes; 1\d\d kept", stdout
     )
@@ -226,7 +228,26 @@ def test_fine_tuned_model_returns_probabilities(runs):
     probabilities = outputs[features.PROBABILITIES].numpy()
     assert probabilities.shape == (2, 2)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
-    np.testing.assert_allclose(outputs[features.POSITIVE_PROBABILITY].numpy(), probabilities[:, 1])
+
+
+def test_glue_report_never_blesses_a_model_at_or_below_the_constant_baseline(runs):
+    report_dir = latest_uri(runs["root"], "ReportGen", "report")
+    report = json.loads((report_dir / "glue_report.json").read_text())
+    assert [entry["task"] for entry in report["tasks"]] == ["sst2", "mrpc"]
+    for entry in report["tasks"]:
+        blessing = latest_uri(runs["root"], f"Evaluator_{entry['task']}", "blessing")
+        assert entry["blessed"] == (blessing / "BLESSED").exists()
+        if entry["blessed"]:
+            for metric, value in entry["dev"].items():
+                assert value > entry["constant_baseline"][metric], (entry["task"], metric)
+    with zipfile.ZipFile(report_dir / "glue_submission.zip") as archive:
+        names = set(archive.namelist())
+        expected = {f"{e['task'].upper().replace('SST2', 'SST-2')}.tsv" for e in report["tasks"] if e["blessed"]}
+        assert names == expected
+        for name in names:
+            rows = archive.read(name).decode().splitlines()
+            assert rows[0] == "index\tprediction" and len(rows) == 1 + {"SST-2.tsv": 1821, "MRPC.tsv": 1725}[name]
+    assert (report_dir / "glue_report.png").stat().st_size > 1000
 
 
 def test_evaluator_writes_a_blessing_and_pusher_follows_it(runs):
