@@ -32,7 +32,7 @@ class GlueFineTune(base_component.BaseComponent):
     """Fine-tunes the pre-trained encoder on one GLUE task.
 
     Args:
-        examples: GlueExampleGen output (`train` and `eval` splits).
+        examples: GlueExampleGen output (`train`, `eval`, and the task's other dev and test splits).
         pretrained_model: the pre-training Trainer's `model` output (holds the encoder checkpoint).
         task: GLUE task name.
         custom_config: the run config's `glue` section (`configs.run_config.to_custom_config`): step budget,
