@@ -5,30 +5,16 @@ import shutil
 
 import pytest
 import tensorflow as tf
-from tfx.dsl.components.base import base_beam_executor
-from tfx.types import standard_artifacts
-from tfx.utils import proto_utils
 
-from components.glue_example_gen import executor as executor_lib
 from components.glue_example_gen.component import GlueExampleGen
 from components.glue_example_gen.tsv_reader import GlueFormatError
 from models import features
+from tests.components.example_gens import run_executor
 from tests.conftest import DATA_DIR, SHARED_DATA_DIR
-
-BEAM_ARGS = ["--runner=DirectRunner", "--direct_running_mode=in_memory", "--direct_num_workers=1"]
 
 
 def run_example_gen(glue_dir, task, out_dir):
-    component = GlueExampleGen(glue_dir=str(glue_dir), task=task)
-    properties = {
-        k: v if isinstance(v, str | int) or v is None else proto_utils.proto_to_json(v)
-        for k, v in component.exec_properties.items()
-    }
-    examples = standard_artifacts.Examples()
-    examples.uri = str(out_dir)
-    executor = executor_lib.Executor(base_beam_executor.BaseBeamExecutor.Context(beam_pipeline_args=BEAM_ARGS))
-    executor.Do({}, {"examples": [examples]}, properties)
-    return examples
+    return run_executor(GlueExampleGen(glue_dir=str(glue_dir), task=task), out_dir)
 
 
 def read_split(uri, split) -> list[dict]:

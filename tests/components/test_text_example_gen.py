@@ -5,16 +5,12 @@ import json
 
 import pytest
 import tensorflow as tf
-from tfx.dsl.components.base import base_beam_executor
-from tfx.types import standard_artifacts
-from tfx.utils import proto_utils
 
 from components.text_example_gen import executor as executor_lib
 from components.text_example_gen.component import TextExampleGen
 from models import features
 from models.run_files import CORPUS_COUNTS_FILE
-
-BEAM_ARGS = ["--runner=DirectRunner", "--direct_running_mode=in_memory", "--direct_num_workers=1"]
+from tests.components.example_gens import run_executor
 
 
 def sentence(doc: int, n: int) -> str:
@@ -26,16 +22,7 @@ def document(doc: int, sentences: int = 4) -> str:
 
 
 def run_example_gen(corpus_dir, out_dir, **kwargs):
-    component = TextExampleGen(input_base=str(corpus_dir), **kwargs)
-    properties = {
-        k: v if isinstance(v, str | int) or v is None else proto_utils.proto_to_json(v)
-        for k, v in component.exec_properties.items()
-    }
-    examples = standard_artifacts.Examples()
-    examples.uri = str(out_dir)
-    executor = executor_lib.Executor(base_beam_executor.BaseBeamExecutor.Context(beam_pipeline_args=BEAM_ARGS))
-    executor.Do({}, {"examples": [examples]}, properties)
-    return examples
+    return run_executor(TextExampleGen(input_base=str(corpus_dir), **kwargs), out_dir)
 
 
 def read_split(uri, split):
