@@ -129,7 +129,9 @@ def fine_tune(task: GlueTask, config: GlueConfig, paths: FineTuningPaths) -> dic
 
 
 def _has_records(pattern: str | None) -> bool:
-    return bool(pattern) and count_records(pattern) > 0
+    """Whether any file matching `pattern` holds a record (reads one record, not the split)."""
+    files = tf.io.gfile.glob(pattern) if pattern else []
+    return bool(files) and any(True for _ in tf.data.TFRecordDataset(files, compression_type="GZIP").take(1))
 
 
 def _labels(pattern: str, tokenizer, task: GlueTask, config: GlueConfig) -> np.ndarray:
@@ -139,9 +141,13 @@ def _labels(pattern: str, tokenizer, task: GlueTask, config: GlueConfig) -> np.n
     return np.concatenate([labels.numpy() for _, labels in dataset])
 
 
-def _answers(classifier: keras.Model, dataset: tf.data.Dataset, task: GlueTask) -> np.ndarray:
-    outputs = [np.asarray(classifier.predict_on_batch(inputs)) for inputs, _ in dataset]
-    return glue_metrics.predicted(task, np.concatenate(outputs))
+def _answers(classifier: keras.Model, dataset: tf.data.Dataset, task: GlueTask) -> tuple[np.ndarray, np.ndarray]:
+    """The model's answers over (inputs, key) batches, and the keys (labels or example ids) in the same order."""
+    keys, outputs = [], []
+    for inputs, batch_keys in dataset:
+        keys.append(batch_keys.numpy())
+        outputs.append(np.asarray(classifier.predict_on_batch(inputs)))
+    return glue_metrics.predicted(task, np.concatenate(outputs)), np.concatenate(keys)
 
 
 def _train_and_score(task, config, paths, tokenizer, learning_rate, seed, steps, labels) -> _Run:
@@ -180,7 +186,7 @@ def _train_and_score(task, config, paths, tokenizer, learning_rate, seed, steps,
         dataset = glue_classifier.labelled_dataset(
             paths.split_patterns[split], tokenizer, task, config.max_seq_length, config.batch_size, training=False
         )
-        dev[split] = glue_metrics.evaluate(task, split_labels, _answers(classifier, dataset, task))
+        dev[split] = glue_metrics.evaluate(task, split_labels, _answers(classifier, dataset, task)[0])
     return _Run(
         learning_rate=learning_rate,
         seed=seed,
@@ -198,15 +204,11 @@ def _write_predictions(task, config, paths, tokenizer, classifier) -> dict[str, 
         if not _has_records(pattern):
             continue
         dataset = glue_classifier.unlabelled_dataset(pattern, tokenizer, task, config.max_seq_length, config.batch_size)
-        ids, outputs = [], []
-        for inputs, batch_ids in dataset:
-            ids.append(batch_ids.numpy())
-            outputs.append(np.asarray(classifier.predict_on_batch(inputs)))
-        answers = glue_metrics.predicted(task, np.concatenate(outputs))
+        answers, ids = _answers(classifier, dataset, task)
         path = os.path.join(paths.run_dir, GLUE_PREDICTIONS_DIR, glue_file.submission_name)
         tf.io.gfile.makedirs(os.path.dirname(path))
         with tf.io.gfile.GFile(path, "w") as f:
-            f.write(submission_tsv(task, np.concatenate(ids), answers))
+            f.write(submission_tsv(task, ids, answers))
         written[glue_file.submission_name] = len(answers)
     return written
 
