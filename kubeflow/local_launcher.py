@@ -23,6 +23,7 @@ runs only the tasks that did not finish.
 from __future__ import annotations
 
 import argparse
+import collections
 import dataclasses
 import datetime
 import json
@@ -39,6 +40,7 @@ import yaml
 EXECUTOR_INPUT_PLACEHOLDER = "{{$}}"
 RUN_RECORD_FILE = "launcher_run.json"
 SUCCEEDED, FAILED = "SUCCEEDED", "FAILED"
+FAILED_LOG_LINES = 40
 
 # podman as this machine runs it: runc (crun is not installed) and ulimits the sandbox allows (podman's
 # defaults are refused: "setrlimit RLIMIT_NOFILE: Operation not permitted"); kubeflow/podman_settings.sh
@@ -249,6 +251,15 @@ def podman_command(
     ]
 
 
+def log_tail(path: str, lines: int = FAILED_LOG_LINES) -> list[str]:
+    """The last `lines` lines of a task's log (what says why it failed), or a note that it has none."""
+    try:
+        with open(path, errors="replace") as f:
+            return [line.rstrip("\n") for line in collections.deque(f, maxlen=lines)]
+    except OSError as error:
+        return [f"(no log: {error})"]
+
+
 class Launcher:
     """Runs the tasks of one spec, one after another, recording each in the run record."""
 
@@ -289,7 +300,9 @@ class Launcher:
             self.finished[name] = result
             self._write_record()
             if result.state != SUCCEEDED:
-                self.say(f"{name}: FAILED after {result.seconds:.1f} s; log: {result.log}")
+                self.say(f"{name}: FAILED after {result.seconds:.1f} s; log: {result.log}; its last lines:")
+                for line in log_tail(result.log):
+                    self.say(f"  {line}")
                 return False
         return True
 

@@ -23,13 +23,14 @@ from pipeline.defaults import DEFAULT_DATA_DIR, DEFAULT_OUTPUT_DIR
 
 RUN_CONFIG_FILE = "run_config.json"
 
-# The Python direct runner, asked for explicitly (Beam 2.77's default first tries to download the
-# Prism runner, which fails offline), with one worker thread per core. Threads, not processes: our
-# Beam work is mostly TensorFlow and tokenizer kernels, which run outside the GIL, and worker
-# processes would each import TensorFlow and hold a copy of it. Measured on 2 cores (docs/benchmarks.md,
-# "Pre-training data"), Transform on 100 MB of text: 158 s with threads, 200 s in one thread, 234 s
-# with worker processes; peak memory of the data steps 2.8, 2.2 and 5.1 GB.
-LOCAL_BEAM_ARGS = ["--runner=DirectRunner", "--direct_running_mode=multi_threading", "--direct_num_workers=0"]
+# Beam's FnApiRunner (the Python direct runner's batch engine), named explicitly: Beam 2.77's `DirectRunner`
+# first tries the Prism runner on every pipeline Prism supports, and downloads its binary from GitHub to do so
+# (offline: a failed download, then a fallback; online: a different engine than the one we test). One worker
+# thread per core. Threads, not processes: our Beam work is mostly TensorFlow and tokenizer kernels, which run
+# outside the GIL, and worker processes would each import TensorFlow and hold a copy of it. Measured on 2 cores
+# (docs/benchmarks.md, "Pre-training data"), Transform on 100 MB of text: 158 s with threads, 200 s in one
+# thread, 234 s with worker processes; peak memory of the data steps 2.8, 2.2 and 5.1 GB.
+LOCAL_BEAM_ARGS = ["--runner=FnApiRunner", "--direct_running_mode=multi_threading", "--direct_num_workers=0"]
 
 
 def beam_args(config: RunConfig) -> list[str]:

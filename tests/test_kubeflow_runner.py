@@ -116,7 +116,7 @@ def test_each_step_requests_the_resources_its_config_gives(base_spec):
 def test_overrides_reach_the_requests_and_the_beam_options(tmp_path, base_spec):
     args = launcher.container_of(base_spec, "Transform")["args"]
     assert args[-len(DATAFLOW_ARGS) :] == DATAFLOW_ARGS  # the config's options come last, so they win
-    assert "--runner=DirectRunner" in args
+    assert "--runner=FnApiRunner" in args
     assert (
         launcher.container_of(base_spec, "TextExampleGen")["lifecycle"]["preCacheCheck"]["args"][-2:] == DATAFLOW_ARGS
     )
@@ -218,3 +218,22 @@ def test_the_launcher_runs_containers_offline_with_the_data_read_only():
     assert argv[-6:] == ["img:1", "python", "-m", "x", "--a", "1"]
     driver = launcher.podman_command(container, ["--b"], "/out/root", [], command=["python", "-m", "driver"])
     assert driver[-4:] == ["python", "-m", "driver", "--b"]
+
+
+def test_a_failed_task_stops_the_run_and_shows_why(base_spec, tmp_path, monkeypatch):
+    def fail_in_text_example_gen(self, container, arguments, log, command=None):
+        if "TextExampleGen" not in log.name:
+            return True
+        log.write("".join(f"line {i}\n" for i in range(100)) + "ValueError: the reason it failed\n")
+        return False
+
+    monkeypatch.setattr(launcher.Launcher, "_exec", fail_in_text_example_gen)
+    said = []
+    run = launcher.Launcher(base_spec, str(tmp_path), "run-1", {}, [], say=said.append)
+    assert run.run() is False
+    failure = said.index(next(s for s in said if "TextExampleGen: FAILED" in s))
+    assert said[-1] == "  ValueError: the reason it failed"
+    assert said[failure + 1 :] == [f"  line {i}" for i in range(61, 100)] + ["  ValueError: the reason it failed"]
+    record = json.loads((tmp_path / "run-1" / launcher.RUN_RECORD_FILE).read_text())["tasks"]
+    assert record["TextExampleGen"]["state"] == "FAILED"
+    assert "Transform" not in record  # nothing after the failure ran
