@@ -83,11 +83,13 @@ def split_of(doc_id: str, bucket_ends: list[int]) -> int:
 _BYTES_PER_DOCUMENT = 8 << 10
 
 
-def _shard_of(document: Document, split: int, shards: int) -> tuple[int, int]:
-    return split, int(document.fingerprint[:15], 16) % shards
+def _keyed_by_shard(kept: tuple[str, str, bytes], bucket_ends: list[int], shards: int) -> tuple[tuple[int, int], bytes]:
+    """A kept document's (split, shard) key, from its id and content hash, and its pickled bytes."""
+    fingerprint, doc_id, payload = kept
+    return (split_of(doc_id, bucket_ends), int(fingerprint[:15], 16) % shards), payload
 
 
-def _groups_of_shard(keyed: tuple[tuple[int, int], list[Document]], per_group: int) -> Iterator[list[Document]]:
+def _groups_of_shard(keyed: tuple[tuple[int, int], Iterable[bytes]], per_group: int) -> Iterator[list[Document]]:
     """A shard's (pickled) documents in content-hash order, cut into `round(n / per_group)` groups of near-equal
     size."""
     documents = sorted((pickle.loads(d) for d in keyed[1]), key=lambda d: d.fingerprint)
@@ -115,13 +117,15 @@ def _keyed_by_content(document: Document) -> tuple[str, tuple[tuple[str, str], b
     return document.fingerprint, ((document.source, document.doc_id), pickle.dumps(document))
 
 
-def _first_by_id(fingerprint: str, copies: Iterable[tuple[tuple[str, str], bytes]]) -> Document:
-    """Of documents with the same content, keeps one deterministically (lowest source, then id).
+def _first_by_id(fingerprint: str, copies: Iterable[tuple[tuple[str, str], bytes]]) -> tuple[str, str, bytes]:
+    """Of documents with the same content, keeps one deterministically (lowest source, then id): its content
+    hash, id and pickled bytes, which go on to the shards without being unpickled here.
 
     Documents are grouped as pickled bytes: a CombineFn holding `Document` objects as accumulators gave
     wrong results (None for a key) and grew to over 6 GB on the 100 MB corpus under the multi-threaded runner.
     """
-    return pickle.loads(min(copies)[1])
+    (_, doc_id), payload = min(copies)
+    return fingerprint, doc_id, payload
 
 
 def _read_file(path: str, min_chars: int, on_bad_bytes: str) -> Iterator[Document]:
@@ -169,7 +173,7 @@ def _CorpusToExample(pipeline: beam.Pipeline, exec_properties: dict[str, Any], s
             _COUNTS, main="documents"
         )
     )
-    documents = (
+    unique = (  # (content hash, id, pickled document) of each document kept
         read.documents
         | "KeyByContent" >> beam.Map(_keyed_by_content)
         | "GroupByContent" >> beam.GroupByKey()
@@ -179,15 +183,13 @@ def _CorpusToExample(pipeline: beam.Pipeline, exec_properties: dict[str, Any], s
     per_group = int(config["documents_per_group"])
     shards = max(1, sum(fileio.stat(p).length for p in paths) // (per_group * _BYTES_PER_DOCUMENT))
     groups = (
-        documents
-        | "KeyByShard" >> beam.Map(lambda d: (_shard_of(d, split_of(d.doc_id, bucket_ends), shards), pickle.dumps(d)))
+        unique
+        | "KeyByShard" >> beam.Map(_keyed_by_shard, bucket_ends, shards)
         | "GroupShards" >> beam.GroupByKey()
         | "CutGroups" >> beam.FlatMap(_groups_of_shard, per_group)
     )
     if _COUNTS_PATH_KEY in exec_properties:
-        kept = (
-            documents | "CountKept" >> beam.combiners.Count.Globally() | "AsCounts" >> beam.Map(lambda n: {"kept": n})
-        )
+        kept = unique | "CountKept" >> beam.combiners.Count.Globally() | "AsCounts" >> beam.Map(lambda n: {"kept": n})
         (
             (read[_COUNTS], kept)
             | "AllCounts" >> beam.Flatten()
