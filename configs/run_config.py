@@ -97,9 +97,8 @@ class BeamConfig:
 
     Attributes:
         args: Beam pipeline options, added after the runner's own defaults (a later option wins), e.g.
-            `["--direct_num_workers=4"]` locally, or `["--runner=DataflowRunner", "--project=P",
-            "--region=R", "--temp_location=gs://B/tmp"]`; README ("Beam beyond one machine") lists the
-            options of Dataflow, Flink and Spark.
+            `["--runner=DataflowRunner", "--project=P", "--region=R", "--temp_location=gs://B/tmp"]`; README
+            ("Beam beyond one machine") lists the options of Dataflow, Flink and Spark.
     """
 
     args: list[str] = dataclasses.field(default_factory=list)

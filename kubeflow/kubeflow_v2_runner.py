@@ -42,8 +42,8 @@ GLUE_DIR_PARAMETER = "glue_dir"
 # The steps that read the whole corpus or its instances (`kubeflow.data` resources).
 DATA_STEP_IDS = ("TextExampleGen", "StatisticsGen", "SchemaGen", "Transform", "InstanceStatisticsGen")
 
-# Beam inside one pod: the local runner's choice (the FnApiRunner, a worker thread per core; measured
-# against worker processes in pipeline/local_runner.py), never the Prism download.
+# Beam inside one pod: the local runner's choice (the FnApiRunner in one thread: its multi-threaded mode loses
+# elements, see pipeline/local_runner.py), never the Prism download.
 KUBEFLOW_BEAM_ARGS = list(LOCAL_BEAM_ARGS)
 
 

@@ -47,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="--OPTION=VALUE",
-        help="a Beam pipeline option for the data components, e.g. --beam-arg=--direct_num_workers=4 (repeatable; "
+        help="a Beam pipeline option for the data components, e.g. --beam-arg=--runner=FlinkRunner (repeatable; "
         "recorded in the run config as beam.args)",
     )
     return parser

@@ -25,12 +25,13 @@ RUN_CONFIG_FILE = "run_config.json"
 
 # Beam's FnApiRunner (the Python direct runner's batch engine), named explicitly: Beam 2.77's `DirectRunner`
 # first tries the Prism runner on every pipeline Prism supports, and downloads its binary from GitHub to do so
-# (offline: a failed download, then a fallback; online: a different engine than the one we test). One worker
-# thread per core. Threads, not processes: our Beam work is mostly TensorFlow and tokenizer kernels, which run
-# outside the GIL, and worker processes would each import TensorFlow and hold a copy of it. Measured on 2 cores
-# (docs/benchmarks.md, "Pre-training data"), Transform on 100 MB of text: 158 s with threads, 200 s in one
-# thread, 234 s with worker processes; peak memory of the data steps 2.8, 2.2 and 5.1 GB.
-LOCAL_BEAM_ARGS = ["--runner=FnApiRunner", "--direct_running_mode=multi_threading", "--direct_num_workers=0"]
+# (offline: a failed download, then a fallback; online: a different engine than the one we test). One thread
+# (`in_memory`): its multi-threaded mode loses elements. On the 100 MB corpus (docs/benchmarks.md, "Beam's
+# multi-threaded mode loses data") TextExampleGen's GroupByKey of 5,907 documents into shards handed on 5,888,
+# 5,656, 5,847 and 5,602 of them in four runs (a CombinePerKey had lost documents before); in one thread each run
+# kept all 5,907. One thread costs Transform about a fifth of its time on 2 cores (200 s against 158 s on 100 MB);
+# a larger corpus belongs on a distributed runner (`beam.args`).
+LOCAL_BEAM_ARGS = ["--runner=FnApiRunner", "--direct_running_mode=in_memory", "--direct_num_workers=1"]
 
 
 def beam_args(config: RunConfig) -> list[str]:

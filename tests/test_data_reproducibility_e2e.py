@@ -16,11 +16,12 @@ from inspection import store
 from models import features
 from models.instance_statistics import read_instances, statistics_of
 from pipeline.bert_pipeline import PipelinePaths, data_nodes, pretraining_trainer
+from pipeline.local_runner import LOCAL_BEAM_ARGS
 from tests.conftest import DATA_DIR
 
 pytestmark = pytest.mark.e2e
 
-IN_PROCESS = ["--runner=FnApiRunner", "--direct_running_mode=in_memory", "--direct_num_workers=1"]
+IN_PROCESS = LOCAL_BEAM_ARGS
 TWO_WORKERS = ["--runner=FnApiRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=2"]
 
 

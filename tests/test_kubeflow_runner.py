@@ -116,7 +116,7 @@ def test_each_step_requests_the_resources_its_config_gives(base_spec):
 def test_overrides_reach_the_requests_and_the_beam_options(tmp_path, base_spec):
     args = launcher.container_of(base_spec, "Transform")["args"]
     assert args[-len(DATAFLOW_ARGS) :] == DATAFLOW_ARGS  # the config's options come last, so they win
-    assert "--runner=FnApiRunner" in args
+    assert {"--runner=FnApiRunner", "--direct_running_mode=in_memory"} <= set(args)  # one thread, never Prism
     assert (
         launcher.container_of(base_spec, "TextExampleGen")["lifecycle"]["preCacheCheck"]["args"][-2:] == DATAFLOW_ARGS
     )

@@ -13,9 +13,10 @@ Each document goes to the split TFX's own partitioning would give it (the hash o
 `features.GROUP_KEY` is the `doc_id` of one of its documents, so TFX puts the group there too.
 
 Besides the examples it writes `CORPUS_COUNTS_FILE` at the root of the Examples artifact (documents read,
-dropped as short, dropped as duplicates, lines with bad bytes, documents kept) and records the same
-numbers as the artifact's `corpus_*` custom properties, so they travel with the lineage. A corpus whose
-documents are all dropped fails here, naming the corpus folder and the counts.
+dropped as short, dropped as duplicates, lines with bad bytes, documents kept, documents written) and records
+the same numbers as the artifact's `corpus_*` custom properties, so they travel with the lineage. A corpus whose
+documents are all dropped fails here, naming the corpus folder and the counts; so does a run in which the Beam
+runner wrote fewer documents than it kept.
 """
 
 from __future__ import annotations
@@ -149,6 +150,7 @@ def _write_counts(counts: dict[str, int], path: str) -> None:
         "dropped_duplicates": counts.get("documents", 0) - counts.get("short", 0) - counts.get("kept", 0),
         "bad_lines": counts.get("bad_lines", 0),
         "documents_kept": counts.get("kept", 0),
+        "documents_written": counts.get("written", 0),
     }
     with fileio.open(path, "w") as f:
         f.write(json.dumps(counts, indent=2, sort_keys=True) + "\n")
@@ -190,8 +192,14 @@ def _CorpusToExample(pipeline: beam.Pipeline, exec_properties: dict[str, Any], s
     )
     if _COUNTS_PATH_KEY in exec_properties:
         kept = unique | "CountKept" >> beam.combiners.Count.Globally() | "AsCounts" >> beam.Map(lambda n: {"kept": n})
+        written = (  # documents in the groups written: the runner must not lose any of the kept ones
+            groups
+            | "GroupSizes" >> beam.Map(len)
+            | "CountWritten" >> beam.CombineGlobally(sum)
+            | "AsWrittenCounts" >> beam.Map(lambda n: {"written": n})
+        )
         (
-            (read[_COUNTS], kept)
+            (read[_COUNTS], kept, written)
             | "AllCounts" >> beam.Flatten()
             | "SumCounts" >> beam.CombineGlobally(_sum_counts)
             | "WriteCounts" >> beam.Map(_write_counts, exec_properties[_COUNTS_PATH_KEY])
@@ -211,6 +219,13 @@ class Executor(BaseExampleGenExecutor):
         super().Do(input_dict, output_dict, {**exec_properties, _COUNTS_PATH_KEY: counts_path})
         with fileio.open(counts_path) as f:
             counts = json.load(f)
+        if counts["documents_written"] != counts["documents_kept"]:
+            raise RuntimeError(
+                f"TextExampleGen: the Beam runner lost documents between de-duplication and writing: "
+                f"{counts['documents_kept']:,} kept, {counts['documents_written']:,} written, with Beam options "
+                f"{self._beam_pipeline_args}. Nothing is published; run it again with a runner that keeps every "
+                f"element (the FnApiRunner's multi-threaded mode does not; see pipeline/local_runner.py)."
+            )
         for name, value in counts.items():
             examples.set_int_custom_property(CORPUS_COUNT_PREFIX + name, value)
         if counts["documents_kept"] == 0:

@@ -6,7 +6,7 @@ from tfx.dsl.components.base import base_beam_executor, base_component
 from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 
-BEAM_ARGS = ["--runner=FnApiRunner", "--direct_running_mode=in_memory", "--direct_num_workers=1"]
+from pipeline.local_runner import LOCAL_BEAM_ARGS as BEAM_ARGS  # the options the pipeline runs them with
 
 
 def run_executor(component: base_component.BaseComponent, out_dir) -> standard_artifacts.Examples:
