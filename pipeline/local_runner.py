@@ -27,10 +27,10 @@ RUN_CONFIG_FILE = "run_config.json"
 # first tries the Prism runner on every pipeline Prism supports, and downloads its binary from GitHub to do so
 # (offline: a failed download, then a fallback; online: a different engine than the one we test). One thread
 # (`in_memory`): its multi-threaded mode loses elements. On the 100 MB corpus (docs/benchmarks.md, "Beam's
-# multi-threaded mode loses data") TextExampleGen's GroupByKey of 5,907 documents into shards handed on 5,888,
-# 5,656, 5,847 and 5,602 of them in four runs (a CombinePerKey had lost documents before); in one thread each run
-# kept all 5,907. One thread costs Transform about a fifth of its time on 2 cores (200 s against 158 s on 100 MB);
-# a larger corpus belongs on a distributed runner (`beam.args`).
+# multi-threaded mode loses data") the GroupByKey that cuts TextExampleGen's 5,907 documents into shards handed
+# on 5,888, 5,656, 5,847 and 5,602 of them in four runs (a CombinePerKey had lost documents before); in one
+# thread each run kept all 5,907. One thread makes Transform about a quarter slower on 2 cores (200 s against
+# 158 s on 100 MB); a larger corpus belongs on a distributed runner (`beam.args`).
 LOCAL_BEAM_ARGS = ["--runner=FnApiRunner", "--direct_running_mode=in_memory", "--direct_num_workers=1"]
 
 
