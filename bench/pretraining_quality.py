@@ -46,7 +46,12 @@ PRETRAINING_OVERRIDES = [
     "glue.tasks=[]",
     "pipeline_name=bench-pretraining-quality",
 ]
+PIPELINE_NAME = "bench-pretraining-quality"
 CALIBRATION_STEPS = 200
+# Checkpoints every twelfth of the run, all kept: the encoders at a third and two thirds of a run are points of
+# the curve too (`--fine-tune-at`).
+CHECKPOINTS_PER_RUN = 12
+BUDGET_FILE = "pretraining_budget.json"
 TASKS_IN_FULL = ["cola", "sst2", "mrpc", "stsb", "qnli", "rte", "wnli"]
 
 
@@ -62,53 +67,97 @@ def bert_tfx_run(args, overrides: list[str], log: Path) -> str:
     return result.stdout
 
 
-def latest_artifact(root: Path, node: str, output: str) -> Path:
-    return max((root / node / output).iterdir(), key=lambda p: int(p.name))
+def trainer_outputs(args, stdout: str) -> dict[str, Path]:
+    """The `model` and `model_run` folders of the Trainer in the run `stdout` reports, from ML Metadata (so a
+    Trainer TFX served from its cache gives the folders of the run it re-used, not the newest ones on disk)."""
+    from inspection.records import MetadataReader
+    from inspection.store import open_store, sqlite_config
+
+    run_name = re.search(r" finished in [\d.]+ s: run (\S+)\.$", stdout, re.MULTILINE).group(1)
+    reader = MetadataReader(open_store(sqlite_config(args.output_dir / PIPELINE_NAME / "metadata.sqlite")))
+    artifacts = reader.run_artifacts(reader.run(run_name))
+    return {output: Path(artifacts[f"Trainer.{output}"][0].uri) for output in ("model", "model_run")}
 
 
 def trainer_seconds(stdout: str) -> float:
     return float(re.search(r"Trainer (?:done|cached) in ([\d.]+) s", stdout).group(1))
 
 
-def pretrain(args) -> dict:
-    """Calibrates the Trainer's speed, then pre-trains for the steps that fit the budget, the Trainer's fixed
-    costs (start-up, compilation, evaluation, export) included."""
-    root = args.output_dir / "bench-pretraining-quality" / "pipeline_root"
+def calibrate(args) -> dict:
+    """Sizes the pre-training run for `--pretrain-minutes`: a short run of the same Trainer measures its sequences
+    per second and its fixed costs (start-up, compilation, evaluation, export). The sizing is kept in the output
+    folder, so a re-run of a run that stopped half-way gets the same steps, hence the same Trainer config, and the
+    Trainer resumes from its checkpoints instead of starting over."""
+    budget_path = args.output_dir / BUDGET_FILE
+    if budget_path.exists():
+        budget = json.loads(budget_path.read_text())
+        if budget["pretrain_minutes"] != args.pretrain_minutes:
+            raise SystemExit(
+                f"{budget_path} sized {budget['pretrain_minutes']} minutes, not {args.pretrain_minutes}: use another "
+                "--output-dir for another budget (the data steps are cheap to redo), or delete the file"
+            )
+        print(f"sizing from {budget_path}: {budget['train_steps']} steps (calibrated earlier)", flush=True)
+        return budget
     calibration = bert_tfx_run(
         args,
         [f"trainer.train_steps={CALIBRATION_STEPS}", "trainer.warmup_steps=10", "trainer.log_every_steps=50"],
         args.output_dir / "calibration.log",
     )
-    history = json.loads((latest_artifact(root, "Trainer", "model_run") / "history.json").read_text())
+    if re.search(r"Trainer cached in", calibration):
+        raise SystemExit(
+            "the calibration run's Trainer was served from TFX's cache, so it measured nothing on this machine: "
+            f"delete {args.output_dir / PIPELINE_NAME} or use another --output-dir"
+        )
+    history = json.loads((trainer_outputs(args, calibration)["model_run"] / "history.json").read_text())
     speed = history["sequences_per_second"][-1]  # the first period includes compilation
     batch = [int(o.split("=")[1]) for o in PRETRAINING_OVERRIDES + args.set if o.startswith("trainer.batch_size=")][-1]
     fixed_seconds = max(0.0, trainer_seconds(calibration) - CALIBRATION_STEPS * batch / speed)
     steps = int(0.95 * (args.pretrain_minutes * 60 - fixed_seconds) * speed / batch)
+    steps -= steps % CHECKPOINTS_PER_RUN
+    budget = {
+        "pretrain_minutes": args.pretrain_minutes,
+        "calibration_sequences_per_second": speed,
+        "calibration_trainer_seconds": trainer_seconds(calibration),
+        "fixed_seconds": fixed_seconds,
+        "batch_size": batch,
+        "train_steps": steps,
+        "calibrated_on": platform.node(),
+    }
+    budget_path.write_text(json.dumps(budget, indent=2))
     print(
         f"calibration: {speed:.1f} sequences/s at batch {batch}, {fixed_seconds:.0f} s of fixed costs: "
         f"{steps} steps fit {args.pretrain_minutes} min",
         flush=True,
     )
+    return budget
+
+
+def pretrain(args) -> dict:
+    """Pre-trains for the steps that fit the budget (resuming from the Trainer's checkpoints when a run of the
+    same budget stopped half-way)."""
+    budget = calibrate(args)
+    steps = budget["train_steps"]
     stdout = bert_tfx_run(
         args,
         [
             f"trainer.train_steps={steps}",
             f"trainer.warmup_steps={max(1, steps // 20)}",
             f"trainer.log_every_steps={max(1, steps // 40)}",
-            f"trainer.checkpoint_every_steps={max(1, steps // 10)}",
+            f"trainer.checkpoint_every_steps={steps // CHECKPOINTS_PER_RUN}",
+            f"trainer.keep_checkpoints={CHECKPOINTS_PER_RUN + 1}",
         ],
         args.output_dir / "pretraining.log",
     )
-    run_dir = latest_artifact(root, "Trainer", "model_run")
-    history = json.loads((run_dir / "history.json").read_text())
+    outputs = trainer_outputs(args, stdout)
+    history = json.loads((outputs["model_run"] / "history.json").read_text())
+    training = json.loads((outputs["model_run"] / "training.json").read_text())
     return {
-        "calibration_sequences_per_second": speed,
-        "train_steps": steps,
-        "batch_size": batch,
+        **budget,
         "trainer_seconds": trainer_seconds(stdout),
+        "resumed_from_step": training.get("resumed_from_step", 0),
+        "checkpoint_dir": training["checkpoint_dir"],
         "final": {k: v[-1] for k, v in history.items() if v},
-        "model_uri": str(latest_artifact(root, "Trainer", "model")),
-        "calibration_trainer_seconds": trainer_seconds(calibration),
+        "model_uri": str(outputs["model"]),
     }
 
 
