@@ -3,20 +3,28 @@
 1. Pre-trains with the pipeline itself (`bert-tfx run`, the `tiny` preset by default) on the corpus for a wall-clock
    budget: a short calibration run of the same Trainer measures its sequences per second, and the real run gets
    the steps that fit `--pretrain-minutes` (the data steps before the Trainer are cached between the two runs
-   and are not part of the budget).
-2. Fine-tunes every task of `--tasks` from (a) that encoder and (b) the same architecture randomly initialised,
-   with the same vocabulary, step budget, learning rate and seeds (`models.glue_fine_tuning.fine_tune`, the
-   procedure GlueFineTune runs), on the GLUE files read by GlueExampleGen's own reader.
-3. Prints a table (per task: the constant predictor's score, random init, pre-trained, the gap; and the GLUE
-   average of the task scores) and writes it as JSON and Markdown into the output folder.
+   and are not part of the budget). The sizing is kept in the output folder: a run stopped half-way (a session
+   that ended, a killed process) is re-run with the same command and the Trainer resumes from its checkpoints.
+2. Fine-tunes every task of `--tasks` from (a) the same architecture randomly initialised and (b) the pre-trained
+   encoder at the end of the run, and at earlier fractions of it with `--fine-tune-at` (the Trainer keeps a
+   checkpoint every twelfth of the run), with the same vocabulary, step budget, learning rate and seeds
+   (`models.glue_fine_tuning.fine_tune`, the procedure GlueFineTune runs), on the GLUE files read by
+   GlueExampleGen's own reader. Each run's result is kept by the encoder's fingerprint, task, settings and seed,
+   so a re-run only does what is missing.
+3. Prints a table (per task: the constant predictor's score, each arm's median over seeds [min-max], the gaps;
+   and the GLUE average of the task scores, with and without WNLI) and writes it as JSON and Markdown into the
+   output folder.
 
     .venv/bin/python bench/pretraining_quality.py --data-dir ../shared/data --output-dir /tmp/bench-quality \\
-        [--pretrain-minutes 60] [--tasks cola sst2 mrpc stsb qnli rte wnli] [--seeds 1 2 3] [--set key=value ...]
+        [--pretrain-minutes 60] [--fine-tune-at 1/3 2/3 1] [--tasks cola sst2 mrpc stsb qnli rte wnli] \\
+        [--seeds 1 2 3] [--set key=value ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import hashlib
 import json
 import math
 import os
@@ -25,6 +33,7 @@ import re
 import subprocess
 import sys
 import time
+from fractions import Fraction
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -68,15 +77,18 @@ def bert_tfx_run(args, overrides: list[str], log: Path) -> str:
 
 
 def trainer_outputs(args, stdout: str) -> dict[str, Path]:
-    """The `model` and `model_run` folders of the Trainer in the run `stdout` reports, from ML Metadata (so a
-    Trainer TFX served from its cache gives the folders of the run it re-used, not the newest ones on disk)."""
+    """The Trainer's `model` and `model_run` folders (and the `transform_graph` it read) in the run `stdout`
+    reports, from ML Metadata: a Trainer TFX served from its cache gives the folders of the run it re-used, not
+    the newest ones on disk."""
     from inspection.records import MetadataReader
     from inspection.store import open_store, sqlite_config
 
     run_name = re.search(r" finished in [\d.]+ s: run (\S+)\.$", stdout, re.MULTILINE).group(1)
     reader = MetadataReader(open_store(sqlite_config(args.output_dir / PIPELINE_NAME / "metadata.sqlite")))
     artifacts = reader.run_artifacts(reader.run(run_name))
-    return {output: Path(artifacts[f"Trainer.{output}"][0].uri) for output in ("model", "model_run")}
+    outputs = {output: Path(artifacts[f"Trainer.{output}"][0].uri) for output in ("model", "model_run")}
+    outputs["transform_graph"] = Path(artifacts["Transform.transform_graph"][0].uri)
+    return outputs
 
 
 def trainer_seconds(stdout: str) -> float:
@@ -158,6 +170,7 @@ def pretrain(args) -> dict:
         "checkpoint_dir": training["checkpoint_dir"],
         "final": {k: v[-1] for k, v in history.items() if v},
         "model_uri": str(outputs["model"]),
+        "transform_graph_uri": str(outputs["transform_graph"]),
     }
 
 
@@ -193,80 +206,170 @@ def random_checkpoint(pretrained_dir: str, model_config, out_dir: Path, seed: in
     return str(out_dir)
 
 
-def fine_tune_both(args, pretraining: dict) -> dict:
-    from configs import glue_tasks, presets
-    from configs.run_config import GlueConfig
+def arm_name(fraction: Fraction) -> str:
+    return "pretrained" if fraction == 1 else f"pretrained@{fraction}"
+
+
+def encoders(args, pretraining: dict) -> dict[str, str]:
+    """The encoder checkpoint of each arm: `random`, and the pre-trained encoder at each `--fine-tune-at`
+    fraction of the run (the Trainer's export at the end, its resumable checkpoints before)."""
+    from configs.run_config import RunConfig, to_custom_config
     from models import backbone as backbone_lib
+    from models import trainer_module
+
+    final = backbone_lib.checkpoint_dir(pretraining["model_uri"])
+    run_config = RunConfig.from_dict(json.loads((args.output_dir / PIPELINE_NAME / "run_config.json").read_text()))
+    arms = {"random": random_checkpoint(final, run_config.model, args.output_dir / "random_init", args.seeds[0])}
+    for fraction in args.fine_tune_at:
+        if fraction == 1:
+            arms[arm_name(fraction)] = final
+            continue
+        step = pretraining["train_steps"] * fraction
+        training_checkpoint = f"{pretraining['checkpoint_dir']}/ckpt-{step}"
+        if step.denominator != 1 or not Path(training_checkpoint + ".index").exists():
+            saved = sorted(int(p.stem.split("-")[1]) for p in Path(pretraining["checkpoint_dir"]).glob("ckpt-*.index"))
+            raise SystemExit(
+                f"--fine-tune-at {fraction}: no checkpoint at step {step} of {pretraining['train_steps']} in "
+                f"{pretraining['checkpoint_dir']}; saved steps: {saved}"
+            )
+        directory = args.output_dir / "encoders" / f"step_{step}"
+        if not (directory / backbone_lib.WEIGHTS_FILE).exists():
+            trainer_module.export_encoder_at_checkpoint(
+                training_checkpoint,
+                to_custom_config(run_config, "data", "model", "trainer"),
+                pretraining["transform_graph_uri"],
+                str(directory),
+            )
+        arms[arm_name(fraction)] = str(directory)
+    return arms
+
+
+def encoder_fingerprint(checkpoint_dir: str) -> str:
+    """A digest of the encoder's weights, vocabulary and casing: equal encoders share fine-tuning results."""
+    import numpy as np
+
+    from models import backbone as backbone_lib
+
+    backbone, vocab_path, lower_case = backbone_lib.load_checkpoint(checkpoint_dir)
+    digest = hashlib.sha256(Path(vocab_path).read_bytes() + str(lower_case).encode())
+    for weight in backbone.weights:
+        digest.update(weight.path.encode() + np.asarray(weight.numpy()).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def result_key(task_name: str, glue, fingerprint: str, cache: Path) -> tuple[dict, Path]:
+    """What a fine-tuning result depends on, and the file in `cache` that keeps it."""
+    key = {"encoder": fingerprint, "task": task_name, "settings": dataclasses.asdict(glue)}
+    return key, cache / f"{task_name}-{hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]}.json"
+
+
+def fine_tune_once(task, glue, checkpoint: str, fingerprint: str, patterns: dict, run_dir: Path, cache: Path) -> dict:
+    """One fine-tuning run (one seed) of the encoder on the task; its result is kept in `cache`, keyed by the
+    encoder's fingerprint, the task and the settings, so a re-run (or another budget's run with the same random
+    arm) skips what it already has."""
     from models import glue_fine_tuning, glue_metrics
 
-    config = presets.load(args.preset, PRETRAINING_OVERRIDES + args.set)
-    pretrained = backbone_lib.checkpoint_dir(pretraining["model_uri"])
-    checkpoints = {
-        "pretrained": pretrained,
-        "random": random_checkpoint(pretrained, config.model, args.output_dir / "random_init", seed=args.seeds[0]),
+    key, path = result_key(task.name, glue, fingerprint, cache)
+    if path.exists():
+        return json.loads(path.read_text())
+    start = time.monotonic()
+    paths = glue_fine_tuning.FineTuningPaths(
+        checkpoint_dir=checkpoint,
+        split_patterns=patterns,
+        serving_dir=str(run_dir / "serving"),
+        run_dir=str(run_dir / "run"),
+    )
+    metrics = glue_fine_tuning.fine_tune(task, glue, paths)
+    (run,) = metrics["runs"]
+    record = {
+        **key,
+        "score": run["score"],
+        "dev": run["dev"]["eval"],
+        "constant": glue_metrics.task_score(metrics["constant_baseline"]["eval"]),
+        "seconds": time.monotonic() - start,
     }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2))
+    return record
+
+
+def fine_tune_arms(args, arms: dict[str, str]) -> dict:
+    """Fine-tunes every task from every arm's encoder, once per seed, with the same settings."""
+    from configs import glue_tasks
+    from configs.run_config import GlueConfig
+    from models import glue_fine_tuning, glue_metrics
+
+    fingerprints = {arm: encoder_fingerprint(checkpoint) for arm, checkpoint in arms.items()}
     results = {}
     for name in args.tasks:
         task = glue_tasks.get_task(name)
         patterns = write_glue_examples(task, args.data_dir, args.output_dir / "glue_examples")
         examples = glue_fine_tuning.count_records(patterns["train"])
         steps = min(math.ceil(examples / args.batch_size) * args.epochs, args.max_steps)
-        glue = GlueConfig(
-            max_seq_length=args.max_seq_length,
-            batch_size=args.batch_size,
-            train_steps=steps,
-            learning_rate=args.learning_rate,
-            seeds=list(args.seeds),
-            log_every_steps=max(1, steps // 4),
-        )
         results[name] = {"train_steps": steps, "train_examples": examples}
-        for arm, checkpoint in checkpoints.items():
-            start = time.monotonic()
-            paths = glue_fine_tuning.FineTuningPaths(
-                checkpoint_dir=checkpoint,
-                split_patterns=patterns,
-                serving_dir=str(args.output_dir / "fine_tuned" / arm / name / "serving"),
-                run_dir=str(args.output_dir / "fine_tuned" / arm / name / "run"),
-            )
-            metrics = glue_fine_tuning.fine_tune(task, glue, paths)
-            scores = [run["score"] for run in metrics["runs"]]
+        for arm, checkpoint in arms.items():
+            runs = []
+            for seed in args.seeds:
+                glue = GlueConfig(
+                    max_seq_length=args.max_seq_length,
+                    batch_size=args.batch_size,
+                    train_steps=steps,
+                    learning_rate=args.learning_rate,
+                    seeds=[seed],
+                    log_every_steps=max(1, steps // 4),
+                )
+                run_dir = args.output_dir / "fine_tuned" / arm / name / f"seed_{seed}"
+                runs.append(
+                    fine_tune_once(task, glue, checkpoint, fingerprints[arm], patterns, run_dir, args.results_cache)
+                )
+                print(f"{name} {arm} seed {seed}: {runs[-1]['score']:.4f} ({runs[-1]['seconds']:.0f} s)", flush=True)
+            scores = [run["score"] for run in runs]
             results[name][arm] = {
                 "median_score": glue_metrics.spread(scores)["median"],
                 "scores": scores,
-                "spread": metrics["spread"]["eval"],
-                "seconds": time.monotonic() - start,
+                "spread": {m: glue_metrics.spread([run["dev"][m] for run in runs]) for m in task.metrics},
+                "seconds": sum(run["seconds"] for run in runs),
+                "encoder": fingerprints[arm],
             }
-            results[name]["constant"] = glue_metrics.task_score(metrics["constant_baseline"]["eval"])
-            print(f"{name} {arm}: {scores} ({time.monotonic() - start:.0f} s)", flush=True)
+            results[name]["constant"] = runs[0]["constant"]
     return results
 
 
-def table(results: dict) -> tuple[str, dict]:
+def averages(results: dict, arms: list[str], without: tuple[str, ...] = ()) -> dict[str, float]:
+    """GLUE average (mean of the task scores) of each arm's median score, and of the constant predictor."""
     from models import glue_metrics
 
+    kept = {n: r for n, r in results.items() if n not in without}
+    means = {arm: glue_metrics.glue_score({n: r[arm]["median_score"] for n, r in kept.items()}) for arm in arms}
+    means["constant"] = glue_metrics.glue_score({n: r["constant"] for n, r in kept.items()})
+    return means
+
+
+def table(results: dict, arms: list[str]) -> str:
+    """Per task and on average: the constant predictor, each arm's median score [min-max], and each pre-trained
+    arm's gap over random initialisation."""
+    pretrained = [arm for arm in arms if arm != "random"]
     lines = [
-        "| task | metric(s) | constant | random init | pre-trained | gap |",
-        "|---|---|---|---|---|---|",
+        "| task | metric(s) | constant | " + " | ".join([*arms, *(f"gap {a}" for a in pretrained)]) + " |",
+        "|---|---|---|" + "---|" * (len(arms) + len(pretrained)),
     ]
     for name, result in results.items():
-        metrics = ", ".join(result["pretrained"]["spread"])
+        metrics = ", ".join(result["random"]["spread"])
         row = [f"{100 * result['constant']:.1f}"]
-        for arm in ("random", "pretrained"):
+        for arm in arms:
             scores = result[arm]["scores"]
             spread = f" [{100 * min(scores):.1f}-{100 * max(scores):.1f}]" if len(scores) > 1 else ""
             row.append(f"{100 * result[arm]['median_score']:.1f}{spread}")
-        gap = 100 * (result["pretrained"]["median_score"] - result["random"]["median_score"])
-        lines.append(f"| {name} | {metrics} | {' | '.join(row)} | {gap:+.1f} |")
-    averages = {
-        arm: glue_metrics.glue_score({n: r[arm]["median_score"] for n, r in results.items()})
-        for arm in ("random", "pretrained")
-    }
-    averages["constant"] = glue_metrics.glue_score({n: r["constant"] for n, r in results.items()})
-    lines.append(
-        f"| **average** | | {100 * averages['constant']:.1f} | {100 * averages['random']:.1f} | "
-        f"{100 * averages['pretrained']:.1f} | **{100 * (averages['pretrained'] - averages['random']):+.1f}** |"
-    )
-    return "\n".join(lines), averages
+        row += [f"{100 * (result[a]['median_score'] - result['random']['median_score']):+.1f}" for a in pretrained]
+        lines.append(f"| {name} | {metrics} | {' | '.join(row)} |")
+    for label, without in (("**average**", ()), ("average without WNLI", ("wnli",))):
+        if without and not set(without) & set(results):
+            continue
+        means = averages(results, arms, without)
+        row = [f"{100 * means[a]:.1f}" for a in ["constant", *arms]]
+        row += [f"**{100 * (means[a] - means['random']):+.1f}**" for a in pretrained]
+        lines.append(f"| {label} | | {' | '.join(row)} |")
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -275,6 +378,13 @@ def main() -> None:
     parser.add_argument("--output-dir", type=Path, required=True)
     parser.add_argument("--preset", default="tiny")
     parser.add_argument("--pretrain-minutes", type=float, default=60)
+    parser.add_argument(
+        "--fine-tune-at",
+        nargs="+",
+        type=Fraction,
+        default=[Fraction(1)],
+        help=f"fractions of the run (multiples of 1/{CHECKPOINTS_PER_RUN}) whose encoders are fine-tuned; 1 is the end",
+    )
     parser.add_argument("--tasks", nargs="+", default=TASKS_IN_FULL)
     parser.add_argument("--seeds", nargs="+", type=int, default=[1])
     parser.add_argument("--epochs", type=int, default=3)
@@ -283,35 +393,48 @@ def main() -> None:
     parser.add_argument("--learning-rate", type=float, default=1e-4)
     parser.add_argument("--max-seq-length", type=int, default=128)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="pre-training override")
+    parser.add_argument(
+        "--results-cache",
+        type=Path,
+        default=None,
+        help="folder of fine-tuning results by encoder, task, settings and seed (default: <output-dir>/results)",
+    )
     args = parser.parse_args()
     args.output_dir.mkdir(parents=True, exist_ok=True)
+    args.results_cache = args.results_cache or args.output_dir / "results"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
     start = time.monotonic()
     pretraining = pretrain(args)
     print(
-        f"pre-training: {pretraining['train_steps']} steps in {pretraining['trainer_seconds']:.0f} s; final "
-        f"masked-LM accuracy {pretraining['final'].get('masked_lm_accuracy', float('nan')):.3f}",
+        f"pre-training: {pretraining['train_steps']} steps in {pretraining['trainer_seconds']:.0f} s (resumed at "
+        f"step {pretraining['resumed_from_step']}); final masked-LM accuracy "
+        f"{pretraining['final'].get('masked_lm_accuracy', float('nan')):.3f}",
         flush=True,
     )
-    results = fine_tune_both(args, pretraining)
-    markdown, averages = table(results)
+    arms = encoders(args, pretraining)
+    results = fine_tune_arms(args, arms)
+    markdown = table(results, list(arms))
     summary = {
         "machine": f"{platform.node()}, {os.cpu_count()} CPUs, {platform.platform()}",
         "command": " ".join(sys.argv),
         "pretraining": pretraining,
         "tasks": results,
-        "averages": averages,
+        "averages": averages(results, list(arms)),
+        "averages_without_wnli": averages(results, list(arms), ("wnli",)),
         "seconds": time.monotonic() - start,
     }
     (args.output_dir / "pretraining_quality.json").write_text(json.dumps(summary, indent=2))
     (args.output_dir / "pretraining_quality.md").write_text(markdown + "\n")
     print(markdown)
-    print(
-        f"GLUE average: pre-trained {100 * averages['pretrained']:.1f} vs random init "
-        f"{100 * averages['random']:.1f} ({100 * (averages['pretrained'] - averages['random']):+.1f} points); "
-        f"total {summary['seconds']:.0f} s"
-    )
+    means = summary["averages"]
+    for arm in arms:
+        if arm != "random":
+            print(
+                f"GLUE average: {arm} {100 * means[arm]:.1f} vs random init {100 * means['random']:.1f} "
+                f"({100 * (means[arm] - means['random']):+.1f} points)"
+            )
+    print(f"total {summary['seconds']:.0f} s")
 
 
 if __name__ == "__main__":

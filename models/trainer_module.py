@@ -13,6 +13,7 @@ any execution's output folders, where the fingerprint covers the config sections
 artifacts. A Trainer killed mid-run and run again with the same config and data (the next
 `bert-tfx run` or `tfx run create`) resumes from the latest checkpoint and stops at exactly
 `train_steps`; a changed config or changed data gets a fresh folder and starts from step 0.
+`export_encoder_at_checkpoint` writes the encoder of any of those checkpoints in the form fine-tuning loads.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Mapping
+from typing import Any
 
 import keras
 import tensorflow as tf
@@ -222,6 +225,33 @@ def export_encoder(backbone, data: PretrainingDataConfig, vocab_path: str, servi
     )
     for directory in (encoder_checkpoint, serving_model_dir):
         distribution.discard_scratch(directory, strategy)
+
+
+def export_encoder_at_checkpoint(
+    training_checkpoint: str, custom_config: Mapping[str, Any] | str, transform_graph_uri: str, directory: str
+) -> None:
+    """Writes the encoder of one of the Trainer's resumable checkpoints (`<checkpoint folder>/ckpt-<step>`) as the
+    encoder checkpoint GLUE fine-tuning loads, so the encoder at any saved step can be fine-tuned, not only the
+    final one the Trainer exports.
+
+    Args:
+        training_checkpoint: the checkpoint's path prefix, as `tf.train.latest_checkpoint` gives it.
+        custom_config: the Trainer's `custom_config` (the run config sections `data`, `model`, `trainer`).
+        transform_graph_uri: the Transform output the Trainer read (its vocabulary).
+        directory: where the encoder checkpoint goes.
+    """
+    data = section_from(custom_config, "data", PretrainingDataConfig)
+    model_config = section_from(custom_config, "model", ModelConfig)
+    config = section_from(custom_config, "trainer", TrainerConfig)
+    transform_output = tft.TFTransformOutput(transform_graph_uri)
+    pretrainer = build_pretrainer(model_config, transform_output.vocabulary_size_by_name(features.VOCAB_FILE), config)
+    pretrainer(_zero_instance(transform_output, data.max_predictions_per_seq))
+    # The optimizer's slots and the input position stay in the checkpoint: only the model is read back, and every
+    # weight of the model must be found there.
+    tf.train.Checkpoint(model=pretrainer).restore(
+        training_checkpoint
+    ).assert_existing_objects_matched().expect_partial()
+    backbone_lib.save_checkpoint(pretrainer.backbone, vocabulary_path(transform_output), data.lower_case, directory)
 
 
 def _write_json(path: str, value) -> None:

@@ -332,6 +332,42 @@ print(json.dumps({{"pooled": out["pooled_output"].shape.as_list(),
     assert features.UNK_ID not in expected
 
 
+def test_the_encoder_of_a_training_checkpoint_is_the_one_training_had_at_that_step(runs, tmp_path):
+    """`export_encoder_at_checkpoint` reads the encoder out of the Trainer's resumable checkpoint (model, optimizer
+    state, input position): from the last step's checkpoint it is the encoder the Trainer exported, weight for
+    weight; the checkpoint of the run with another learning rate gives that run's encoder, not the first's."""
+    import tensorflow as tf
+
+    from models import backbone as backbone_lib
+    from models.trainer_module import export_encoder_at_checkpoint
+
+    reader = reader_of(runs["store_path"])
+    trained = [r for r in reader.runs() if r.execution("Trainer") and not r.execution("Trainer").cached]
+    assert len(trained) == 2, "the first run and the run with a changed learning rate train"
+    exported, restored = [], []
+    for run in trained:
+        artifacts = reader.run_artifacts(run)
+        model_run = Path(artifacts["Trainer.model_run"][0].uri)
+        training = json.loads((model_run / "training.json").read_text())
+        checkpoint = tf.train.latest_checkpoint(training["checkpoint_dir"])
+        assert checkpoint.endswith(f"ckpt-{training['train_steps']}")
+        directory = tmp_path / str(run.id)
+        export_encoder_at_checkpoint(
+            checkpoint,
+            run.execution("Trainer").properties["custom_config"],
+            artifacts["Transform.transform_graph"][0].uri,
+            str(directory),
+        )
+        restored.append(backbone_lib.load_checkpoint(str(directory))[0].get_weights())
+        model = artifacts["Trainer.model"][0].uri
+        exported.append(backbone_lib.load_checkpoint(backbone_lib.checkpoint_dir(model))[0].get_weights())
+
+    for own, other in ((0, 1), (1, 0)):
+        for got, expected in zip(restored[own], exported[own], strict=True):
+            np.testing.assert_array_equal(got, expected)
+        assert any(not np.array_equal(a, b) for a, b in zip(restored[own], exported[other], strict=True))
+
+
 def bert_tfx(*args: str) -> str:
     result = subprocess.run([str(BIN / "bert-tfx"), *args], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
