@@ -103,10 +103,11 @@ def calibrate(args) -> dict:
     budget_path = args.output_dir / BUDGET_FILE
     if budget_path.exists():
         budget = json.loads(budget_path.read_text())
-        if budget["pretrain_minutes"] != args.pretrain_minutes:
+        asked = {"pretrain_minutes": args.pretrain_minutes, "preset": args.preset, "set": args.set}
+        if {key: budget.get(key) for key in asked} != asked:
             raise SystemExit(
-                f"{budget_path} sized {budget['pretrain_minutes']} minutes, not {args.pretrain_minutes}: use another "
-                "--output-dir for another budget (the data steps are cheap to redo), or delete the file"
+                f"{budget_path} sized another run ({ {key: budget.get(key) for key in asked} }, not {asked}): use "
+                "another --output-dir for another budget or recipe (the data steps are cheap to redo), or delete it"
             )
         print(f"sizing from {budget_path}: {budget['train_steps']} steps (calibrated earlier)", flush=True)
         return budget
@@ -128,6 +129,8 @@ def calibrate(args) -> dict:
     steps -= steps % CHECKPOINTS_PER_RUN
     budget = {
         "pretrain_minutes": args.pretrain_minutes,
+        "preset": args.preset,
+        "set": args.set,
         "calibration_sequences_per_second": speed,
         "calibration_trainer_seconds": trainer_seconds(calibration),
         "fixed_seconds": fixed_seconds,
@@ -163,9 +166,24 @@ def pretrain(args) -> dict:
     outputs = trainer_outputs(args, stdout)
     history = json.loads((outputs["model_run"] / "history.json").read_text())
     training = json.loads((outputs["model_run"] / "training.json").read_text())
+    # Every run of the budget is recorded (a run TFX serves from its cache trains nothing), so the Trainer's time
+    # over all the runs that made the encoder is known when one stopped half-way and another resumed it.
+    cached = re.search(r"Trainer cached in", stdout) is not None
+    budget.setdefault("runs", []).append(
+        {
+            "ended": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "machine": platform.node(),
+            "trainer_seconds": trainer_seconds(stdout),
+            "cached": cached,
+            "resumed_from_step": training.get("resumed_from_step", 0),
+            "model_run": str(outputs["model_run"]),
+        }
+    )
+    (args.output_dir / BUDGET_FILE).write_text(json.dumps(budget, indent=2))
     return {
         **budget,
         "trainer_seconds": trainer_seconds(stdout),
+        "cached": cached,
         "resumed_from_step": training.get("resumed_from_step", 0),
         "checkpoint_dir": training["checkpoint_dir"],
         "final": {k: v[-1] for k, v in history.items() if v},
@@ -219,7 +237,7 @@ def encoders(args, pretraining: dict) -> dict[str, str]:
 
     final = backbone_lib.checkpoint_dir(pretraining["model_uri"])
     run_config = RunConfig.from_dict(json.loads((args.output_dir / PIPELINE_NAME / "run_config.json").read_text()))
-    arms = {"random": random_checkpoint(final, run_config.model, args.output_dir / "random_init", args.seeds[0])}
+    arms = {"random": random_checkpoint(final, run_config.model, args.output_dir / "random_init", args.init_seed)}
     for fraction in args.fine_tune_at:
         if fraction == 1:
             arms[arm_name(fraction)] = final
@@ -386,7 +404,8 @@ def main() -> None:
         help=f"fractions of the run (multiples of 1/{CHECKPOINTS_PER_RUN}) whose encoders are fine-tuned; 1 is the end",
     )
     parser.add_argument("--tasks", nargs="+", default=TASKS_IN_FULL)
-    parser.add_argument("--seeds", nargs="+", type=int, default=[1])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[1], help="fine-tuning seeds, one run each")
+    parser.add_argument("--init-seed", type=int, default=1, help="seed of the randomly initialised encoder")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--max-steps", type=int, default=1500, help="fine-tuning steps per task at most")
     parser.add_argument("--batch-size", type=int, default=32)
@@ -406,10 +425,10 @@ def main() -> None:
 
     start = time.monotonic()
     pretraining = pretrain(args)
+    how = "served from cache" if pretraining["cached"] else f"resumed at step {pretraining['resumed_from_step']}"
     print(
-        f"pre-training: {pretraining['train_steps']} steps in {pretraining['trainer_seconds']:.0f} s (resumed at "
-        f"step {pretraining['resumed_from_step']}); final masked-LM accuracy "
-        f"{pretraining['final'].get('masked_lm_accuracy', float('nan')):.3f}",
+        f"pre-training: {pretraining['train_steps']} steps; Trainer {pretraining['trainer_seconds']:.0f} s in this "
+        f"run ({how}); final masked-LM accuracy {pretraining['final'].get('masked_lm_accuracy', float('nan')):.3f}",
         flush=True,
     )
     arms = encoders(args, pretraining)
