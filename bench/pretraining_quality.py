@@ -30,6 +30,7 @@ import math
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -251,13 +252,16 @@ def encoders(args, pretraining: dict) -> dict[str, str]:
                 f"{pretraining['checkpoint_dir']}; saved steps: {saved}"
             )
         directory = args.output_dir / "encoders" / f"step_{step}"
-        if not (directory / backbone_lib.WEIGHTS_FILE).exists():
+        if not directory.exists():  # written beside it, then renamed: a folder that exists is complete
+            partial = directory.with_name(directory.name + ".partial")
+            shutil.rmtree(partial, ignore_errors=True)
             trainer_module.export_encoder_at_checkpoint(
                 training_checkpoint,
                 to_custom_config(run_config, "data", "model", "trainer"),
                 pretraining["transform_graph_uri"],
-                str(directory),
+                str(partial),
             )
+            partial.rename(directory)
         arms[arm_name(fraction)] = str(directory)
     return arms
 
@@ -307,7 +311,9 @@ def fine_tune_once(task, glue, checkpoint: str, fingerprint: str, patterns: dict
         "seconds": time.monotonic() - start,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=2))
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(record, indent=2))
+    partial.rename(path)  # a result file that exists is complete
     return record
 
 
