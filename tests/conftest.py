@@ -1,9 +1,14 @@
-"""Shared test settings: quiet TensorFlow, and the repository paths tests read from."""
+"""Shared test settings: quiet TensorFlow, the repository paths tests read from, and the Kubeflow image built in
+the background while the first tests run."""
 
 import importlib.util
 import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -19,3 +24,40 @@ def kubeflow_module(name: str):
     sys.modules[name] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
     return module
+
+
+IMAGE_BUILD_LOG = REPO_ROOT / "build" / "image" / "background_build.log"
+_IMAGE_BUILD = pytest.StashKey[subprocess.Popen]()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Starts `kubeflow/build_image.sh` in the background when a selected test needs the image: most of a first
+    build is downloading (debootstrap, pip), which then overlaps the tests that run before the container tests.
+    Those wait for it (`wait_for_image_build`) and build again, which podman's layer cache makes quick and which
+    reports the error if the background build failed."""
+    if session.config.option.collectonly or shutil.which("podman") is None:
+        return
+    if not any(item.get_closest_marker("container") for item in session.items):
+        return
+    IMAGE_BUILD_LOG.parent.mkdir(parents=True, exist_ok=True)
+    with open(IMAGE_BUILD_LOG, "w") as log:
+        session.config.stash[_IMAGE_BUILD] = subprocess.Popen(
+            ["bash", str(REPO_ROOT / "kubeflow" / "build_image.sh")],
+            cwd=REPO_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def wait_for_image_build(config: pytest.Config) -> None:
+    """Waits for the background image build, if one was started."""
+    build = config.stash.get(_IMAGE_BUILD, None)
+    if build is not None:
+        build.wait()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    build = config.stash.get(_IMAGE_BUILD, None)
+    if build is not None and build.poll() is None:  # the session ended early (-x, Ctrl-C)
+        build.terminate()
+        build.wait()

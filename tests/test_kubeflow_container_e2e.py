@@ -1,6 +1,7 @@
 """The compiled Kubeflow pipeline runs: `make kfp-local` (kubeflow/kfp_local.sh) builds the image with podman
 when it is missing, compiles the smoke preset and runs every task of the compiled spec in that image, as
-KFP's v2 launcher would. Then the outputs are read back here, outside the containers.
+KFP's v2 launcher would. Then the outputs are read back here, outside the containers. A first build starts in
+the background when the test session begins (tests/conftest.py), so its downloads overlap the tests before this one.
 
 Needs podman, debootstrap and runc (`make test` installs them as root) and, for a first image build,
 the Debian archive and PyPI: about 6 minutes to build, 10 to run.
@@ -18,7 +19,7 @@ import yaml
 
 from models import features
 from models.run_files import GLUE_METRICS_FILE
-from tests.conftest import DATA_DIR, REPO_ROOT, kubeflow_module
+from tests.conftest import DATA_DIR, REPO_ROOT, kubeflow_module, wait_for_image_build
 
 pytestmark = [
     pytest.mark.e2e,
@@ -33,7 +34,8 @@ launcher = kubeflow_module("local_launcher")
 
 
 @pytest.fixture(scope="module")
-def kfp_run(tmp_path_factory):
+def kfp_run(tmp_path_factory, request):
+    wait_for_image_build(request.config)  # started when the session began (tests/conftest.py)
     out = tmp_path_factory.mktemp("kfp-local")
     env = dict(os.environ, KFP_LOCAL_DIR=str(out), PRESET="smoke", OVERRIDES=f"glue.tasks={json.dumps(list(TASKS))}")
     env.update(IMAGE=IMAGE, RUN_ID="smoke-1")
