@@ -4,6 +4,7 @@ the background while the first tests run."""
 import importlib.util
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -46,6 +47,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             cwd=REPO_ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # a process group of its own, so podman stops with it
         )
 
 
@@ -59,5 +61,5 @@ def wait_for_image_build(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     build = config.stash.get(_IMAGE_BUILD, None)
     if build is not None and build.poll() is None:  # the session ended early (-x, Ctrl-C)
-        build.terminate()
+        os.killpg(build.pid, signal.SIGTERM)
         build.wait()
