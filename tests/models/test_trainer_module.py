@@ -1,8 +1,12 @@
-"""Where the Trainer keeps its resumable checkpoints: one folder per config and input data."""
+"""Where the Trainer keeps its resumable checkpoints (one folder per config and input data), and the validation
+batches it evaluates every logging period."""
 
+import numpy as np
+import pytest
+import tensorflow as tf
 from tfx import v1 as tfx
 
-from models.trainer_module import training_checkpoint_dir
+from models.trainer_module import batches_in_memory, training_checkpoint_dir
 
 
 def fn_args(execution: int, learning_rate: float = 1e-3, transform: str = "/root/Transform/transform_graph/5"):
@@ -24,3 +28,29 @@ def test_a_changed_config_or_changed_data_never_resumes_a_foreign_checkpoint():
     same = training_checkpoint_dir(fn_args(7))
     assert training_checkpoint_dir(fn_args(8, learning_rate=2e-3)) != same
     assert training_checkpoint_dir(fn_args(8, transform="/root/Transform/transform_graph/6")) != same
+
+
+def test_every_evaluation_gets_the_same_batches_without_reading_the_input_again():
+    """Keras starts a new iterator over the validation data at every evaluation: the input pipeline must not be
+    read again each time (a `take(n).cache()` would be: its cache never completes)."""
+    elements_read = tf.Variable(0, dtype=tf.int64)
+
+    def counted(x):
+        elements_read.assign_add(1)
+        return {"ids": x, "twice": 2 * x}
+
+    upstream = tf.data.Dataset.range(100).map(counted).batch(4)
+    validation = batches_in_memory(upstream, steps=3)
+    assert int(elements_read.numpy()) == 12, "read once, when built"
+
+    evaluations = [list(validation.take(3).as_numpy_iterator()) for _ in range(3)]
+    assert int(elements_read.numpy()) == 12, "not read again by later evaluations"
+    expected = [np.arange(4 * i, 4 * i + 4) for i in range(3)]
+    for batches in evaluations:
+        assert [b["ids"].tolist() for b in batches] == [e.tolist() for e in expected]
+        assert [b["twice"].tolist() for b in batches] == [(2 * e).tolist() for e in expected]
+
+
+def test_an_eval_split_smaller_than_a_batch_is_a_clear_error():
+    with pytest.raises(ValueError, match="eval split gave no batch"):
+        batches_in_memory(tf.data.Dataset.range(3).batch(4, drop_remainder=True), steps=2)
