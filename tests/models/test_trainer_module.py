@@ -41,10 +41,11 @@ def test_every_evaluation_gets_the_same_batches_without_reading_the_input_again(
 
     upstream = tf.data.Dataset.range(100).map(counted).batch(4)
     validation = batches_in_memory(upstream, steps=3)
-    assert int(elements_read.numpy()) == 12, "read once, when built"
+    read_when_built = int(elements_read.numpy())
+    assert 12 <= read_when_built <= 16, "the three batches, at most one more read ahead by tf.data"
 
     evaluations = [list(validation.take(3).as_numpy_iterator()) for _ in range(3)]
-    assert int(elements_read.numpy()) == 12, "not read again by later evaluations"
+    assert int(elements_read.numpy()) == read_when_built, "not read again by later evaluations"
     expected = [np.arange(4 * i, 4 * i + 4) for i in range(3)]
     for batches in evaluations:
         assert [b["ids"].tolist() for b in batches] == [e.tolist() for e in expected]
