@@ -111,7 +111,9 @@ install_system_tools() {
     say "installing Debian packages: ${missing[*]}"
     apt_install "${missing[@]}"
     # Debian starts the server it installs; the tests start their own.
-    [[ " ${missing[*]} " == *" mariadb-server "* ]] && { service mariadb stop >/dev/null 2>&1 || true; }
+    if [[ " ${missing[*]} " == *" mariadb-server "* ]]; then
+      service mariadb stop >/dev/null 2>&1 || true
+    fi
   else
     say "WARNING: not installed (needs root and apt-get): ${missing[*]}; install them to draw lineage pictures"
     say "         and to run the tests that start MariaDB, Chromium and podman."
