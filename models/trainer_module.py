@@ -95,18 +95,22 @@ def _zero_instance(transform_output: tft.TFTransformOutput, max_predictions: int
 
 
 def batches_in_memory(dataset: tf.data.Dataset, steps: int) -> tf.data.Dataset:
-    """The first `steps` batches of `dataset`, read once and then repeated from memory.
+    """The first `steps` batches of `dataset`, read once and then repeated from memory, without autotuning.
 
-    Keras starts a new iterator over the validation data at every evaluation. Over the file-reading, shuffling
-    input pipeline, dropping the old iterator stalled 30-50 s in some logging periods on the 100 MB corpus (py-spy
-    samples in `EpochIterator.reset`), with a `take(steps).cache()` in front of it too. Batches held in memory
-    leave no pipeline to drop. Every evaluation reads the same batches, so the figures compare across periods.
+    Keras starts a new iterator over the validation data at every evaluation and drops the previous one. An
+    iterator with tf.data's autotuning on owns a model thread that sleeps between optimisation rounds (up to a
+    minute once it has run a while), and dropping the iterator waits for that thread to wake: 0-60 s of stall in
+    `EpochIterator.reset` at every evaluation (native stack: `RootDataset::Iterator::~Iterator` waiting on
+    `~LogicalThreadWrapper`), whatever the data. Nothing here needs tuning: the batches are in memory. Every
+    evaluation reads the same batches, so the figures compare across periods.
     """
     batches = list(dataset.take(steps))
     if not batches:
         raise ValueError("the eval split gave no batch: it has fewer examples than one batch (trainer.batch_size)")
     stacked = tf.nest.map_structure(lambda *tensors: tf.stack(tensors), *batches)
-    return tf.data.Dataset.from_tensor_slices(stacked).repeat()
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return tf.data.Dataset.from_tensor_slices(stacked).repeat().with_options(options)
 
 
 def build_pretrainer(model_config: ModelConfig, vocab_size: int, config: TrainerConfig) -> BertPretrainer:

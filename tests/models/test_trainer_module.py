@@ -32,7 +32,7 @@ def test_a_changed_config_or_changed_data_never_resumes_a_foreign_checkpoint():
 
 def test_every_evaluation_gets_the_same_batches_without_reading_the_input_again():
     """Keras starts a new iterator over the validation data at every evaluation: the input pipeline must not be
-    read again each time (a `take(n).cache()` would be: its cache never completes)."""
+    read again each time."""
     elements_read = tf.Variable(0, dtype=tf.int64)
 
     def counted(x):
@@ -50,6 +50,14 @@ def test_every_evaluation_gets_the_same_batches_without_reading_the_input_again(
     for batches in evaluations:
         assert [b["ids"].tolist() for b in batches] == [e.tolist() for e in expected]
         assert [b["twice"].tolist() for b in batches] == [(2 * e).tolist() for e in expected]
+
+
+def test_validation_iterators_are_dropped_without_waiting_for_an_autotuning_thread():
+    """Dropping an iterator whose autotuning is on waits for its model thread to wake (up to a minute): Keras drops
+    one at every evaluation. The in-memory batches need no tuning, so it is off."""
+    validation = batches_in_memory(tf.data.Dataset.range(8).batch(4), steps=2)
+    assert validation.options().autotune.enabled is False
+    assert [b.tolist() for b in validation.take(3).as_numpy_iterator()] == [[0, 1, 2, 3], [4, 5, 6, 7], [0, 1, 2, 3]]
 
 
 def test_an_eval_split_smaller_than_a_batch_is_a_clear_error():

@@ -1,0 +1,107 @@
+"""Benchmark: the stall Keras makes at every evaluation when the validation data is autotuned by tf.data.
+
+Keras drops the previous iterator over the validation data at the start of every evaluation. An iterator with
+tf.data's autotuning on owns a model thread that sleeps between optimisation rounds (longer and longer, up to a
+minute), and dropping the iterator waits for it to wake. The Trainer's validation data
+(`models.trainer_module.batches_in_memory`) has autotuning off. This script fits a small Keras model whose
+logging periods last `--period-seconds` (a sleep after every batch stands in for the training work) and measures,
+per evaluation, the time from the period's last training batch to the evaluation's first callback: the same
+in-memory validation batches with autotuning on (tf.data's default) and as the Trainer makes them.
+
+    .venv/bin/python bench/validation_teardown.py [--periods 8] [--period-seconds 12]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+class EvaluationStart:
+    """Keras callback: seconds from each period's last training batch to its evaluation's start."""
+
+    def __init__(self, batch_seconds: float):
+        import keras
+
+        class _Callback(keras.callbacks.Callback):
+            def on_train_batch_end(inner, batch, logs=None):
+                time.sleep(batch_seconds)
+                inner.last_batch = time.perf_counter()
+
+            def on_test_begin(inner, logs=None):
+                self.waits.append(time.perf_counter() - inner.last_batch)
+
+        self.waits: list[float] = []
+        self.callback = _Callback()
+
+
+def fit_and_measure(validation, periods: int, period_seconds: float, batches_per_period: int = 10) -> list[float]:
+    import keras
+    import tensorflow as tf
+
+    features = tf.random.stateless_normal([256, 16], seed=[1, 2])
+    labels = tf.cast(tf.reduce_sum(features, axis=1) > 0, tf.float32)
+    train = tf.data.Dataset.from_tensor_slices((features, labels)).batch(32).repeat()
+    model = keras.Sequential([keras.Input([16]), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1)])
+    model.compile(optimizer="adam", loss=keras.losses.BinaryCrossentropy(from_logits=True))
+    timer = EvaluationStart(period_seconds / batches_per_period)
+    model.fit(
+        train,
+        epochs=periods,
+        steps_per_epoch=batches_per_period,
+        validation_data=validation,
+        validation_steps=2,
+        callbacks=[timer.callback],
+        verbose=0,
+    )
+    return timer.waits
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--periods", type=int, default=8, help="logging periods, each followed by an evaluation")
+    parser.add_argument("--period-seconds", type=float, default=12.0)
+    args = parser.parse_args()
+
+    import tensorflow as tf
+
+    from models.trainer_module import batches_in_memory
+
+    features = tf.random.stateless_normal([64, 16], seed=[3, 4])
+    labels = tf.cast(tf.reduce_sum(features, axis=1) > 0, tf.float32)
+    upstream = tf.data.Dataset.from_tensor_slices((features, labels)).batch(32)
+    as_trainer = batches_in_memory(upstream, steps=2)
+    autotuned = as_trainer.with_options(_autotune_on())
+    assert autotuned.options().autotune.enabled and not as_trainer.options().autotune.enabled
+
+    results = {}
+    for name, validation in (("autotuning on (tf.data default)", autotuned), ("batches_in_memory", as_trainer)):
+        waits = fit_and_measure(validation, args.periods, args.period_seconds)
+        results[name] = waits
+        print(
+            f"{name}: waits before each evaluation (s): {' '.join(f'{w:.2f}' for w in waits)}; total {sum(waits):.1f} s"
+        )
+    training = args.periods * args.period_seconds
+    print(
+        f"{args.periods} periods of {args.period_seconds:.0f} s: "
+        + "; ".join(
+            f"{name} stalled {sum(w):.1f} s ({100 * sum(w) / training:.1f}% of the training time)"
+            for name, w in results.items()
+        )
+    )
+
+
+def _autotune_on():
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.autotune.enabled = True
+    return options
+
+
+if __name__ == "__main__":
+    main()
