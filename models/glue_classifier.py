@@ -19,6 +19,7 @@ import tensorflow_text as tf_text
 from configs.glue_tasks import GlueTask
 from models import backbone as backbone_lib
 from models import features, tokenization
+from models.dataset_options import without_autotuning
 
 _TEXT_SPEC = {
     features.GLUE_SENTENCE1: tf.io.FixedLenFeature([], tf.string),
@@ -50,7 +51,8 @@ def labelled_dataset(
     training: bool,
     seed: int = 42,
 ) -> tf.data.Dataset:
-    """(encoder inputs, label) batches from GlueExampleGen's gzipped TFRecords."""
+    """(encoder inputs, label) batches from GlueExampleGen's gzipped TFRecords; without autotuning, as every
+    fine-tuning run makes and drops several iterators (`models.dataset_options`)."""
     files = tf.io.gfile.glob(file_pattern)
     if not files:
         raise FileNotFoundError(f"no GLUE examples match {file_pattern}")
@@ -64,7 +66,7 @@ def labelled_dataset(
         packed = encode_sentences(tokenizer, parsed, task, max_seq_length)
         return backbone_lib.backbone_inputs(packed), parsed[features.GLUE_LABEL]
 
-    return dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    return without_autotuning(dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE))
 
 
 def unlabelled_dataset(
@@ -79,7 +81,7 @@ def unlabelled_dataset(
         packed = encode_sentences(tokenizer, parsed, task, max_seq_length)
         return backbone_lib.backbone_inputs(packed), parsed[features.GLUE_IDX]
 
-    return dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    return without_autotuning(dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE))
 
 
 def build_classifier(backbone: keras_hub.models.BertBackbone, task: GlueTask, dropout: float) -> keras.Model:

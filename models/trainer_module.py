@@ -35,6 +35,7 @@ from configs.run_config import ModelConfig, PretrainingDataConfig, TrainerConfig
 from models import backbone as backbone_lib
 from models import distribution, features, flops, masking, text_encoder
 from models.bert_pretrainer import BertPretrainer
+from models.dataset_options import without_autotuning
 from models.optimization import create_optimizer
 from models.run_files import HISTORY_FILE, TRAINING_FILE
 from models.step_budget import fit_for_steps
@@ -97,20 +98,15 @@ def _zero_instance(transform_output: tft.TFTransformOutput, max_predictions: int
 def batches_in_memory(dataset: tf.data.Dataset, steps: int) -> tf.data.Dataset:
     """The first `steps` batches of `dataset`, read once and then repeated from memory, without autotuning.
 
-    Keras starts a new iterator over the validation data at every evaluation and drops the previous one. An
-    iterator with tf.data's autotuning on owns a model thread that sleeps between optimisation rounds (up to a
-    minute once it has run a while), and dropping the iterator waits for that thread to wake: 0-60 s of stall in
-    `EpochIterator.reset` at every evaluation (native stack: `RootDataset::Iterator::~Iterator` waiting on
-    `~LogicalThreadWrapper`), whatever the data. Nothing here needs tuning: the batches are in memory. Every
-    evaluation reads the same batches, so the figures compare across periods.
+    Keras starts a new iterator over the validation data at every evaluation and drops the previous one, which
+    with autotuning on stalls up to a minute (`models.dataset_options`). Every evaluation reads the same batches,
+    so the figures compare across periods.
     """
     batches = list(dataset.take(steps))
     if not batches:
         raise ValueError("the eval split gave no batch: it has fewer examples than one batch (trainer.batch_size)")
     stacked = tf.nest.map_structure(lambda *tensors: tf.stack(tensors), *batches)
-    options = tf.data.Options()
-    options.autotune.enabled = False
-    return tf.data.Dataset.from_tensor_slices(stacked).repeat().with_options(options)
+    return without_autotuning(tf.data.Dataset.from_tensor_slices(stacked).repeat())
 
 
 def build_pretrainer(model_config: ModelConfig, vocab_size: int, config: TrainerConfig) -> BertPretrainer:

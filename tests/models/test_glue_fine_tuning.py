@@ -64,6 +64,21 @@ def test_train_dataset_repeats_shuffled_full_batches(tmp_path):
     assert seen[: len(PAIRS)] != seen[len(PAIRS) : 2 * len(PAIRS)], "each pass is reshuffled"
 
 
+def test_fine_tuning_inputs_are_not_autotuned_so_dropping_their_iterators_never_waits(tmp_path):
+    """Each fine-tuning run makes and drops several iterators; an autotuned one waits up to a minute for its
+    autotuning thread when dropped (`models.dataset_options`)."""
+    pattern = write_examples(tmp_path / "train" / "data.gz", PAIRS)
+    tokenizer = tokenizer_for(tmp_path)
+    for training in (True, False):
+        dataset = glue_classifier.labelled_dataset(pattern, tokenizer, TASKS["mrpc"], 12, 2, training=training)
+        assert dataset.options().autotune.enabled is False
+    test_pattern = write_examples(
+        tmp_path / "test" / "data.gz", [(a, b, None) for a, b, _ in PAIRS], ids=list(range(5))
+    )
+    unlabelled = glue_classifier.unlabelled_dataset(test_pattern, tokenizer, TASKS["mrpc"], 12, 2)
+    assert unlabelled.options().autotune.enabled is False
+
+
 def test_step_budget_is_explicit_or_epochs_over_the_train_split():
     assert glue_fine_tuning.train_steps(GlueConfig(train_steps=7), num_train_examples=1000) == 7
     assert glue_fine_tuning.train_steps(GlueConfig(train_steps=None, epochs=3, batch_size=32), 100) == 12
