@@ -21,22 +21,25 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-class EvaluationStart:
-    """Keras callback: seconds from each period's last training batch to its evaluation's start."""
+def evaluation_wait_recorder(batch_seconds: float):
+    """A Keras callback that sleeps `batch_seconds` after every training batch (standing in for the training work)
+    and appends to its `waits` the seconds from each period's last training batch to its evaluation's start."""
+    import keras
 
-    def __init__(self, batch_seconds: float):
-        import keras
+    class EvaluationWaits(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.waits: list[float] = []
+            self.last_batch = time.perf_counter()
 
-        class _Callback(keras.callbacks.Callback):
-            def on_train_batch_end(inner, batch, logs=None):
-                time.sleep(batch_seconds)
-                inner.last_batch = time.perf_counter()
+        def on_train_batch_end(self, batch, logs=None):
+            time.sleep(batch_seconds)
+            self.last_batch = time.perf_counter()
 
-            def on_test_begin(inner, logs=None):
-                self.waits.append(time.perf_counter() - inner.last_batch)
+        def on_test_begin(self, logs=None):
+            self.waits.append(time.perf_counter() - self.last_batch)
 
-        self.waits: list[float] = []
-        self.callback = _Callback()
+    return EvaluationWaits()
 
 
 def fit_and_measure(validation, periods: int, period_seconds: float, batches_per_period: int = 10) -> list[float]:
@@ -48,17 +51,17 @@ def fit_and_measure(validation, periods: int, period_seconds: float, batches_per
     train = tf.data.Dataset.from_tensor_slices((features, labels)).batch(32).repeat()
     model = keras.Sequential([keras.Input([16]), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1)])
     model.compile(optimizer="adam", loss=keras.losses.BinaryCrossentropy(from_logits=True))
-    timer = EvaluationStart(period_seconds / batches_per_period)
+    recorder = evaluation_wait_recorder(period_seconds / batches_per_period)
     model.fit(
         train,
         epochs=periods,
         steps_per_epoch=batches_per_period,
         validation_data=validation,
         validation_steps=2,
-        callbacks=[timer.callback],
+        callbacks=[recorder],
         verbose=0,
     )
-    return timer.waits
+    return recorder.waits
 
 
 def main() -> None:
@@ -75,7 +78,9 @@ def main() -> None:
     labels = tf.cast(tf.reduce_sum(features, axis=1) > 0, tf.float32)
     upstream = tf.data.Dataset.from_tensor_slices((features, labels)).batch(32)
     as_trainer = batches_in_memory(upstream, steps=2)
-    autotuned = as_trainer.with_options(_autotune_on())
+    autotuning_on = tf.data.Options()
+    autotuning_on.autotune.enabled = True
+    autotuned = as_trainer.with_options(autotuning_on)
     assert autotuned.options().autotune.enabled and not as_trainer.options().autotune.enabled
 
     results = {}
@@ -93,14 +98,6 @@ def main() -> None:
             for name, w in results.items()
         )
     )
-
-
-def _autotune_on():
-    import tensorflow as tf
-
-    options = tf.data.Options()
-    options.autotune.enabled = True
-    return options
 
 
 if __name__ == "__main__":

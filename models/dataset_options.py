@@ -5,8 +5,7 @@ thread, which sleeps between optimisation rounds for longer and longer, up to a 
 `RootDataset::Iterator::~Iterator` waiting in `UnboundedThreadPool::LogicalThreadWrapper::~LogicalThreadWrapper`).
 Keras drops the validation iterator at every evaluation, and a finished fine-tuning run's iterators are dropped
 whenever Python collects them, often inside the next run: 0-60 s of stall each time (docs/benchmarks.md, "The
-gaps between logging periods"). Inputs read many times over, or by many short runs, go without autotuning;
-`AUTOTUNE` parallelism then means one call per core and prefetch buffers still grow on demand.
+gaps between logging periods"). Such inputs go without autotuning.
 """
 
 from __future__ import annotations
