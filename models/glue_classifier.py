@@ -42,6 +42,12 @@ def encode_sentences(
     return tokenization.pack_segments(segments, max_seq_length)
 
 
+def _encoded(batches: tf.data.Dataset, encode) -> tf.data.Dataset:
+    """`encode` mapped over serialized batches, prefetched; without autotuning, as every fine-tuning run makes and
+    drops several iterators (`models.dataset_options`)."""
+    return without_autotuning(batches.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE))
+
+
 def labelled_dataset(
     file_pattern: str,
     tokenizer: tf_text.BertTokenizer,
@@ -51,8 +57,7 @@ def labelled_dataset(
     training: bool,
     seed: int = 42,
 ) -> tf.data.Dataset:
-    """(encoder inputs, label) batches from GlueExampleGen's gzipped TFRecords; without autotuning, as every
-    fine-tuning run makes and drops several iterators (`models.dataset_options`)."""
+    """(encoder inputs, label) batches from GlueExampleGen's gzipped TFRecords."""
     files = tf.io.gfile.glob(file_pattern)
     if not files:
         raise FileNotFoundError(f"no GLUE examples match {file_pattern}")
@@ -66,7 +71,7 @@ def labelled_dataset(
         packed = encode_sentences(tokenizer, parsed, task, max_seq_length)
         return backbone_lib.backbone_inputs(packed), parsed[features.GLUE_LABEL]
 
-    return without_autotuning(dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE))
+    return _encoded(dataset, encode)
 
 
 def unlabelled_dataset(
@@ -81,7 +86,7 @@ def unlabelled_dataset(
         packed = encode_sentences(tokenizer, parsed, task, max_seq_length)
         return backbone_lib.backbone_inputs(packed), parsed[features.GLUE_IDX]
 
-    return without_autotuning(dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE))
+    return _encoded(dataset, encode)
 
 
 def build_classifier(backbone: keras_hub.models.BertBackbone, task: GlueTask, dropout: float) -> keras.Model:
