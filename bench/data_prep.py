@@ -6,7 +6,7 @@ with the local Beam settings (or `--beam-arg`s), in a child process whose whole 
 
 - each component's time, instances/s and real (non-padding) tokens/s of the Transform;
 - peak RSS: the sum over the run's process tree, sampled every 0.2 s;
-- the instance statistics (`models.instance_statistics`): full-length share, mean real tokens,
+- the instance statistics (`models.pretraining_data.instance_statistics`): full-length share, mean real tokens,
   masked share of eligible tokens, 80/10/10, random-next share;
 - the same-run reference: the seconds tensorflow_text's FastBertTokenizer alone takes to tokenize
   the corpus's cleaned sentences with the learned vocabulary, and the Transform's time as a multiple.
@@ -31,6 +31,8 @@ import time
 from pathlib import Path
 
 import psutil
+
+from configs import pipeline_contract as contract
 
 ISSUE_SETTINGS = [
     "data.vocab_size=30522",
@@ -65,7 +67,7 @@ def run_data_pipeline(args) -> None:
     from tfx import v1 as tfx
 
     from inspection import store
-    from pipeline import local_runner
+    from pipeline.beam_options import beam_args
     from pipeline.bert_pipeline import PipelinePaths, data_nodes
     from pipeline.console import quiet_libraries
 
@@ -83,7 +85,7 @@ def run_data_pipeline(args) -> None:
         components=data_nodes(config, paths).components(),
         enable_cache=False,
         metadata_connection_config=store.sqlite_config(args.work_dir / "metadata.sqlite"),
-        beam_pipeline_args=local_runner.beam_args(config) + args.beam_arg,
+        beam_pipeline_args=beam_args(config.beam) + args.beam_arg,
     )
     tfx.orchestration.LocalDagRunner().run(pipeline)
 
@@ -187,19 +189,19 @@ def main() -> int:
         return code
 
     from models import features
-    from models.instance_statistics import statistics_of, transformed_files
+    from models.pretraining_data.instance_statistics import statistics_of, transformed_files
 
     config = _config(args)
     executions = _executions(args.work_dir / "metadata.sqlite")
     times = {e.node_id: e.duration_s for e in executions}
     peaks = {e.node_id: memory.peak_between(e.started, e.started + e.duration_s) / 1e9 for e in executions}
     root = args.work_dir / "pipeline_root"
-    transformed = _latest(root, "Transform", "transformed_examples")
+    transformed = _latest(root, contract.TRANSFORM, contract.TRANSFORMED_EXAMPLES)
     train = statistics_of(transformed_files(str(transformed), "train")).summary()
     eval_stats = statistics_of(transformed_files(str(transformed), "eval")).summary()
     instances = train["instances"] + eval_stats["instances"]
     real_tokens = train["real_tokens"] + eval_stats["real_tokens"]
-    transform_s = times.get("Transform", float("nan"))
+    transform_s = times.get(contract.TRANSFORM, float("nan"))
     corpus_bytes = sum(p.stat().st_size for p in args.corpus_dir.glob(args.pattern) if p.is_file())
     figures = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB",
@@ -218,7 +220,8 @@ def main() -> int:
         "train": train,
     }
     if not args.no_reference:
-        vocab = _latest(root, "Transform", "transform_graph") / "transform_fn" / "assets" / features.VOCAB_FILE
+        transform_graph = _latest(root, contract.TRANSFORM, contract.TRANSFORM_GRAPH)
+        vocab = transform_graph / "transform_fn" / "assets" / features.VOCAB_FILE
         seconds, tokens = _tokenizer_reference(args.corpus_dir, args.pattern, vocab, config.corpus.min_document_chars)
         figures["reference_tokenizer_s"] = seconds
         figures["reference_tokens"] = tokens

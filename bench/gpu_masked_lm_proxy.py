@@ -4,7 +4,7 @@ Our Trainer runs on TensorFlow, which the lent GPU machines do not have; they ha
 script measures the same architecture (keras-hub BertBackbone, the backbone our Trainer uses, with
 its masked-LM head) in mixed bfloat16 at sequence length 128, and reports sequences per second
 and MFU against a bf16 matmul ceiling measured in the same run, with the FLOP count of
-`models.flops`. It is a labelled proxy for our step on a GPU, not our step: on CPU,
+`models.pretraining.flops`. It is a labelled proxy for our step on a GPU, not our step: on CPU,
 bench/train_step.py found ours as fast as this same model (ratio 1.00-1.01).
 
     KERAS_BACKEND=jax python bench/gpu_masked_lm_proxy.py [--presets base] [--batch-size 64 256]
@@ -25,7 +25,7 @@ import keras_hub  # noqa: E402
 import numpy as np  # noqa: E402
 
 from configs import presets  # noqa: E402
-from models.flops import pretraining_flops_per_sequence  # noqa: E402
+from models.pretraining.flops import pretraining_flops_per_sequence  # noqa: E402
 
 VOCAB_SIZE = 30522
 

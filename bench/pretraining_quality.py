@@ -8,7 +8,7 @@
 2. Fine-tunes every task of `--tasks` from (a) the same architecture randomly initialised and (b) the pre-trained
    encoder at the end of the run, and at earlier fractions of it with `--fine-tune-at` (the Trainer keeps a
    checkpoint every twelfth of the run), with the same vocabulary, step budget, learning rate and seeds
-   (`models.glue_fine_tuning.fine_tune`, the procedure GlueFineTune runs), on the GLUE files read by
+   (`models.glue.fine_tuning.fine_tune`, the procedure GlueFineTune runs), on the GLUE files read by
    GlueExampleGen's own reader. Each run's result is kept by the encoder's fingerprint, task, settings and seed,
    so a re-run only does what is missing.
 3. Prints a table (per task: the constant predictor's score, each arm's median over seeds [min-max], the gaps;
@@ -36,6 +36,8 @@ import sys
 import time
 from fractions import Fraction
 from pathlib import Path
+
+from configs import pipeline_contract as contract
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -87,13 +89,17 @@ def trainer_outputs(args, stdout: str) -> dict[str, Path]:
     run_name = re.search(r" finished in [\d.]+ s: run (\S+)\.$", stdout, re.MULTILINE).group(1)
     reader = MetadataReader(open_store(sqlite_config(args.output_dir / PIPELINE_NAME / "metadata.sqlite")))
     artifacts = reader.run_artifacts(reader.run(run_name))
-    outputs = {output: Path(artifacts[f"Trainer.{output}"][0].uri) for output in ("model", "model_run")}
-    outputs["transform_graph"] = Path(artifacts["Transform.transform_graph"][0].uri)
+    outputs = {
+        output: Path(artifacts[f"{contract.TRAINER}.{output}"][0].uri)
+        for output in (contract.MODEL, contract.MODEL_RUN)
+    }
+    transform_graph = f"{contract.TRANSFORM}.{contract.TRANSFORM_GRAPH}"
+    outputs[contract.TRANSFORM_GRAPH] = Path(artifacts[transform_graph][0].uri)
     return outputs
 
 
 def trainer_seconds(stdout: str) -> float:
-    return float(re.search(r"Trainer (?:done|cached) in ([\d.]+) s", stdout).group(1))
+    return float(re.search(rf"{contract.TRAINER} (?:done|cached) in ([\d.]+) s", stdout).group(1))
 
 
 def calibrate(args) -> dict:
@@ -117,12 +123,12 @@ def calibrate(args) -> dict:
         [f"trainer.train_steps={CALIBRATION_STEPS}", "trainer.warmup_steps=10", "trainer.log_every_steps=50"],
         args.output_dir / "calibration.log",
     )
-    if re.search(r"Trainer cached in", calibration):
+    if re.search(rf"{contract.TRAINER} cached in", calibration):
         raise SystemExit(
             "the calibration run's Trainer was served from TFX's cache, so it measured nothing on this machine: "
             f"delete {args.output_dir / PIPELINE_NAME} or use another --output-dir"
         )
-    history = json.loads((trainer_outputs(args, calibration)["model_run"] / "history.json").read_text())
+    history = json.loads((trainer_outputs(args, calibration)[contract.MODEL_RUN] / contract.HISTORY_FILE).read_text())
     speed = history["sequences_per_second"][-1]  # the first period includes compilation
     batch = [int(o.split("=")[1]) for o in PRETRAINING_OVERRIDES + args.set if o.startswith("trainer.batch_size=")][-1]
     fixed_seconds = max(0.0, trainer_seconds(calibration) - CALIBRATION_STEPS * batch / speed)
@@ -165,11 +171,11 @@ def pretrain(args) -> dict:
         args.output_dir / "pretraining.log",
     )
     outputs = trainer_outputs(args, stdout)
-    history = json.loads((outputs["model_run"] / "history.json").read_text())
-    training = json.loads((outputs["model_run"] / "training.json").read_text())
+    history = json.loads((outputs[contract.MODEL_RUN] / contract.HISTORY_FILE).read_text())
+    training = json.loads((outputs[contract.MODEL_RUN] / contract.TRAINING_FILE).read_text())
     # Every run of the budget is recorded (a run TFX serves from its cache trains nothing), so the Trainer's time
     # over all the runs that made the encoder is known when one stopped half-way and another resumed it.
-    cached = re.search(r"Trainer cached in", stdout) is not None
+    cached = re.search(rf"{contract.TRAINER} cached in", stdout) is not None
     budget.setdefault("runs", []).append(
         {
             "ended": time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -177,7 +183,7 @@ def pretrain(args) -> dict:
             "trainer_seconds": trainer_seconds(stdout),
             "cached": cached,
             "resumed_from_step": training.get("resumed_from_step", 0),
-            "model_run": str(outputs["model_run"]),
+            "model_run": str(outputs[contract.MODEL_RUN]),
         }
     )
     (args.output_dir / BUDGET_FILE).write_text(json.dumps(budget, indent=2))
@@ -188,8 +194,8 @@ def pretrain(args) -> dict:
         "resumed_from_step": training.get("resumed_from_step", 0),
         "checkpoint_dir": training["checkpoint_dir"],
         "final": {k: v[-1] for k, v in history.items() if v},
-        "model_uri": str(outputs["model"]),
-        "transform_graph_uri": str(outputs["transform_graph"]),
+        "model_uri": str(outputs[contract.MODEL]),
+        "transform_graph_uri": str(outputs[contract.TRANSFORM_GRAPH]),
     }
 
 
@@ -216,7 +222,7 @@ def random_checkpoint(pretrained_dir: str, model_config, out_dir: Path, seed: in
     """The pre-trained encoder's architecture and vocabulary with freshly initialised weights."""
     import keras
 
-    from models import backbone as backbone_lib
+    from models.encoder import backbone as backbone_lib
 
     _, vocab_path, lower_case = backbone_lib.load_checkpoint(pretrained_dir)
     keras.utils.set_random_seed(seed)
@@ -233,8 +239,8 @@ def encoders(args, pretraining: dict) -> dict[str, str]:
     """The encoder checkpoint of each arm: `random`, and the pre-trained encoder at each `--fine-tune-at`
     fraction of the run (the Trainer's export at the end, its resumable checkpoints before)."""
     from configs.run_config import RunConfig, to_custom_config
-    from models import backbone as backbone_lib
-    from models import trainer_module
+    from models.encoder import backbone as backbone_lib
+    from models.pretraining import trainer_module
 
     final = backbone_lib.checkpoint_dir(pretraining["model_uri"])
     run_config = RunConfig.from_dict(json.loads((args.output_dir / PIPELINE_NAME / "run_config.json").read_text()))
@@ -270,7 +276,7 @@ def encoder_fingerprint(checkpoint_dir: str) -> str:
     """A digest of the encoder's weights, vocabulary and casing: equal encoders share fine-tuning results."""
     import numpy as np
 
-    from models import backbone as backbone_lib
+    from models.encoder import backbone as backbone_lib
 
     backbone, vocab_path, lower_case = backbone_lib.load_checkpoint(checkpoint_dir)
     digest = hashlib.sha256(Path(vocab_path).read_bytes() + str(lower_case).encode())
@@ -289,7 +295,8 @@ def fine_tune_once(task, glue, checkpoint: str, fingerprint: str, patterns: dict
     """One fine-tuning run (one seed) of the encoder on the task; its result is kept in `cache`, keyed by the
     encoder's fingerprint, the task and the settings, so a re-run (or another budget's run with the same random
     arm) skips what it already has."""
-    from models import glue_fine_tuning, glue_metrics
+    from models.glue import fine_tuning as glue_fine_tuning
+    from models.glue import metrics as glue_metrics
 
     key, path = result_key(task.name, glue, fingerprint, cache)
     if path.exists():
@@ -299,10 +306,10 @@ def fine_tune_once(task, glue, checkpoint: str, fingerprint: str, patterns: dict
         checkpoint_dir=checkpoint,
         split_patterns=patterns,
         serving_dir=str(run_dir / "serving"),
-        run_dir=str(run_dir / "run"),
+        model_run_dir=str(run_dir / "run"),
     )
     metrics = glue_fine_tuning.fine_tune(task, glue, paths)
-    (run,) = metrics["runs"]
+    (run,) = metrics["trials"]
     record = {
         **key,
         "score": run["score"],
@@ -321,7 +328,8 @@ def fine_tune_arms(args, arms: dict[str, str]) -> dict:
     """Fine-tunes every task from every arm's encoder, once per seed, with the same settings."""
     from configs import glue_tasks
     from configs.run_config import GlueConfig
-    from models import glue_fine_tuning, glue_metrics
+    from models.glue import fine_tuning as glue_fine_tuning
+    from models.glue import metrics as glue_metrics
 
     fingerprints = {arm: encoder_fingerprint(checkpoint) for arm, checkpoint in arms.items()}
     results = {}
@@ -338,7 +346,7 @@ def fine_tune_arms(args, arms: dict[str, str]) -> dict:
                     max_seq_length=args.max_seq_length,
                     batch_size=args.batch_size,
                     train_steps=steps,
-                    learning_rate=args.learning_rate,
+                    learning_rates=[args.learning_rate],
                     seeds=[seed],
                     log_every_steps=max(1, steps // 4),
                 )
@@ -361,7 +369,7 @@ def fine_tune_arms(args, arms: dict[str, str]) -> dict:
 
 def averages(results: dict, arms: list[str], without: tuple[str, ...] = ()) -> dict[str, float]:
     """GLUE average (mean of the task scores) of each arm's median score, and of the constant predictor."""
-    from models import glue_metrics
+    from models.glue import metrics as glue_metrics
 
     kept = {n: r for n, r in results.items() if n not in without}
     means = {arm: glue_metrics.glue_score({n: r[arm]["median_score"] for n, r in kept.items()}) for arm in arms}

@@ -3,7 +3,7 @@
 Same backbone shape, vocabulary, sequence length, batch, optimizer (AdamW, warm-up + decay) and XLA,
 in the same process: keras-hub's `BertMaskedLM` (masked LM only) is the reference; ours adds the
 next-sentence head and its loss. Prints sequences per second of each, the ratio, and MFU against a
-fp32 matmul ceiling measured in the same run (model FLOPs as in `models.flops`).
+fp32 matmul ceiling measured in the same run (model FLOPs as in `models.pretraining.flops`).
 
     .venv/bin/python bench/train_step.py [--presets tiny mini] [--seq-length 128] [--batch-size 32]
 """
@@ -21,10 +21,11 @@ import numpy as np
 import tensorflow as tf
 
 from configs import presets
-from models import backbone as backbone_lib
-from models import features, flops
-from models.bert_pretrainer import BertPretrainer
-from models.optimization import create_optimizer
+from models import features
+from models.encoder import backbone as backbone_lib
+from models.pretraining import flops
+from models.pretraining.bert_pretrainer import BertPretrainer
+from models.training.optimization import create_optimizer
 
 VOCAB_SIZE = 30522
 

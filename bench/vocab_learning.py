@@ -21,8 +21,9 @@ import tensorflow as tf
 from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_lib
 
 from components.text_example_gen.corpus_reader import read_documents
-from models import features, tokenization
-from models.vocab_learner import learn_vocabulary
+from models import features
+from models.encoder import tokenization
+from models.pretraining_data.vocab_learner import learn_vocabulary
 
 
 def pieces_per_word(vocab: list[str], sentences: list[str]) -> tuple[float, float]:

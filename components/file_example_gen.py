@@ -1,10 +1,11 @@
-"""A FileBasedExampleGen that carries a JSON reader configuration to its executor.
+"""A FileBasedExampleGen whose `custom_config` is our run config's sections, as every component of ours takes them.
 
-TFX's FileBasedExampleGen passes reader settings only as an opaque `CustomConfig` proto. Our
-ExampleGens need a few typed settings (a GLUE task name, a minimum document length), so they
-share this base: the standard ExampleGen parameters (input base, input/output split configs,
-span resolution by the FileBasedDriver, caching by input fingerprint) plus `reader_config`, a
-JSON object the executor reads back with `reader_config(exec_properties)`.
+TFX's FileBasedExampleGen passes reader settings only as an opaque `CustomConfig` proto (which neither its
+driver nor its executor reads). Our ExampleGens take config sections instead (`configs.run_config.
+to_custom_config`: the `corpus` section for TextExampleGen) as a JSON `custom_config`, which the executor
+rebuilds with `section_from`, plus any parameters of their own (GlueExampleGen's `task`). Everything else is
+TFX's: input base, input/output split configs, span resolution by the FileBasedDriver, caching by input
+fingerprint.
 """
 
 from __future__ import annotations
@@ -20,15 +21,15 @@ from tfx.orchestration import data_types
 from tfx.proto import example_gen_pb2
 from tfx.types import channel, component_spec, standard_artifacts, standard_component_specs
 
-READER_CONFIG_KEY = "reader_config"
+CUSTOM_CONFIG_KEY = standard_component_specs.CUSTOM_CONFIG_KEY
 
 
-class JsonConfiguredExampleGenSpec(component_spec.ComponentSpec):
-    """FileBasedExampleGenSpec plus a JSON `reader_config` parameter."""
+class ConfiguredExampleGenSpec(component_spec.ComponentSpec):
+    """FileBasedExampleGenSpec with a JSON `custom_config` (config sections) instead of the CustomConfig proto."""
 
     PARAMETERS = {
         **standard_component_specs.FileBasedExampleGenSpec.PARAMETERS,
-        READER_CONFIG_KEY: component_spec.ExecutionParameter(type=str),
+        CUSTOM_CONFIG_KEY: component_spec.ExecutionParameter(type=str),
     }
     INPUTS: dict[str, Any] = {}
     OUTPUTS = {
@@ -36,37 +37,41 @@ class JsonConfiguredExampleGenSpec(component_spec.ComponentSpec):
     }
 
 
-class JsonConfiguredExampleGen(example_gen_component.FileBasedExampleGen):
-    """Base of our file-reading ExampleGens; subclasses set EXECUTOR_SPEC."""
+class ConfiguredExampleGen(example_gen_component.FileBasedExampleGen):
+    """Base of our file-reading ExampleGens; subclasses set EXECUTOR_SPEC (and SPEC_CLASS to add parameters).
 
-    SPEC_CLASS = JsonConfiguredExampleGenSpec
+    Args:
+        input_base: the folder the input config's patterns are relative to, or a RuntimeParameter.
+        custom_config: config sections (`configs.run_config.to_custom_config`), `{}` for none.
+        input_config: the splits to read; defaults to TFX's (one split of every file).
+        output_config: the splits to write; defaults to TFX's (train/eval by hash).
+        extra_parameters: the subclass spec's own parameters.
+    """
+
+    SPEC_CLASS = ConfiguredExampleGenSpec
 
     def __init__(
         self,
         input_base: str | data_types.RuntimeParameter,
-        reader_config: dict[str, Any],
+        custom_config: dict[str, Any],
         input_config: example_gen_pb2.Input | None = None,
         output_config: example_gen_pb2.Output | None = None,
+        **extra_parameters: Any,
     ):
         input_config = input_config or example_gen_utils.make_default_input_config()
         output_config = output_config or example_gen_utils.make_default_output_config(input_config)
-        spec = JsonConfiguredExampleGenSpec(
+        spec = self.SPEC_CLASS(
             input_base=input_base,
             input_config=input_config,
             output_config=output_config,
-            custom_config=None,
+            custom_config=json.dumps(custom_config, sort_keys=True),
             range_config=None,
             output_data_format=example_gen_pb2.FORMAT_TF_EXAMPLE,
             output_file_format=example_gen_pb2.FORMAT_TFRECORDS_GZIP,
-            reader_config=json.dumps(reader_config, sort_keys=True),
             examples=channel.Channel(type=standard_artifacts.Examples),
+            **extra_parameters,
         )
         base_beam_component.BaseBeamComponent.__init__(self, spec=spec)
-
-
-def reader_config(exec_properties: dict[str, Any]) -> dict[str, Any]:
-    """The JSON reader configuration an executor received."""
-    return json.loads(exec_properties[READER_CONFIG_KEY])
 
 
 def open_binary(path: str):

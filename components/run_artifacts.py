@@ -19,6 +19,3 @@ class RunReport(artifact.Artifact):
     """A run's report: `index.html`, `report.md` and their pictures."""
 
     TYPE_NAME = "bert_tfx.RunReport"
-
-
-RUN_CONFIG_FILE = "run_config.json"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 
-# Official metric names (computed by `models.glue_metrics`).
+# Official metric names (computed by `models.glue.metrics`).
 ACCURACY = "accuracy"
 F1 = "f1"
 MATTHEWS_CORR = "matthews_corr"

@@ -61,7 +61,7 @@ def _smoke() -> RunConfig:
             max_seq_length=64,
             batch_size=32,
             train_steps=150,
-            learning_rate=1e-3,
+            learning_rates=[1e-3],
             max_drop=0.1,
         ),
     )
@@ -75,7 +75,7 @@ def _tiny() -> RunConfig:
         data=PretrainingDataConfig(vocab_size=8000),
         model=ModelConfig(num_layers=2, hidden_dim=128, num_heads=2, intermediate_dim=512),
         trainer=TrainerConfig(train_steps=10000, batch_size=64, learning_rate=5e-4, warmup_steps=500),
-        glue=GlueConfig(learning_rate=1e-4, seeds=[1, 2, 3]),
+        glue=GlueConfig(learning_rates=[1e-4], seeds=[1, 2, 3]),
     )
 
 
@@ -87,7 +87,7 @@ def _mini() -> RunConfig:
         data=PretrainingDataConfig(vocab_size=16000),
         model=ModelConfig(num_layers=4, hidden_dim=256, num_heads=4, intermediate_dim=1024),
         trainer=TrainerConfig(train_steps=50000, batch_size=128, learning_rate=5e-4, warmup_steps=2000),
-        glue=GlueConfig(learning_rate=5e-5, seeds=[1, 2, 3]),
+        glue=GlueConfig(learning_rates=[5e-5], seeds=[1, 2, 3]),
         kubeflow=_accelerated(),
     )
 

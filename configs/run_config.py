@@ -1,28 +1,52 @@
-"""The typed run configuration: one tree of dataclasses, strict parsing, `key=value` overrides.
+"""The typed run configuration: one tree of dataclasses, each section validating itself.
 
-Overrides use dotted keys into the tree (`trainer.train_steps=500`); unknown keys and values of
-the wrong type are rejected, and the result is validated. The resolved config travels with the
-pipeline: each component gets the sections it needs through `to_custom_config` and rebuilds them
-with `section_from`, which is as strict as the command line (a missing or unknown key fails with
-the same message). Presets live in `configs.presets`.
+Overrides use dotted keys into the tree (`trainer.train_steps=500`); unknown keys and values of the wrong type
+are rejected (`configs.strict_dataclasses`), a renamed key names its new name (`RENAMED_KEYS`), and the result
+is validated. The resolved config travels with the pipeline: each component gets the sections it needs
+through `to_custom_config` and rebuilds them with `section_from`, which is as strict as the command line (a
+missing or unknown key fails with the same message). Presets live in `configs.presets`.
 
-This package is a leaf: it imports nothing of ours, so every layer (models, components,
-pipeline) may import it.
+This package is a leaf: it imports nothing of ours, so every layer (models, components, pipeline) may
+import it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import types
-import typing
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from configs import glue_tasks
+from configs.strict_dataclasses import apply_overrides as _apply_overrides
+from configs.strict_dataclasses import check, from_dict
 
-# trainer.strategy values (TPUs: see README, "Distributed training").
+# trainer.strategy values (TPUs: see README, "Pre-training for real").
 STRATEGIES = ("default", "mirrored", "multi_worker")
+OPTIMIZERS = ("adamw", "lamb")
+MIXED_PRECISION_POLICIES = ("", "mixed_float16", "mixed_bfloat16")
+ON_BAD_BYTES = ("fail", "replace", "skip_line")
+
+# Config keys that were renamed: the old key's error names the new one.
+RENAMED_KEYS = {
+    "trainer.grad_accum_steps": "trainer.gradient_accumulation_steps",
+    "glue.learning_rate": "glue.learning_rates",
+}
+
+
+def _check_fractions(section: str, values: dict[str, float]) -> None:
+    for key, value in values.items():
+        check(0 <= value <= 1, f"{section}.{key}={value} must be in [0, 1]")
+
+
+def _check_positive(section: str, values: dict[str, float]) -> None:
+    for key, value in values.items():
+        check(value > 0, f"{section}.{key}={value} must be positive")
+
+
+def _check_non_negative(section: str, values: dict[str, float]) -> None:
+    for key, value in values.items():
+        check(value >= 0, f"{section}.{key}={value} must be 0 or more")
 
 
 @dataclasses.dataclass
@@ -48,6 +72,22 @@ class CorpusConfig:
     min_document_chars: int = 200
     on_bad_bytes: str = "fail"
     documents_per_group: int = 64
+
+    def validate(self) -> None:
+        """Raises ValueError naming the first setting out of its range."""
+        check(
+            self.train_buckets > 0 and self.eval_buckets > 0,
+            "corpus.train_buckets and corpus.eval_buckets must be positive",
+        )
+        check(
+            self.on_bad_bytes in ON_BAD_BYTES,
+            f"corpus.on_bad_bytes={self.on_bad_bytes!r} must be 'fail', 'replace' or 'skip_line'",
+        )
+        check(
+            self.documents_per_group >= 2,
+            f"corpus.documents_per_group={self.documents_per_group} must be at least 2 (random next "
+            "sentences come from the other documents of a group)",
+        )
 
 
 @dataclasses.dataclass
@@ -89,6 +129,31 @@ class PretrainingDataConfig:
     seed: int = 12345
     groups_per_batch: int = 2
 
+    def validate(self) -> None:
+        """Raises ValueError naming the first setting out of its range."""
+        check(0 < self.masked_lm_prob < 1, f"data.masked_lm_prob={self.masked_lm_prob} must be in (0, 1)")
+        _check_fractions(
+            "data",
+            {
+                "mask_token_rate": self.mask_token_rate,
+                "random_token_rate": self.random_token_rate,
+                "short_seq_prob": self.short_seq_prob,
+                "next_sentence_random_prob": self.next_sentence_random_prob,
+            },
+        )
+        check(
+            self.mask_token_rate + self.random_token_rate <= 1,
+            "data.mask_token_rate + data.random_token_rate must be at most 1",
+        )
+        check(
+            0 < self.max_predictions_per_seq < self.max_seq_length,
+            f"data.max_predictions_per_seq={self.max_predictions_per_seq} must be in "
+            f"(0, data.max_seq_length={self.max_seq_length})",
+        )
+        check(self.vocab_size > 100, f"data.vocab_size={self.vocab_size} must be above 100")
+        check(self.groups_per_batch >= 1, f"data.groups_per_batch={self.groups_per_batch} must be 1 or more")
+        check(self.dupe_factor >= 1, f"data.dupe_factor={self.dupe_factor} must be at least 1")
+
 
 @dataclasses.dataclass
 class BeamConfig:
@@ -102,6 +167,11 @@ class BeamConfig:
     """
 
     args: list[str] = dataclasses.field(default_factory=list)
+
+    def validate(self) -> None:
+        """Raises ValueError for an argument that is not a `--name=value` option."""
+        malformed = [a for a in self.args if not a.startswith("--")]
+        check(not malformed, f"beam.args must be options of the form --name=value; got {malformed}")
 
 
 @dataclasses.dataclass
@@ -124,6 +194,14 @@ class ModelConfig:
     dropout: float = 0.1
     max_position_embeddings: int = 512
 
+    def validate(self) -> None:
+        """Raises ValueError naming the first setting out of its range."""
+        check(
+            self.hidden_dim % self.num_heads == 0,
+            f"model.hidden_dim={self.hidden_dim} is not divisible by model.num_heads={self.num_heads}",
+        )
+        _check_fractions("model", {"dropout": self.dropout})
+
 
 @dataclasses.dataclass
 class TrainerConfig:
@@ -133,8 +211,8 @@ class TrainerConfig:
         train_steps: optimizer steps (updates of the weights).
         eval_steps: batches of the eval split evaluated every logging period; 0 disables evaluation.
         batch_size: instances per micro-batch, over all replicas; one optimizer step sees
-            `batch_size * grad_accum_steps` instances.
-        grad_accum_steps: micro-batches whose averaged gradients make one optimizer step (1: none).
+            `batch_size * gradient_accumulation_steps` instances.
+        gradient_accumulation_steps: micro-batches whose averaged gradients make one optimizer step (1: none).
         strategy: tf.distribute strategy: "default" (one device), "mirrored" (all local GPUs, or
             CPUs), "multi_worker" (MultiWorkerMirroredStrategy over the workers in TF_CONFIG).
         checkpoint_every_steps: optimizer steps between checkpoints of model, optimizer and input
@@ -155,7 +233,7 @@ class TrainerConfig:
     train_steps: int = 1000
     eval_steps: int = 20
     batch_size: int = 32
-    grad_accum_steps: int = 1
+    gradient_accumulation_steps: int = 1
     strategy: str = "default"
     checkpoint_every_steps: int = 1000
     learning_rate: float = 1e-4
@@ -169,6 +247,42 @@ class TrainerConfig:
     keep_checkpoints: int = 3
     seed: int = 42
 
+    def validate(self) -> None:
+        """Raises ValueError naming the first setting out of its range."""
+        _check_positive(
+            "trainer",
+            {
+                "train_steps": self.train_steps,
+                "batch_size": self.batch_size,
+                "learning_rate": self.learning_rate,
+                "log_every_steps": self.log_every_steps,
+            },
+        )
+        _check_non_negative("trainer", {"weight_decay": self.weight_decay, "clip_norm": self.clip_norm})
+        check(self.optimizer in OPTIMIZERS, f"trainer.optimizer={self.optimizer!r} must be 'adamw' or 'lamb'")
+        check(
+            self.strategy in STRATEGIES,
+            f"trainer.strategy={self.strategy!r} must be one of {', '.join(STRATEGIES)}",
+        )
+        check(
+            self.gradient_accumulation_steps >= 1,
+            f"trainer.gradient_accumulation_steps={self.gradient_accumulation_steps} must be 1 or more",
+        )
+        check(
+            self.checkpoint_every_steps >= 0,
+            f"trainer.checkpoint_every_steps={self.checkpoint_every_steps} must be 0 (no checkpoints) or more",
+        )
+        check(self.keep_checkpoints >= 1, f"trainer.keep_checkpoints={self.keep_checkpoints} must be 1 or more")
+        check(
+            self.mixed_precision in MIXED_PRECISION_POLICIES,
+            f"trainer.mixed_precision={self.mixed_precision!r} must be '', 'mixed_float16' or 'mixed_bfloat16'",
+        )
+        check(
+            0 <= self.warmup_steps <= self.train_steps,
+            f"trainer.warmup_steps={self.warmup_steps} must be within [0, trainer.train_steps={self.train_steps}]",
+        )
+        check(self.eval_steps >= 0, f"trainer.eval_steps={self.eval_steps} must be 0 (no evaluation) or more")
+
 
 @dataclasses.dataclass
 class GlueConfig:
@@ -181,11 +295,10 @@ class GlueConfig:
         train_steps: fine-tuning steps per run, or None (`null` on the command line) to train
             for `epochs` passes over the train split.
         epochs: passes over the train split when `train_steps` is None.
-        learning_rate: peak learning rate (when `learning_rates` is empty).
-        learning_rates: peak learning rates to try; each is run with every seed of `seeds`.
-        seeds: fine-tuning runs per task (and learning rate), one per seed: the report shows the median and
-            range over them, and the run best on dev (by the mean of the task's official metrics) is the
-            task's model, as the BERT paper chose for small tasks.
+        learning_rates: peak learning rates to try; each is tried with every seed of `seeds`.
+        seeds: fine-tuning trials per task and learning rate, one per seed: the report shows the median and
+            range over the trials, and the trial best on dev (by the mean of the task's official metrics) is
+            the task's model, as the BERT paper chose for small tasks.
         warmup_proportion: share of the steps spent warming up; the rate then decays linearly to 0.
         weight_decay: decoupled weight decay (not applied to biases and LayerNorm).
         clip_norm: global gradient-norm clip; 0 disables it.
@@ -204,8 +317,7 @@ class GlueConfig:
     batch_size: int = 32
     train_steps: int | None = None
     epochs: int = 3
-    learning_rate: float = 2e-5
-    learning_rates: list[float] = dataclasses.field(default_factory=list)
+    learning_rates: list[float] = dataclasses.field(default_factory=lambda: [2e-5])
     seeds: list[int] = dataclasses.field(default_factory=lambda: [42])
     warmup_proportion: float = 0.1
     weight_decay: float = 0.01
@@ -216,9 +328,38 @@ class GlueConfig:
     bounds: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
     max_drop: float = 0.01
 
-    def peak_learning_rates(self) -> list[float]:
-        """The learning rates fine-tuning tries: `learning_rates`, or `learning_rate` alone."""
-        return list(self.learning_rates) or [self.learning_rate]
+    def validate(self) -> None:
+        """Raises ValueError naming the first setting out of its range, an unknown task or metric."""
+        unknown = [t for t in self.tasks if t not in glue_tasks.TASKS]
+        check(not unknown, f"glue.tasks has unknown tasks {unknown}; known: {sorted(glue_tasks.TASKS)}")
+        _check_positive(
+            "glue", {"batch_size": self.batch_size, "log_every_steps": self.log_every_steps, "epochs": self.epochs}
+        )
+        _check_non_negative("glue", {"weight_decay": self.weight_decay, "clip_norm": self.clip_norm})
+        _check_fractions("glue", {"dropout": self.dropout, "warmup_proportion": self.warmup_proportion})
+        check(
+            self.train_steps is None or self.train_steps > 0,
+            f"glue.train_steps={self.train_steps} must be positive, or null to train for glue.epochs",
+        )
+        check(bool(self.seeds), "glue.seeds must name at least one seed")
+        check(len(set(self.seeds)) == len(self.seeds), f"glue.seeds={self.seeds} repeats a seed")
+        check(bool(self.learning_rates), "glue.learning_rates must name at least one learning rate")
+        check(
+            all(rate > 0 for rate in self.learning_rates),
+            f"glue.learning_rates={self.learning_rates} must be positive",
+        )
+        check(
+            0 < self.constant_margin < 1,
+            f"glue.constant_margin={self.constant_margin} must be in (0, 1): at 0 a constant model would pass",
+        )
+        check(self.max_drop >= 0, f"glue.max_drop={self.max_drop} must be 0 or more")
+        for task, bounds in self.bounds.items():
+            check(
+                task in glue_tasks.TASKS, f"glue.bounds names unknown task {task!r}; known: {sorted(glue_tasks.TASKS)}"
+            )
+            metrics = glue_tasks.TASKS[task].metrics
+            wrong = sorted(set(bounds) - set(metrics))
+            check(not wrong, f"glue.bounds.{task} names {wrong}; the official metrics of {task} are {list(metrics)}")
 
 
 @dataclasses.dataclass
@@ -234,6 +375,14 @@ class StepResources:
     cpu: float = 1.0
     memory_gib: float = 4.0
     gpus: int = 0
+
+    def validate(self, name: str) -> None:
+        """Raises ValueError naming the step `kubeflow.<name>` whose requests are out of range."""
+        check(
+            self.cpu > 0 and self.memory_gib > 0 and self.gpus >= 0,
+            f"kubeflow.{name} asks for cpu={self.cpu}, memory_gib={self.memory_gib}, gpus={self.gpus}; "
+            "cpu and memory_gib must be positive, gpus 0 or more",
+        )
 
 
 @dataclasses.dataclass
@@ -255,6 +404,12 @@ class KubeflowConfig:
     trainer: StepResources = dataclasses.field(default_factory=lambda: StepResources(cpu=4.0, memory_gib=16.0))
     fine_tune: StepResources = dataclasses.field(default_factory=lambda: StepResources(cpu=2.0, memory_gib=8.0))
     gpu_resource: str = "nvidia.com/gpu"
+
+    def validate(self) -> None:
+        """Raises ValueError for a step's requests out of range or no GPU resource name."""
+        for name in ("default", "data", "trainer", "fine_tune"):
+            getattr(self, name).validate(name)
+        check(bool(self.gpu_resource), "kubeflow.gpu_resource must name a resource, e.g. nvidia.com/gpu")
 
 
 @dataclasses.dataclass
@@ -284,142 +439,16 @@ class RunConfig:
     kubeflow: KubeflowConfig = dataclasses.field(default_factory=KubeflowConfig)
 
     def validate(self) -> RunConfig:
-        """Checks cross-field invariants; returns self so calls chain. Raises ValueError."""
-        _check(
-            self.model.hidden_dim % self.model.num_heads == 0,
-            f"model.hidden_dim={self.model.hidden_dim} is not divisible by model.num_heads={self.model.num_heads}",
-        )
+        """Validates every section, then what spans sections; returns self so calls chain. Raises ValueError."""
+        for section in (self.corpus, self.data, self.model, self.trainer, self.glue, self.beam, self.kubeflow):
+            section.validate()
         for section, value in (("data", self.data.max_seq_length), ("glue", self.glue.max_seq_length)):
-            _check(
+            check(
                 8 <= value <= self.model.max_position_embeddings,
                 f"{section}.max_seq_length={value} must be within [8, model.max_position_embeddings="
                 f"{self.model.max_position_embeddings}]",
             )
-        _check(0 < self.data.masked_lm_prob < 1, f"data.masked_lm_prob={self.data.masked_lm_prob} must be in (0, 1)")
-        for key, value in (
-            ("data.mask_token_rate", self.data.mask_token_rate),
-            ("data.random_token_rate", self.data.random_token_rate),
-            ("data.short_seq_prob", self.data.short_seq_prob),
-            ("data.next_sentence_random_prob", self.data.next_sentence_random_prob),
-            ("model.dropout", self.model.dropout),
-            ("glue.dropout", self.glue.dropout),
-            ("glue.warmup_proportion", self.glue.warmup_proportion),
-        ):
-            _check(0 <= value <= 1, f"{key}={value} must be in [0, 1]")
-        for key, value in (
-            ("trainer.train_steps", self.trainer.train_steps),
-            ("trainer.batch_size", self.trainer.batch_size),
-            ("trainer.learning_rate", self.trainer.learning_rate),
-            ("trainer.log_every_steps", self.trainer.log_every_steps),
-            ("glue.batch_size", self.glue.batch_size),
-            ("glue.learning_rate", self.glue.learning_rate),
-            ("glue.log_every_steps", self.glue.log_every_steps),
-            ("glue.epochs", self.glue.epochs),
-        ):
-            _check(value > 0, f"{key}={value} must be positive")
-        for key, value in (
-            ("trainer.weight_decay", self.trainer.weight_decay),
-            ("trainer.clip_norm", self.trainer.clip_norm),
-            ("glue.weight_decay", self.glue.weight_decay),
-            ("glue.clip_norm", self.glue.clip_norm),
-        ):
-            _check(value >= 0, f"{key}={value} must be 0 or more")
-        _check(
-            self.data.mask_token_rate + self.data.random_token_rate <= 1,
-            "data.mask_token_rate + data.random_token_rate must be at most 1",
-        )
-        _check(
-            0 < self.data.max_predictions_per_seq < self.data.max_seq_length,
-            f"data.max_predictions_per_seq={self.data.max_predictions_per_seq} must be in "
-            f"(0, data.max_seq_length={self.data.max_seq_length})",
-        )
-        _check(self.data.vocab_size > 100, f"data.vocab_size={self.data.vocab_size} must be above 100")
-        _check(self.data.groups_per_batch >= 1, f"data.groups_per_batch={self.data.groups_per_batch} must be 1 or more")
-        _check(
-            self.corpus.documents_per_group >= 2,
-            f"corpus.documents_per_group={self.corpus.documents_per_group} must be at least 2 (random next "
-            "sentences come from the other documents of a group)",
-        )
-        _check(self.data.dupe_factor >= 1, f"data.dupe_factor={self.data.dupe_factor} must be at least 1")
-        _check(
-            self.trainer.optimizer in ("adamw", "lamb"),
-            f"trainer.optimizer={self.trainer.optimizer!r} must be 'adamw' or 'lamb'",
-        )
-        _check(
-            self.trainer.strategy in STRATEGIES,
-            f"trainer.strategy={self.trainer.strategy!r} must be one of {', '.join(STRATEGIES)}",
-        )
-        _check(
-            self.trainer.grad_accum_steps >= 1,
-            f"trainer.grad_accum_steps={self.trainer.grad_accum_steps} must be 1 or more",
-        )
-        _check(
-            self.trainer.checkpoint_every_steps >= 0,
-            f"trainer.checkpoint_every_steps={self.trainer.checkpoint_every_steps} must be 0 (no checkpoints) or more",
-        )
-        _check(
-            self.trainer.keep_checkpoints >= 1,
-            f"trainer.keep_checkpoints={self.trainer.keep_checkpoints} must be 1 or more",
-        )
-        _check(
-            self.trainer.mixed_precision in ("", "mixed_float16", "mixed_bfloat16"),
-            f"trainer.mixed_precision={self.trainer.mixed_precision!r} must be '', 'mixed_float16' or 'mixed_bfloat16'",
-        )
-        _check(
-            0 <= self.trainer.warmup_steps <= self.trainer.train_steps,
-            f"trainer.warmup_steps={self.trainer.warmup_steps} must be within [0, trainer.train_steps="
-            f"{self.trainer.train_steps}]",
-        )
-        _check(
-            self.trainer.eval_steps >= 0,
-            f"trainer.eval_steps={self.trainer.eval_steps} must be 0 (no evaluation) or more",
-        )
-        _check(
-            self.glue.train_steps is None or self.glue.train_steps > 0,
-            f"glue.train_steps={self.glue.train_steps} must be positive, or null to train for glue.epochs",
-        )
-        _check(
-            self.corpus.train_buckets > 0 and self.corpus.eval_buckets > 0,
-            "corpus.train_buckets and corpus.eval_buckets must be positive",
-        )
-        _check(
-            self.corpus.on_bad_bytes in ("fail", "replace", "skip_line"),
-            f"corpus.on_bad_bytes={self.corpus.on_bad_bytes!r} must be 'fail', 'replace' or 'skip_line'",
-        )
-        malformed = [a for a in self.beam.args if not a.startswith("--")]
-        _check(not malformed, f"beam.args must be options of the form --name=value; got {malformed}")
-        for name in ("default", "data", "trainer", "fine_tune"):
-            step = getattr(self.kubeflow, name)
-            _check(
-                step.cpu > 0 and step.memory_gib > 0 and step.gpus >= 0,
-                f"kubeflow.{name} asks for cpu={step.cpu}, memory_gib={step.memory_gib}, gpus={step.gpus}; "
-                "cpu and memory_gib must be positive, gpus 0 or more",
-            )
-        _check(bool(self.kubeflow.gpu_resource), "kubeflow.gpu_resource must name a resource, e.g. nvidia.com/gpu")
-        unknown = [t for t in self.glue.tasks if t not in glue_tasks.TASKS]
-        _check(not unknown, f"glue.tasks has unknown tasks {unknown}; known: {sorted(glue_tasks.TASKS)}")
-        self._validate_glue_runs_and_bounds()
         return self
-
-    def _validate_glue_runs_and_bounds(self) -> None:
-        glue = self.glue
-        _check(bool(glue.seeds), "glue.seeds must name at least one seed")
-        _check(len(set(glue.seeds)) == len(glue.seeds), f"glue.seeds={glue.seeds} repeats a seed")
-        _check(
-            all(rate > 0 for rate in glue.learning_rates), f"glue.learning_rates={glue.learning_rates} must be positive"
-        )
-        _check(
-            0 < glue.constant_margin < 1,
-            f"glue.constant_margin={glue.constant_margin} must be in (0, 1): at 0 a constant model would pass",
-        )
-        _check(glue.max_drop >= 0, f"glue.max_drop={glue.max_drop} must be 0 or more")
-        for task, bounds in glue.bounds.items():
-            _check(
-                task in glue_tasks.TASKS, f"glue.bounds names unknown task {task!r}; known: {sorted(glue_tasks.TASKS)}"
-            )
-            metrics = glue_tasks.TASKS[task].metrics
-            wrong = sorted(set(bounds) - set(metrics))
-            _check(not wrong, f"glue.bounds.{task} names {wrong}; the official metrics of {task} are {list(metrics)}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -431,9 +460,9 @@ class RunConfig:
     def from_dict(cls, values: Mapping[str, Any]) -> RunConfig:
         """Builds a config from `to_dict()` output.
 
-        Raises ValueError naming the key for an unknown key, a missing one or a value of the wrong type.
+        Raises ValueError naming the key for an unknown, renamed or missing key, or a value of the wrong type.
         """
-        return _from_dict(cls, values, prefix="")
+        return from_dict(cls, values, renamed=RENAMED_KEYS)
 
 
 Section = TypeVar("Section")
@@ -454,10 +483,10 @@ def section_from(custom_config: Mapping[str, Any] | str | None, key: str, cls: t
     Args:
         custom_config: the dict a user function receives, or the JSON string an executor's
             `exec_properties` holds.
-        key: the section name (`data`, `model`, `trainer`, `glue`).
+        key: the section name (`corpus`, `data`, `model`, `trainer`, `glue`).
         cls: the section's dataclass.
 
-    Raises ValueError when the section is missing, or a key in it is unknown, missing or of the
+    Raises ValueError when the section is missing, or a key in it is unknown, renamed, missing or of the
     wrong type (the messages name the key as `section.field`, as the command line does).
     """
     if isinstance(custom_config, str):
@@ -465,99 +494,14 @@ def section_from(custom_config: Mapping[str, Any] | str | None, key: str, cls: t
     if not custom_config or key not in custom_config:
         present = sorted(custom_config or {})
         raise ValueError(f"missing config section {key!r} in custom_config (it has {present})")
-    return _from_dict(cls, custom_config[key], prefix=key + ".")
+    return from_dict(cls, custom_config[key], prefix=key + ".", renamed=RENAMED_KEYS)
 
 
 def apply_overrides(config: RunConfig, overrides: list[str]) -> RunConfig:
-    """Applies `section.key=value` overrides in place and validates.
+    """Applies `section.key=value` overrides in place and validates (`configs.strict_dataclasses.apply_overrides`).
 
-    Values are parsed as JSON where they parse (numbers, booleans, null, lists, objects) and kept
-    as strings otherwise, then checked against the field's type. Raises ValueError for a malformed
-    override, an unknown key or a value of the wrong type.
+    Raises ValueError for a malformed override, an unknown or renamed key, a value of the wrong type, or a
+    config that does not validate.
     """
-    for item in overrides:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"override {item!r} is not of the form section.key=value")
-        target: Any = config
-        parts = key.split(".")
-        for part in parts[:-1]:
-            if not dataclasses.is_dataclass(target) or not hasattr(target, part):
-                raise ValueError(f"unknown config key {key!r}")
-            target = getattr(target, part)
-        leaf = parts[-1]
-        if not dataclasses.is_dataclass(target) or leaf not in _field_types(type(target)):
-            raise ValueError(f"unknown config key {key!r}")
-        if dataclasses.is_dataclass(getattr(target, leaf)):
-            raise ValueError(f"config key {key!r} is a section; set one of its fields")
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
-        setattr(target, leaf, _typed(key, value, _field_types(type(target))[leaf]))
+    _apply_overrides(config, overrides, renamed=RENAMED_KEYS)
     return config.validate()
-
-
-def _check(condition: bool, message: str) -> None:
-    if not condition:
-        raise ValueError(message)
-
-
-def _field_types(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
-
-
-def _typed(key: str, value: Any, hint: Any) -> Any:
-    """`value` as the type `hint` asks (an int where a float is asked becomes a float); raises ValueError."""
-    try:
-        return _coerce(value, hint)
-    except TypeError:
-        expected = hint.__name__ if isinstance(hint, type) else str(hint)
-        raise ValueError(f"config key {key!r} expects {expected}, got {value!r}") from None
-
-
-def _coerce(value: Any, hint: Any) -> Any:
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (types.UnionType, typing.Union):
-        for arg in args:
-            try:
-                return _coerce(value, arg)
-            except TypeError:
-                continue
-        raise TypeError(hint)
-    if hint is type(None):
-        if value is None:
-            return None
-        raise TypeError(hint)
-    if origin is list and isinstance(value, list):
-        return [_coerce(item, args[0]) for item in value]
-    if origin is dict and isinstance(value, dict):
-        return {_coerce(k, args[0]): _coerce(v, args[1]) for k, v in value.items()}
-    if hint is float and isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if hint in (int, str, bool) and type(value) is hint:
-        return value
-    raise TypeError(hint)
-
-
-def _from_dict(cls: type, values: Mapping[str, Any], prefix: str) -> Any:
-    if not isinstance(values, Mapping):
-        raise ValueError(f"config key {prefix.rstrip('.')!r} is a section; expected an object, got {values!r}")
-    hints = _field_types(cls)
-    unknown = sorted(set(values) - set(hints))
-    if unknown:
-        raise ValueError(
-            f"unknown config key {prefix + unknown[0]!r}" + (f" (and {unknown[1:]})" if unknown[1:] else "")
-        )
-    missing = sorted(set(hints) - set(values))
-    if missing:
-        raise ValueError(
-            f"missing config key {prefix + missing[0]!r}" + (f" (and {missing[1:]})" if missing[1:] else "")
-        )
-    kwargs = {}
-    for name, hint in hints.items():
-        if dataclasses.is_dataclass(hint):
-            kwargs[name] = _from_dict(hint, values[name], prefix + name + ".")
-        else:
-            kwargs[name] = _typed(prefix + name, values[name], hint)
-    return cls(**kwargs)

@@ -1,9 +1,9 @@
-"""The GLUE report of a run: per task its official metrics over the fine-tuning runs, the gate, and the GLUE score.
+"""The GLUE report of a run: per task its official metrics over the fine-tuning trials, the gate, and the GLUE score.
 
 Written by ReportGen into the run's report artifact as `glue_report.json`, `glue_report.md` and a bar
 chart `glue_report.png`, with `glue_submission.zip`: the test-set predictions of the models the run
 pushed, one TSV per task named as the GLUE leaderboard expects. `bert-tfx run` prints the Markdown.
-No TensorFlow: it reads the files GlueFineTune wrote (`models.run_files`).
+No TensorFlow: it reads the files GlueFineTune wrote (`configs.pipeline_contract`).
 """
 
 from __future__ import annotations
@@ -15,14 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from configs import glue_tasks
-from inspection.report import ReportInputs, read_json
-from models import glue_metrics
-from models.run_files import GLUE_METRICS_FILE, GLUE_PREDICTIONS_DIR
-
-JSON_FILE = "glue_report.json"
-MARKDOWN_FILE = "glue_report.md"
-CHART_FILE = "glue_report.png"
-SUBMISSION_FILE = "glue_submission.zip"
+from configs import pipeline_contract as contract
+from inspection.charts import draw_glue_chart
+from inspection.run_contents import ReportInputs, TaskArtifacts, fine_tuning_metrics
+from models.glue import metrics as glue_metrics
 
 
 def _bounds(task: glue_tasks.GlueTask, glue_config: dict[str, Any], constant: dict[str, float]) -> dict[str, Any]:
@@ -43,28 +39,28 @@ def _bounds(task: glue_tasks.GlueTask, glue_config: dict[str, Any], constant: di
 
 def _task_entry(task_name: str, inputs: ReportInputs, glue_config: dict[str, Any]) -> dict[str, Any]:
     task = glue_tasks.get_task(task_name)
-    uris = inputs.task_uris.get(task_name, {})
-    metrics = read_json(os.path.join(uris["model_run"], GLUE_METRICS_FILE)) if "model_run" in uris else None
+    artifacts = inputs.tasks.get(task_name, TaskArtifacts())
+    metrics = fine_tuning_metrics(artifacts)
     entry: dict[str, Any] = {
         "task": task_name,
         "metrics": task.metrics,
-        "blessed": inputs.blessing_flags.get(task_name),
-        "pushed_to": inputs.pushed.get(task_name),
+        "blessed": artifacts.blessed,
+        "pushed_to": artifacts.pushed_to,
     }
-    if not metrics or "runs" not in metrics:
+    if not metrics or "trials" not in metrics:
         entry["missing"] = "no fine-tuning metrics"
         return entry
     constant = metrics.get("constant_baseline", {}).get(glue_tasks.EVAL_SPLIT, {})
     entry.update(
         dev=metrics["dev"],
-        runs=len(metrics["runs"]),
-        best_run=metrics.get("best_run"),
+        trials=len(metrics["trials"]),
+        best_trial=metrics.get("best_trial"),
         spread=metrics.get("spread", {}).get(glue_tasks.EVAL_SPLIT, {}),
         constant_baseline=constant,
         bounds=_bounds(task, glue_config, constant),
         train_steps=metrics.get("train_steps"),
         test_predictions=metrics.get("test_predictions", {}),
-        model_run=uris["model_run"],
+        fine_tuning_model_run=artifacts.fine_tuning_model_run.uri,
     )
     extra = {}
     for glue_file in task.dev_files[1:]:
@@ -80,8 +76,7 @@ def _task_entry(task_name: str, inputs: ReportInputs, glue_config: dict[str, Any
 def build(inputs: ReportInputs) -> dict[str, Any]:
     """The report's content as plain JSON values."""
     glue_config = (inputs.config or {}).get("glue", {})
-    tasks = glue_config.get("tasks") or sorted(inputs.task_uris)
-    entries = [_task_entry(task, inputs, glue_config) for task in tasks]
+    entries = [_task_entry(task, inputs, glue_config) for task in inputs.glue_tasks()]
     scored = {e["task"]: e["score"] for e in entries if "score" in e}
     missing = [t for t in glue_tasks.TASKS if t not in scored]
     return {
@@ -97,7 +92,7 @@ def build(inputs: ReportInputs) -> dict[str, Any]:
             )
         ),
         "seeds": glue_config.get("seeds"),
-        "learning_rates": glue_config.get("learning_rates") or [glue_config.get("learning_rate")],
+        "learning_rates": glue_config.get("learning_rates"),
     }
 
 
@@ -123,11 +118,11 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines = [
         "## GLUE",
         "",
-        f"Fine-tuning runs per task: seeds {report['seeds']} x learning rates {report['learning_rates']}; "
-        "the model kept and gated is the run best on dev (the mean of its official metrics), as the BERT paper "
+        f"Fine-tuning trials per task: seeds {report['seeds']} x learning rates {report['learning_rates']}; "
+        "the model kept and gated is the trial best on dev (the mean of its official metrics), as the BERT paper "
         "chose for the small tasks. Scores in percent.",
         "",
-        "| task | metric | kept model | median [min-max] over runs | constant baseline | bound | gate | pushed to |",
+        "| task | metric | kept model | median [min-max] over trials | constant baseline | bound | gate | pushed to |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for entry in report["tasks"]:
@@ -160,36 +155,6 @@ def render_markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def draw_chart(report: dict[str, Any], path: Path) -> Path | None:
-    """A bar per task: the kept model's task score, the median over runs, the constant baseline."""
-    entries = [e for e in report["tasks"] if "score" in e]
-    if not entries:
-        return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    names = [e["task"] for e in entries]
-    kept = [100 * e["score"] for e in entries]
-    medians = [100 * glue_metrics.task_score({m: s["median"] for m, s in e["spread"].items()}) for e in entries]
-    constant = [100 * glue_metrics.task_score(e["constant_baseline"]) for e in entries]
-    x = np.arange(len(names))
-    fig, ax = plt.subplots(figsize=(max(5, 1.2 * len(names)), 3.5))
-    ax.bar(x - 0.27, kept, 0.27, label="kept model (best on dev)")
-    ax.bar(x, medians, 0.27, label="median over runs")
-    ax.bar(x + 0.27, constant, 0.27, label="constant baseline", color="#bbbbbb")
-    ax.set_xticks(x, names)
-    ax.set_ylabel("task score (%)")
-    ax.set_title(f"GLUE dev: score {_percent(report['glue_score'])}")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
-
-
 def write_submission(report: dict[str, Any], path: Path) -> dict[str, Any]:
     """Zips the test predictions of every pushed task's model; returns what went in and what was left out."""
     files, left_out = [], []
@@ -201,7 +166,9 @@ def write_submission(report: dict[str, Any], path: Path) -> dict[str, Any]:
                 continue
             for glue_file in task.test_files:
                 if glue_file.submission_name in entry.get("test_predictions", {}):
-                    source = os.path.join(entry["model_run"], GLUE_PREDICTIONS_DIR, glue_file.submission_name)
+                    source = os.path.join(
+                        entry["fine_tuning_model_run"], contract.GLUE_PREDICTIONS_DIR, glue_file.submission_name
+                    )
                     archive.write(source, glue_file.submission_name)
                     files.append(glue_file.submission_name)
                 else:
@@ -214,12 +181,13 @@ def write_glue_report(inputs: ReportInputs, out_dir: str | Path) -> dict[str, An
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     report = build(inputs)
-    report["submission"] = write_submission(report, out / SUBMISSION_FILE)
-    chart = draw_chart(report, out / CHART_FILE)
+    report["submission"] = write_submission(report, out / contract.GLUE_SUBMISSION_FILE)
+    title = f"GLUE dev: score {_percent(report['glue_score'])}"
+    chart = draw_glue_chart(report, out / contract.GLUE_REPORT_CHART_FILE, title)
     report["chart"] = chart.name if chart else None
-    (out / JSON_FILE).write_text(json.dumps(report, indent=2))
+    (out / contract.GLUE_REPORT_JSON_FILE).write_text(json.dumps(report, indent=2))
     markdown = render_markdown(report)
     if chart:
         markdown += f"\n![GLUE scores]({chart.name})\n"
-    (out / MARKDOWN_FILE).write_text(markdown)
+    (out / contract.GLUE_REPORT_MARKDOWN_FILE).write_text(markdown)
     return report

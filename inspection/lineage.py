@@ -15,7 +15,8 @@ from pathlib import Path
 
 from ml_metadata.proto import metadata_store_pb2
 
-from inspection.records import ArtifactRecord, ExecutionRecord, MetadataReader, RunRecord
+from inspection import store
+from inspection.records import ArtifactRecord, ExecutionRecord, MetadataReader, RunRecord, without_node
 
 UPSTREAM = "upstream"
 DOWNSTREAM = "downstream"
@@ -110,6 +111,17 @@ def run_lineage(reader: MetadataReader, run: RunRecord) -> LineageGraph:
     graph.inputs = {(e.artifact_id, e.execution_id) for e in events if e.type == _INPUT}
     graph.outputs = {(e.execution_id, e.artifact_id) for e in events if e.type == _OUTPUT}
     return graph
+
+
+def run_with_lineage(connection_text: str, run_name: str, reporting_node: str) -> tuple[RunRecord, str]:
+    """A run read from the store `connection_text` (an `ml_metadata.ConnectionConfig` in text format; a MySQL
+    password comes from the environment), and its lineage picture's Graphviz source.
+
+    `reporting_node` is the node asking from inside the run: it is still running, so it is left out of the
+    run's components, state and lineage."""
+    reader = MetadataReader(store.open_store(store.config_from_text(connection_text)))
+    run = without_node(reader.run(run_name), reporting_node)
+    return run, to_dot(run_lineage(reader, run))
 
 
 def upstream_artifacts(reader: MetadataReader, artifact_id: int) -> list[ArtifactRecord]:

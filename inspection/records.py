@@ -14,10 +14,11 @@ from typing import Any
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
+from configs.pipeline_contract import RUN_CONFIG_PROPERTY
+
 PIPELINE_CONTEXT = "pipeline"
 PIPELINE_RUN_CONTEXT = "pipeline_run"
 NODE_CONTEXT = "node"
-RUN_CONFIG_PROPERTY = "run_config"  # exec property of the RunConfigGen node: the resolved config as JSON
 
 _State = metadata_store_pb2.Execution.State
 

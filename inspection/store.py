@@ -73,6 +73,15 @@ def config_from_file(path: str | Path) -> metadata_store_pb2.ConnectionConfig:
         raise ValueError(f"{path}: not a ml_metadata ConnectionConfig in text format: {err}") from err
 
 
+def config_from_text(text: str) -> metadata_store_pb2.ConnectionConfig:
+    """A connection config in protobuf text format (as a pipeline node receives it); a MySQL config without a
+    password takes it from `BERT_TFX_MYSQL_PASSWORD`."""
+    config = text_format.Parse(text, metadata_store_pb2.ConnectionConfig())
+    if config.HasField("mysql") and not config.mysql.password:
+        config.mysql.password = os.environ.get(MYSQL_PASSWORD_ENV, "")
+    return config
+
+
 def describe(config: metadata_store_pb2.ConnectionConfig) -> str:
     """Where a connection config points, without its password."""
     if config.HasField("mysql"):

@@ -28,10 +28,11 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx import v1 as tfx
 from tfx.dsl.io import fileio
 
+from configs import pipeline_contract as contract
 from configs import presets
 from configs.run_config import KubeflowConfig, RunConfig, StepResources
+from pipeline.beam_options import beam_args
 from pipeline.bert_pipeline import PipelinePaths, create_pipeline
-from pipeline.local_runner import LOCAL_BEAM_ARGS
 
 ResourceSpec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec
 
@@ -39,21 +40,15 @@ ResourceSpec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.
 CORPUS_DIR_PARAMETER = "corpus_dir"
 GLUE_DIR_PARAMETER = "glue_dir"
 
-# The steps that read the whole corpus or its instances (`kubeflow.data` resources).
-DATA_STEP_IDS = ("TextExampleGen", "StatisticsGen", "SchemaGen", "Transform", "InstanceStatisticsGen")
 
-# Beam inside one pod: the local runner's choice (the FnApiRunner in one thread: its multi-threaded mode loses
-# elements, see pipeline/local_runner.py), never the Prism download.
-KUBEFLOW_BEAM_ARGS = list(LOCAL_BEAM_ARGS)
-
-
-def step_resources(kubeflow: KubeflowConfig, component_id: str) -> StepResources:
-    """The resources the config gives the step `component_id`."""
-    if component_id == "Trainer":
+def step_resources(kubeflow: KubeflowConfig, node_id: str) -> StepResources:
+    """The resources the config gives the step of the node `node_id`: `kubeflow.data` for the nodes that read the
+    whole corpus or its instances, `trainer` and `fine_tune` for the training nodes, `default` for the rest."""
+    if node_id == contract.TRAINER:
         return kubeflow.trainer
-    if component_id.startswith("GlueFineTune_"):
+    if node_id.startswith(contract.task_node_id(contract.GLUE_FINE_TUNE, "")):
         return kubeflow.fine_tune
-    if component_id in DATA_STEP_IDS:
+    if node_id in contract.DATA_NODES:
         return kubeflow.data
     return kubeflow.default
 
@@ -145,7 +140,8 @@ def compile_pipeline(
     pipeline = create_pipeline(
         config,
         kubeflow_paths(pipeline_root, serving_dir, parameter_defaults),
-        beam_pipeline_args=KUBEFLOW_BEAM_ARGS + list(config.beam.args),
+        # Beam inside one pod: the in-process defaults (pipeline/beam_options.py), then the config's `beam.args`.
+        beam_pipeline_args=beam_args(config.beam),
         baseline_models=False,
     )
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(

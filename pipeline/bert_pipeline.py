@@ -3,7 +3,8 @@
 RunConfigGen (records the resolved config), TextExampleGen -> StatisticsGen -> SchemaGen -> Transform
 (PretrainingTransform) -> InstanceStatisticsGen and Trainer (BERT pre-training), then per GLUE task:
 GlueExampleGen -> GlueFineTune -> Evaluator (baseline: the task's last blessed model) -> Pusher; last,
-ReportGen (the run report).
+ReportGen (the run report). Node ids and output keys come from `configs.pipeline_contract`, and the report's
+inputs are wired from its table, so a node the report reads cannot be renamed here alone.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import dataclasses
 import os
 
 from tfx import v1 as tfx
+from tfx.dsl.components.base import base_node
 from tfx.orchestration import data_types
-from tfx.types import standard_artifacts
+from tfx.types import channel, standard_artifacts
 
 from components.glue_example_gen.component import GlueExampleGen
 from components.glue_fine_tune.component import GlueFineTune
@@ -22,11 +24,12 @@ from components.report_gen.component import ReportGen
 from components.run_config_gen.component import RunConfigGen
 from components.text_example_gen.component import TextExampleGen
 from configs import glue_tasks
+from configs import pipeline_contract as contract
 from configs.run_config import RunConfig, to_custom_config
 from pipeline.evaluation import glue_eval_config
 
-PREPROCESSING_FN = "models.preprocessing.preprocessing_fn"
-RUN_FN = "models.trainer_module.run_fn"
+PREPROCESSING_FN = "models.pretraining_data.preprocessing.preprocessing_fn"
+RUN_FN = "models.pretraining.trainer_module.run_fn"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,11 +49,6 @@ class PipelinePaths:
     serving_dir: str
 
 
-def component_id(kind: str, task: str) -> str:
-    """Id of a per-task component, e.g. `GlueFineTune_sst2`."""
-    return f"{kind}_{task}"
-
-
 @dataclasses.dataclass(frozen=True)
 class DataNodes:
     """The pre-training data part of the DAG: corpus -> statistics -> schema -> instances -> their statistics."""
@@ -61,7 +59,7 @@ class DataNodes:
     transform: PretrainingTransform
     instance_statistics: tfx.components.StatisticsGen
 
-    def components(self) -> list:
+    def components(self) -> list[base_node.BaseNode]:
         return [self.corpus, self.statistics, self.schema, self.transform, self.instance_statistics]
 
 
@@ -72,28 +70,26 @@ def data_nodes(config: RunConfig, paths: PipelinePaths) -> DataNodes:
     until its write completes before computing them, so memory would grow with the corpus. A
     StatisticsGen reading the written instances streams instead.
     """
-    corpus = TextExampleGen(
-        input_base=paths.corpus_dir,
-        input_pattern=config.corpus.input_pattern,
-        train_buckets=config.corpus.train_buckets,
-        eval_buckets=config.corpus.eval_buckets,
-        min_document_chars=config.corpus.min_document_chars,
-        on_bad_bytes=config.corpus.on_bad_bytes,
-        documents_per_group=config.corpus.documents_per_group,
-    ).with_id("TextExampleGen")
-    statistics = tfx.components.StatisticsGen(examples=corpus.outputs["examples"])
-    schema = tfx.components.SchemaGen(statistics=statistics.outputs["statistics"], infer_feature_shape=False)
+    corpus = TextExampleGen(input_base=paths.corpus_dir, custom_config=to_custom_config(config, "corpus")).with_id(
+        contract.TEXT_EXAMPLE_GEN
+    )
+    statistics = tfx.components.StatisticsGen(examples=corpus.outputs[contract.EXAMPLES]).with_id(
+        contract.STATISTICS_GEN
+    )
+    schema = tfx.components.SchemaGen(
+        statistics=statistics.outputs[contract.STATISTICS], infer_feature_shape=False
+    ).with_id(contract.SCHEMA_GEN)
     transform = PretrainingTransform(
-        examples=corpus.outputs["examples"],
-        schema=schema.outputs["schema"],
+        examples=corpus.outputs[contract.EXAMPLES],
+        schema=schema.outputs[contract.SCHEMA],
         preprocessing_fn=PREPROCESSING_FN,
         splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=["train", "eval"]),
         custom_config=to_custom_config(config, "data"),
         disable_statistics=True,
-    ).with_id("Transform")
-    instance_statistics = tfx.components.StatisticsGen(examples=transform.outputs["transformed_examples"]).with_id(
-        "InstanceStatisticsGen"
-    )
+    ).with_id(contract.TRANSFORM)
+    instance_statistics = tfx.components.StatisticsGen(
+        examples=transform.outputs[contract.TRANSFORMED_EXAMPLES]
+    ).with_id(contract.INSTANCE_STATISTICS_GEN)
     return DataNodes(corpus, statistics, schema, transform, instance_statistics)
 
 
@@ -101,10 +97,81 @@ def pretraining_trainer(config: RunConfig, transform: PretrainingTransform) -> t
     """The Trainer that pre-trains BERT on the Transform's instances."""
     return tfx.components.Trainer(
         run_fn=RUN_FN,
-        examples=transform.outputs["transformed_examples"],
-        transform_graph=transform.outputs["transform_graph"],
+        examples=transform.outputs[contract.TRANSFORMED_EXAMPLES],
+        transform_graph=transform.outputs[contract.TRANSFORM_GRAPH],
         custom_config=to_custom_config(config, "data", "model", "trainer"),
+    ).with_id(contract.TRAINER)
+
+
+def _baseline_resolver(task_name: str) -> tfx.dsl.Resolver:
+    """The task's last blessed fine-tuned model, the Evaluator's baseline."""
+    return tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(
+            type=standard_artifacts.Model,
+            producer_component_id=contract.task_node_id(contract.GLUE_FINE_TUNE, task_name),
+            output_key=contract.MODEL,
+        ),
+        model_blessing=tfx.dsl.Channel(
+            type=standard_artifacts.ModelBlessing,
+            producer_component_id=contract.task_node_id(contract.EVALUATOR, task_name),
+            output_key=contract.BLESSING,
+        ),
+    ).with_id(contract.task_node_id(contract.BASELINE_RESOLVER, task_name))
+
+
+def task_nodes(
+    config: RunConfig, paths: PipelinePaths, task_name: str, pretrained_model: channel.BaseChannel, baseline: bool
+) -> list[base_node.BaseNode]:
+    """One GLUE task's nodes: GlueExampleGen -> GlueFineTune -> Evaluator (-> its baseline resolver) -> Pusher."""
+    task = glue_tasks.get_task(task_name)
+    examples = GlueExampleGen(glue_dir=paths.glue_dir, task=task_name).with_id(
+        contract.task_node_id(contract.GLUE_EXAMPLE_GEN, task_name)
     )
+    fine_tune = GlueFineTune(
+        examples=examples.outputs[contract.EXAMPLES],
+        pretrained_model=pretrained_model,
+        task=task_name,
+        custom_config=to_custom_config(config, "glue"),
+    ).with_id(contract.task_node_id(contract.GLUE_FINE_TUNE, task_name))
+    resolver = _baseline_resolver(task_name) if baseline else None
+    evaluator = tfx.components.Evaluator(
+        examples=examples.outputs[contract.EXAMPLES],
+        model=fine_tune.outputs[contract.MODEL],
+        baseline_model=resolver.outputs[contract.MODEL] if resolver else None,
+        example_splits=[glue_tasks.EVAL_SPLIT],
+        eval_config=glue_eval_config(task, config.glue),
+    ).with_id(contract.task_node_id(contract.EVALUATOR, task_name))
+    pusher = tfx.components.Pusher(
+        model=fine_tune.outputs[contract.MODEL],
+        model_blessing=evaluator.outputs[contract.BLESSING],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=os.path.join(paths.serving_dir, task_name))
+        ),
+    ).with_id(contract.task_node_id(contract.PUSHER, task_name))
+    return [examples, fine_tune, *([resolver] if resolver else []), evaluator, pusher]
+
+
+def report_channels(nodes: list[base_node.BaseNode], tasks: list[str]) -> dict[str, channel.BaseChannel]:
+    """ReportGen's inputs, found by the contract's table (`REPORT_SOURCES`, and `REPORT_TASK_SOURCES` per task).
+
+    Raises LookupError naming the node or output the report reads and the DAG lacks.
+    """
+    by_id = {node.id: node for node in nodes}
+
+    def output(source: contract.ArtifactSource, task: str | None = None) -> channel.BaseChannel:
+        node_id = source.node_id(task)
+        if node_id not in by_id:
+            raise LookupError(f"the run report reads {node_id}.{source.output}, but the pipeline has no node {node_id}")
+        if source.output not in by_id[node_id].outputs:
+            raise LookupError(f"the run report reads {node_id}.{source.output}, but {node_id} has no such output")
+        return by_id[node_id].outputs[source.output]
+
+    inputs = {key: output(source) for key, source in contract.REPORT_SOURCES.items()}
+    for task in tasks:
+        for key, source in contract.REPORT_TASK_SOURCES.items():
+            inputs[contract.report_task_key(key, task)] = output(source, task)
+    return inputs
 
 
 def create_pipeline(
@@ -124,84 +191,19 @@ def create_pipeline(
     gate on absolute bounds only (the Kubeflow runner does: see `kubeflow/README.md`).
     """
     config.validate()
-    run_config = RunConfigGen(run_config=config.to_dict()).with_id("RunConfigGen")
+    run_config = RunConfigGen(run_config=config.to_dict()).with_id(contract.RUN_CONFIG_GEN)
     data = data_nodes(config, paths)
-    statistics, transform = data.statistics, data.transform
-    trainer = pretraining_trainer(config, transform)
-    components = [run_config, *data.components(), trainer]
-    task_outputs = {}
-
+    trainer = pretraining_trainer(config, data.transform)
+    nodes = [run_config, *data.components(), trainer]
     for task_name in config.glue.tasks:
-        task = glue_tasks.get_task(task_name)
-        glue_examples = GlueExampleGen(glue_dir=paths.glue_dir, task=task_name).with_id(
-            component_id("GlueExampleGen", task_name)
-        )
-        fine_tune = GlueFineTune(
-            examples=glue_examples.outputs["examples"],
-            pretrained_model=trainer.outputs["model"],
-            task=task_name,
-            custom_config=to_custom_config(config, "glue"),
-        ).with_id(component_id("GlueFineTune", task_name))
-        evaluator_id = component_id("Evaluator", task_name)
-        baseline = None
-        if baseline_models:
-            baseline = tfx.dsl.Resolver(
-                strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-                model=tfx.dsl.Channel(
-                    type=standard_artifacts.Model,
-                    producer_component_id=fine_tune.id,
-                    output_key="model",
-                ),
-                model_blessing=tfx.dsl.Channel(
-                    type=standard_artifacts.ModelBlessing,
-                    producer_component_id=evaluator_id,
-                    output_key="blessing",
-                ),
-            ).with_id(component_id("LatestBlessedModelResolver", task_name))
-        evaluator = tfx.components.Evaluator(
-            examples=glue_examples.outputs["examples"],
-            model=fine_tune.outputs["model"],
-            baseline_model=baseline.outputs["model"] if baseline else None,
-            example_splits=["eval"],
-            eval_config=glue_eval_config(
-                task,
-                bounds=config.glue.bounds.get(task_name, {}),
-                constant_margin=config.glue.constant_margin,
-                max_drop=config.glue.max_drop,
-            ),
-        ).with_id(evaluator_id)
-        pusher = tfx.components.Pusher(
-            model=fine_tune.outputs["model"],
-            model_blessing=evaluator.outputs["blessing"],
-            push_destination=tfx.proto.PushDestination(
-                filesystem=tfx.proto.PushDestination.Filesystem(
-                    base_directory=os.path.join(paths.serving_dir, task_name)
-                )
-            ),
-        ).with_id(component_id("Pusher", task_name))
-        components += [glue_examples, fine_tune, *([baseline] if baseline else []), evaluator, pusher]
-        task_outputs[task_name] = {
-            "glue_run": fine_tune.outputs["model_run"],
-            "blessing": evaluator.outputs["blessing"],
-            "pushed_model": pusher.outputs["pushed_model"],
-        }
-
+        nodes += task_nodes(config, paths, task_name, trainer.outputs[contract.MODEL], baseline_models)
     report = ReportGen(
-        run_configuration=run_config.outputs["run_configuration"],
-        statistics=statistics.outputs["statistics"],
-        post_transform_statistics=data.instance_statistics.outputs["statistics"],
-        corpus_examples=data.corpus.outputs["examples"],
-        transform_graph=transform.outputs["transform_graph"],
-        pretraining_run=trainer.outputs["model_run"],
-        task_outputs=task_outputs,
-        metadata_connection=report_metadata_connection,
-    ).with_id("ReportGen")
-    components.append(report)
-
+        inputs=report_channels(nodes, config.glue.tasks), metadata_connection=report_metadata_connection
+    ).with_id(contract.REPORT_GEN)
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=paths.pipeline_root,
-        components=components,
+        components=[*nodes, report],
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=beam_pipeline_args or [],

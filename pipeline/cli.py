@@ -14,8 +14,10 @@ import sys
 import time
 from pathlib import Path
 
+from configs import pipeline_contract as contract
 from configs import presets
 from configs.run_config import RunConfig
+from inspection import glue_report, records, run_contents, store
 from pipeline import console, defaults, metadata_cli
 from pipeline.defaults import DEFAULT_DATA_DIR, DEFAULT_OUTPUT_DIR
 
@@ -54,27 +56,27 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _summarise(config: RunConfig, output_dir: Path, connection, seconds: float, timings) -> str:
-    from inspection import glue_report, records, report, store
-    from pipeline import local_runner
+    from pipeline import local_runner  # imports TFX and TensorFlow: after `console` has quietened them
 
-    base = local_runner.run_dir(config, output_dir)
+    base = local_runner.pipeline_dir(config, output_dir)
     paths = local_runner.local_paths(config, output_dir)
     reader = records.MetadataReader(store.open_store(connection))
     run = reader.runs(config.pipeline_name)[-1]
     outputs = reader.run_artifacts(run)
-    report_dir = outputs.get("ReportGen.report", [None])[-1]
+    report_dir = outputs.get(f"{contract.REPORT_GEN}.{contract.REPORT}", [None])[-1]
+    tensorboard = Path(paths.pipeline_root) / contract.TRAINER / contract.MODEL_RUN
     lines = [
         f"Pipeline {config.pipeline_name} (preset {config.preset}) finished in {seconds:.0f} s: run {run.name}.",
         *console.timings_table(timings),
-        f"  report:         {Path(report_dir.uri) / report.HTML_FILE if report_dir else 'not written'}",
+        f"  report:         {Path(report_dir.uri) / contract.REPORT_HTML_FILE if report_dir else 'not written'}",
         f"  outputs:        {base}",
         f"  artifacts:      {paths.pipeline_root}",
         f"  ML Metadata:    {store.describe(connection)}",
-        f"  run config:     {base / local_runner.RUN_CONFIG_FILE}",
-        f"  TensorBoard:    tensorboard --logdir {Path(paths.pipeline_root) / 'Trainer' / 'model_run'}",
+        f"  run config:     {base / contract.RUN_CONFIG_FILE}",
+        f"  TensorBoard:    tensorboard --logdir {tensorboard}",
     ]
-    inputs = report.inputs_from_store(reader, run)
-    lines += [f"  {line}" for line in report.data_lines(report.data_summary(inputs))]
+    inputs = run_contents.inputs_from_store(reader, run)
+    lines += [f"  {line}" for line in run_contents.data_lines(run_contents.data_summary(inputs))]
     glue = _read_glue_report(report_dir.uri) if report_dir else None
     if glue:
         lines += ["", glue_report.render_markdown(glue).rstrip(), ""]
@@ -83,16 +85,12 @@ def _summarise(config: RunConfig, output_dir: Path, connection, seconds: float, 
 
 
 def _read_glue_report(report_uri: str) -> dict | None:
-    from inspection import glue_report
-
-    path = Path(report_uri) / glue_report.JSON_FILE
+    path = Path(report_uri) / contract.GLUE_REPORT_JSON_FILE
     return json.loads(path.read_text()) if path.exists() else None
 
 
 def _task_verdicts(glue: dict, serving_dir: Path) -> list[str]:
     """Per task: its metrics against their bounds, the Evaluator's verdict, and which model is served now."""
-    from inspection import glue_report
-
     lines = []
     for entry in glue["tasks"]:
         task = entry["task"]
@@ -119,8 +117,7 @@ def _run(args, config: RunConfig) -> int:
     if not args.verbose:
         console.quiet_libraries()
         console.import_tensorflow_quietly()
-    from inspection import store
-    from pipeline import local_runner  # imports TFX: only when running
+    from pipeline import local_runner  # imports TFX and TensorFlow: after `console` has quietened them
 
     output_dir = args.output_dir or DEFAULT_OUTPUT_DIR
     data_dir = args.data_dir or DEFAULT_DATA_DIR

@@ -3,7 +3,8 @@
 TFX's local orchestrator logs `Component X is running.`, `A cached execution N is used.` and
 `Component X is finished.` through absl; `ProgressPrinter` turns those into progress lines and keeps
 each component's time for the run summary. Without `--verbose`, warnings and info logs of the
-libraries (TensorFlow, Beam, TFX, ML Metadata) are dropped; errors still show.
+libraries (TensorFlow, Beam, TFX, ML Metadata) are dropped; errors still show. What our own code inside the
+components logs at INFO (the Trainer's progress lines, "Resuming pre-training at step N") is printed as is.
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ import time
 import warnings
 from typing import TextIO
 
+from absl import logging as absl_logging
+
 _RUNNING = re.compile(r"^Component (\S+) is running\.$")
 _FINISHED = re.compile(r"^Component (\S+) is finished\.$")
 _CACHED = re.compile(r"^A cached execution (\d+) is used\.$")
+OUR_LOGGER = "models"  # the package whose code runs inside the components (its modules log as `models.*`)
 
 
 @dataclasses.dataclass
@@ -92,8 +96,6 @@ def import_tensorflow_quietly() -> None:
 
 def attach(total_nodes: int, verbose: bool) -> ProgressPrinter:
     """Starts printing progress; without `verbose` only errors of the libraries show besides it."""
-    from absl import logging as absl_logging
-
     printer = ProgressPrinter(total_nodes)
     # Through absl's own verbosity flag: absl resets its logger's level from it when a library
     # installs the absl handler (Transform's Beam pipeline does), which would silence the printer.
@@ -106,6 +108,10 @@ def attach(total_nodes: int, verbose: bool) -> ProgressPrinter:
         errors.setLevel(logging.ERROR)
         absl_logger.addHandler(errors)
     absl_logger.addHandler(printer)
+    ours = logging.getLogger(OUR_LOGGER)
+    ours.setLevel(logging.INFO)
+    ours.propagate = False  # printed once, by this handler, quiet or verbose
+    ours.addHandler(logging.StreamHandler(sys.stdout))
     return printer
 
 

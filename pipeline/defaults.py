@@ -8,11 +8,11 @@ DEFAULT_OUTPUT_DIR = REPO_ROOT / "outputs"
 METADATA_FILE = "metadata.sqlite"
 
 
-def run_dir(pipeline_name: str, output_dir: Path) -> Path:
+def pipeline_dir(pipeline_name: str, output_dir: Path) -> Path:
     """Everything of one pipeline lives in `<output_dir>/<pipeline_name>/`."""
     return Path(output_dir) / pipeline_name
 
 
 def metadata_path(pipeline_name: str, output_dir: Path) -> Path:
     """The local SQLite ML Metadata store of a pipeline."""
-    return run_dir(pipeline_name, output_dir) / METADATA_FILE
+    return pipeline_dir(pipeline_name, output_dir) / METADATA_FILE

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 
 from tensorflow_model_analysis.proto import config_pb2
 
 from configs.glue_tasks import GlueTask
+from configs.run_config import GlueConfig
 from models import features
-from pipeline import tfma_glue_metrics
+from models.glue import tfma_metrics as tfma_glue_metrics
 
 
 def _glue_metric(task: GlueTask, metric: str, threshold: config_pb2.MetricThreshold, over_constant: bool = False):
@@ -31,15 +31,15 @@ def _no_worse_than_baseline(max_drop: float) -> config_pb2.GenericChangeThreshol
     )
 
 
-def glue_eval_config(
-    task: GlueTask, bounds: Mapping[str, float], constant_margin: float, max_drop: float
-) -> config_pb2.EvalConfig:
-    """Every official metric of `task` must reach its bound and drop no more than `max_drop` below the baseline.
+def glue_eval_config(task: GlueTask, glue: GlueConfig) -> config_pb2.EvalConfig:
+    """Every official metric of `task` must reach its bound and drop no more than `glue.max_drop` below the
+    baseline.
 
-    A metric's bound is `bounds[metric]` where given; otherwise the metric must beat the best constant
-    predictor's score on the same dev set by `constant_margin` (gated as `<metric>_over_constant`). The
+    A metric's bound is `glue.bounds[task][metric]` where given; otherwise the metric must beat the best constant
+    predictor's score on the same dev set by `glue.constant_margin` (gated as `<metric>_over_constant`). The
     baseline is the task's last blessed model; on the first run there is none and only the bounds apply.
     """
+    bounds, constant_margin, max_drop = glue.bounds.get(task.name, {}), glue.constant_margin, glue.max_drop
     metrics = [config_pb2.MetricConfig(class_name="ExampleCount")]
     for metric in task.metrics:
         if metric in bounds:

@@ -15,37 +15,22 @@ from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
 from configs import glue_tasks, presets
+from configs.pipeline_contract import RUN_CONFIG_FILE
 from configs.run_config import RunConfig
 from inspection import store as store_lib
 from pipeline import defaults
+from pipeline.beam_options import beam_args
 from pipeline.bert_pipeline import PipelinePaths, create_pipeline
 from pipeline.defaults import DEFAULT_DATA_DIR, DEFAULT_OUTPUT_DIR
 
-RUN_CONFIG_FILE = "run_config.json"
 
-# Beam's FnApiRunner (the Python direct runner's batch engine), named explicitly: Beam 2.77's `DirectRunner`
-# first tries the Prism runner on every pipeline Prism supports, and downloads its binary from GitHub to do so
-# (offline: a failed download, then a fallback; online: a different engine than the one we test). One thread
-# (`in_memory`): its multi-threaded mode loses elements. On the 100 MB corpus (docs/benchmarks.md, "Beam's
-# multi-threaded mode loses data") the GroupByKey that cuts TextExampleGen's 5,907 documents into shards handed
-# on 5,888, 5,656, 5,847 and 5,602 of them in four runs (a CombinePerKey had lost documents before); in one
-# thread each run kept all 5,907. One thread makes Transform about a quarter slower on 2 cores (200 s against
-# 158 s on 100 MB); a larger corpus belongs on a distributed runner (`beam.args`).
-LOCAL_BEAM_ARGS = ["--runner=FnApiRunner", "--direct_running_mode=in_memory", "--direct_num_workers=1"]
-
-
-def beam_args(config: RunConfig) -> list[str]:
-    """The local runner's Beam options, then the config's `beam.args` (which win where they repeat one)."""
-    return LOCAL_BEAM_ARGS + list(config.beam.args)
-
-
-def run_dir(config: RunConfig, output_dir: Path) -> Path:
+def pipeline_dir(config: RunConfig, output_dir: Path) -> Path:
     """Everything of one pipeline lives in `<output_dir>/<pipeline_name>/`."""
-    return defaults.run_dir(config.pipeline_name, output_dir)
+    return defaults.pipeline_dir(config.pipeline_name, output_dir)
 
 
 def local_paths(config: RunConfig, output_dir: Path, data_dir: Path = DEFAULT_DATA_DIR) -> PipelinePaths:
-    base = run_dir(config, output_dir)
+    base = pipeline_dir(config, output_dir)
     return PipelinePaths(
         corpus_dir=str(Path(data_dir) / "corpus"),
         glue_dir=str(Path(data_dir) / "glue"),
@@ -108,7 +93,7 @@ def build(
 ) -> tfx.dsl.Pipeline:
     """The local pipeline: ML Metadata in SQLite (or `metadata`), in-process Beam, caching on."""
     paths = local_paths(config, output_dir, data_dir)
-    base = run_dir(config, output_dir)
+    base = pipeline_dir(config, output_dir)
     base.mkdir(parents=True, exist_ok=True)
     (base / RUN_CONFIG_FILE).write_text(config.to_json() + "\n")
     connection = metadata_connection(config, output_dir, metadata)
@@ -116,7 +101,7 @@ def build(
         config,
         paths,
         metadata_connection_config=connection,
-        beam_pipeline_args=beam_args(config),
+        beam_pipeline_args=beam_args(config.beam),
         report_metadata_connection=_for_report(connection),
     )
 

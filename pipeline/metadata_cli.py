@@ -17,7 +17,8 @@ from typing import Any
 
 from ml_metadata.proto import metadata_store_pb2
 
-from inspection import lineage, records, report, store
+from configs import pipeline_contract as contract
+from inspection import lineage, records, report, run_contents, store
 
 
 def add_store_options(parser: argparse.ArgumentParser) -> None:
@@ -85,9 +86,6 @@ def add_commands(commands) -> None:
         parser.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 
-METADATA_COMMANDS = ("runs", "show", "artifacts", "lineage", "report")
-
-
 def _columns(rows: list[list[str]], header: list[str]) -> str:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in [header, *rows]]
@@ -96,12 +94,12 @@ def _columns(rows: list[list[str]], header: list[str]) -> str:
 
 def run_metrics(reader: records.MetadataReader, run: records.RunRecord) -> dict[str, Any]:
     """The figures `show` headlines: instances, final pre-training metrics, GLUE scores and blessings."""
-    inputs = report.inputs_from_store(reader, run)
-    history = report.pretraining_history(inputs)
+    inputs = run_contents.inputs_from_store(reader, run)
+    history = run_contents.pretraining_history(inputs)
     return {
-        "data": report.data_summary(inputs),
-        "pretraining": report.pretraining_summary(history),
-        "glue": {t.task: dataclasses.asdict(t) for t in report.task_results(inputs)},
+        "data": run_contents.data_summary(inputs),
+        "pretraining": run_contents.pretraining_summary(history),
+        "glue": {t.task: dataclasses.asdict(t) for t in run_contents.task_results(inputs)},
     }
 
 
@@ -142,7 +140,7 @@ def cmd_show(reader: records.MetadataReader, args) -> tuple[Any, str]:
         ),
         "",
     ]
-    lines += report.data_lines(metrics["data"])
+    lines += run_contents.data_lines(metrics["data"])
     for key, value in metrics["pretraining"].items():
         lines.append(f"pre-training final {key}: {value:.4g}")
     for task, result in metrics["glue"].items():
@@ -183,8 +181,8 @@ def cmd_report(reader: records.MetadataReader, args, default_dir: Path) -> tuple
     run = reader.run(args.run)
     out = args.out or default_dir / "reports" / run.name.replace(":", "-")
     dot = lineage.to_dot(lineage.run_lineage(reader, run))
-    page = report.write_report(report.inputs_from_store(reader, run), out, run, dot)
-    data = {"html": str(page), "markdown": str(page.parent / report.MARKDOWN_FILE)}
+    page = report.write_report(run_contents.inputs_from_store(reader, run), out, run, dot)
+    data = {"html": str(page), "markdown": str(page.parent / contract.REPORT_MARKDOWN_FILE)}
     return data, f"report: {data['html']}\nmarkdown: {data['markdown']}"
 
 

@@ -14,14 +14,14 @@ from tfx import v1 as tfx
 from configs import presets
 from inspection import store
 from models import features
-from models.instance_statistics import read_instances, statistics_of
+from models.pretraining_data.instance_statistics import read_instances, statistics_of
+from pipeline.beam_options import IN_PROCESS_BEAM_ARGS
 from pipeline.bert_pipeline import PipelinePaths, data_nodes, pretraining_trainer
-from pipeline.local_runner import LOCAL_BEAM_ARGS
 from tests.conftest import DATA_DIR
 
 pytestmark = pytest.mark.e2e
 
-IN_PROCESS = LOCAL_BEAM_ARGS
+IN_PROCESS = list(IN_PROCESS_BEAM_ARGS)
 TWO_WORKERS = ["--runner=FnApiRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=2"]
 
 

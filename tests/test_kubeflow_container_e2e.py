@@ -17,8 +17,8 @@ import pytest
 import tensorflow_transform as tft
 import yaml
 
+from configs.pipeline_contract import GLUE_METRICS_FILE
 from models import features
-from models.run_files import GLUE_METRICS_FILE
 from tests.conftest import DATA_DIR, REPO_ROOT, kubeflow_module, wait_for_image_build
 
 pytestmark = [

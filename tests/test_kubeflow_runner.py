@@ -64,7 +64,7 @@ def test_compiles_every_component_into_a_kfp_pipeline_spec(base_spec, base_spec_
     assert all("container" in e for e in base_spec["deploymentSpec"]["executors"].values())
     assert {launcher.container_of(base_spec, t)["image"] for t in tasks} == {IMAGE}
     assert base_spec["schemaVersion"] == "2.1.0"
-    assert "models.trainer_module.run_fn" in base_spec_path.read_text()
+    assert "models.pretraining.trainer_module.run_fn" in base_spec_path.read_text()
     assert not (base_spec_path.parent / "_wheels").exists()
 
 
@@ -160,7 +160,7 @@ def test_the_launcher_builds_each_tasks_executor_input_as_kfp_does(base_spec, tm
 
     glue = launcher.executor_input(base_spec, "GlueExampleGen_rte", parameters, {}, str(tmp_path / "g"), "run/g")
     assert glue["inputs"]["parameterValues"]["input_base"] == "/data/glue"
-    assert json.loads(glue["inputs"]["parameterValues"]["reader_config"]) == {"task": "rte"}
+    assert glue["inputs"]["parameterValues"]["task"] == "rte"
     (examples,) = glue["outputs"]["artifacts"]["examples"]["artifacts"]
     assert examples["uri"] == str(tmp_path / "g" / "examples") and examples["name"] == "run/g/examples"
     assert "title: tfx.Examples" in examples["type"]["instanceSchema"]

@@ -322,7 +322,7 @@ print(json.dumps({{"pooled": out["pooled_output"].shape.as_list(),
     import tensorflow as tf
     import tensorflow_transform as tft
 
-    from models import tokenization
+    from models.encoder import tokenization
 
     graph = latest_uri(runs["root"], "Transform", "transform_graph")
     vocab = tft.TFTransformOutput(str(graph)).vocabulary_file_by_name(features.VOCAB_FILE)
@@ -338,8 +338,8 @@ def test_the_encoder_of_a_training_checkpoint_is_the_one_training_had_at_that_st
     weight; the checkpoint of the run with another learning rate gives that run's encoder, not the first's."""
     import tensorflow as tf
 
-    from models import backbone as backbone_lib
-    from models.trainer_module import export_encoder_at_checkpoint
+    from models.encoder import backbone as backbone_lib
+    from models.pretraining.trainer_module import export_encoder_at_checkpoint
 
     reader = reader_of(runs["store_path"])
     trained = [r for r in reader.runs() if r.execution("Trainer") and not r.execution("Trainer").cached]

@@ -12,10 +12,12 @@ from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenE
 from tfx.dsl.io import fileio
 from tfx.types import standard_component_specs
 
-from components.file_example_gen import open_binary, reader_config
+from components.file_example_gen import open_binary
 from components.glue_example_gen.tsv_reader import GlueRecord, read_tsv
 from configs import glue_tasks
 from models import features
+
+TASK_KEY = "task"
 
 
 def record_to_example(record: GlueRecord) -> tf.train.Example:
@@ -47,7 +49,7 @@ def _read(path: str, task_name: str, labelled: bool) -> Iterator[GlueRecord]:
 @beam.typehints.with_input_types(beam.Pipeline)
 @beam.typehints.with_output_types(tf.train.Example)
 def _GlueTsvToExample(pipeline: beam.Pipeline, exec_properties: dict[str, Any], split_pattern: str) -> beam.PCollection:
-    task_name = reader_config(exec_properties)["task"]
+    task_name = exec_properties[TASK_KEY]
     [glue_file] = [f for f in glue_tasks.get_task(task_name).files if f.path == split_pattern]
     pattern = os.path.join(exec_properties[standard_component_specs.INPUT_BASE_KEY], split_pattern)
     paths = sorted(fileio.glob(pattern))

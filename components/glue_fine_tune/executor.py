@@ -1,4 +1,4 @@
-"""GlueFineTune executor: resolves artifacts to paths and runs `models.glue_fine_tuning.fine_tune`."""
+"""GlueFineTune executor: resolves artifacts to paths and runs `models.glue.fine_tuning.fine_tune`."""
 
 from __future__ import annotations
 
@@ -11,13 +11,15 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import path_utils
 
 from configs import glue_tasks
+from configs import pipeline_contract as contract
 from configs.run_config import GlueConfig, section_from
-from models import backbone, glue_fine_tuning
+from models.encoder import backbone
+from models.glue import fine_tuning as glue_fine_tuning
 
-EXAMPLES_KEY = "examples"
+EXAMPLES_KEY = contract.EXAMPLES
 PRETRAINED_MODEL_KEY = "pretrained_model"
-MODEL_KEY = "model"
-MODEL_RUN_KEY = "model_run"
+MODEL_KEY = contract.MODEL
+MODEL_RUN_KEY = contract.MODEL_RUN
 TASK_KEY = "task"
 CUSTOM_CONFIG_KEY = standard_component_specs.CUSTOM_CONFIG_KEY
 
@@ -42,7 +44,7 @@ class Executor(base_executor.BaseExecutor):
                 split: os.path.join(artifact_utils.get_split_uri([examples], split), "*") for split in splits
             },
             serving_dir=path_utils.serving_model_dir(model_uri),
-            run_dir=artifact_utils.get_single_uri(output_dict[MODEL_RUN_KEY]),
+            model_run_dir=artifact_utils.get_single_uri(output_dict[MODEL_RUN_KEY]),
         )
         glue_fine_tuning.fine_tune(
             glue_tasks.get_task(exec_properties[TASK_KEY]),

@@ -2,7 +2,7 @@
 
 - Batches hold a fixed number of records (`data.groups_per_batch`). A record is a group of documents, and
   one group makes thousands of instances; TFT's adaptive batching grows batches up to a thousand records.
-  (The instances do not depend on the batching: see `models.preprocessing`.)
+  (The instances do not depend on the batching: see `models.pretraining_data.preprocessing`.)
 - Instances are written with deterministic serialization (map entries in key order). TFX's encoder writes
   a tf.Example's feature map in hash order, which varies between processes, so two runs wrote the same
   instances as different bytes.

@@ -13,25 +13,23 @@ from tfx.dsl.components.base import base_component, base_executor, executor_spec
 from tfx.types import artifact_utils, channel, component_spec
 from tfx.utils import io_utils
 
-from components.run_artifacts import RUN_CONFIG_FILE, RunConfiguration
-
-RUN_CONFIG_KEY = "run_config"  # the execution property; `inspection.records.RUN_CONFIG_PROPERTY` reads it
-OUTPUT_KEY = "run_configuration"
+from components.run_artifacts import RunConfiguration
+from configs.pipeline_contract import RUN_CONFIG_FILE, RUN_CONFIG_PROPERTY, RUN_CONFIGURATION
 
 
 class Executor(base_executor.BaseExecutor):
     """Writes `exec_properties["run_config"]` to `run_config.json` in the output artifact."""
 
     def Do(self, input_dict, output_dict, exec_properties: dict[str, Any]) -> None:
-        uri = artifact_utils.get_single_uri(output_dict[OUTPUT_KEY])
-        text = json.dumps(json.loads(exec_properties[RUN_CONFIG_KEY]), indent=2, sort_keys=True)
+        uri = artifact_utils.get_single_uri(output_dict[RUN_CONFIGURATION])
+        text = json.dumps(json.loads(exec_properties[RUN_CONFIG_PROPERTY]), indent=2, sort_keys=True)
         io_utils.write_string_file(f"{uri}/{RUN_CONFIG_FILE}", text + "\n")
 
 
 class RunConfigGenSpec(component_spec.ComponentSpec):
-    PARAMETERS = {RUN_CONFIG_KEY: component_spec.ExecutionParameter(type=str)}
+    PARAMETERS = {RUN_CONFIG_PROPERTY: component_spec.ExecutionParameter(type=str)}
     INPUTS = {}
-    OUTPUTS = {OUTPUT_KEY: component_spec.ChannelParameter(type=RunConfiguration)}
+    OUTPUTS = {RUN_CONFIGURATION: component_spec.ChannelParameter(type=RunConfiguration)}
 
 
 class RunConfigGen(base_component.BaseComponent):
@@ -47,7 +45,9 @@ class RunConfigGen(base_component.BaseComponent):
     def __init__(self, run_config: dict[str, Any]):
         super().__init__(
             spec=RunConfigGenSpec(
-                run_config=json.dumps(run_config, sort_keys=True),
-                run_configuration=channel.Channel(type=RunConfiguration),
+                **{
+                    RUN_CONFIG_PROPERTY: json.dumps(run_config, sort_keys=True),
+                    RUN_CONFIGURATION: channel.Channel(type=RunConfiguration),
+                }
             )
         )

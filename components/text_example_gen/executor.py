@@ -38,10 +38,11 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-from components.file_example_gen import open_binary, reader_config
+from components.file_example_gen import CUSTOM_CONFIG_KEY, open_binary
 from components.text_example_gen.corpus_reader import Document, ReadCounts, read_documents
+from configs.pipeline_contract import CORPUS_COUNT_PREFIX, CORPUS_COUNTS_FILE
+from configs.run_config import CorpusConfig, section_from
 from models import features
-from models.run_files import CORPUS_COUNT_PREFIX, CORPUS_COUNTS_FILE
 
 
 def _bytes_feature(values: list[str]) -> tf.train.Feature:
@@ -156,12 +157,16 @@ def _write_counts(counts: dict[str, int], path: str) -> None:
         f.write(json.dumps(counts, indent=2, sort_keys=True) + "\n")
 
 
+def _corpus_config(exec_properties: dict[str, Any]) -> CorpusConfig:
+    return section_from(exec_properties[CUSTOM_CONFIG_KEY], "corpus", CorpusConfig)
+
+
 @beam.ptransform_fn
 @beam.typehints.with_input_types(beam.Pipeline)
 @beam.typehints.with_output_types(tf.train.Example)
 def _CorpusToExample(pipeline: beam.Pipeline, exec_properties: dict[str, Any], split_pattern: str) -> beam.PCollection:
     input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
-    config = reader_config(exec_properties)
+    corpus = _corpus_config(exec_properties)
     pattern = os.path.join(input_base, split_pattern)
     paths = sorted(p for p in fileio.glob(pattern) if not fileio.isdir(p))
     if not paths:
@@ -171,7 +176,7 @@ def _CorpusToExample(pipeline: beam.Pipeline, exec_properties: dict[str, Any], s
         | "ListFiles" >> beam.Create(paths)
         | "Reshuffle" >> beam.Reshuffle()
         | "ReadDocuments"
-        >> beam.FlatMap(_read_file, int(config["min_document_chars"]), config.get("on_bad_bytes", "fail")).with_outputs(
+        >> beam.FlatMap(_read_file, corpus.min_document_chars, corpus.on_bad_bytes).with_outputs(
             _COUNTS, main="documents"
         )
     )
@@ -182,7 +187,7 @@ def _CorpusToExample(pipeline: beam.Pipeline, exec_properties: dict[str, Any], s
         | "DropDuplicates" >> beam.MapTuple(_first_by_id)
     )
     bucket_ends = _bucket_ends(exec_properties)
-    per_group = int(config["documents_per_group"])
+    per_group = corpus.documents_per_group
     shards = max(1, sum(fileio.stat(p).length for p in paths) // (per_group * _BYTES_PER_DOCUMENT))
     groups = (
         unique
@@ -233,6 +238,6 @@ class Executor(BaseExampleGenExecutor):
             raise ValueError(
                 f"TextExampleGen: no documents left from the corpus in {input_base}: {counts['documents_read']} "
                 f"read, {counts['dropped_short']} shorter than corpus.min_document_chars="
-                f"{reader_config(exec_properties)['min_document_chars']} after cleaning, "
+                f"{_corpus_config(exec_properties).min_document_chars} after cleaning, "
                 f"{counts['dropped_duplicates']} duplicates, {counts['bad_lines']} lines with bad bytes"
             )

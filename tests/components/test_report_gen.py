@@ -7,7 +7,7 @@ from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils
 from tfx.types import standard_artifacts
 
 from components.report_gen import component
-from inspection import report as report_lib
+from inspection import run_contents
 
 EXAMPLES_TYPE = {"instanceSchema": "title: tfx.Examples\ntype: object\n"}
 
@@ -22,8 +22,12 @@ def test_corpus_counts_of_a_kubeflow_step_keep_their_zeros():
     artifacts = kubeflow_v2_entrypoint_utils.parse_raw_artifact_dict(
         {"examples": json_format.ParseDict({"artifacts": [runtime_artifact]}, pipeline_spec_pb2.ArtifactList())}
     )
-    (ref,) = component._refs(artifacts, "examples")
-    assert report_lib.corpus_counts(ref) == {"bad_lines": 0, "documents_kept": 120, "dropped_short": 11}
+    (artifact,) = artifacts["examples"]
+    assert run_contents.corpus_counts(component.artifact_ref(artifact)) == {
+        "bad_lines": 0,
+        "documents_kept": 120,
+        "dropped_short": 11,
+    }
 
 
 def test_corpus_counts_as_the_local_orchestrator_records_them():
@@ -31,5 +35,4 @@ def test_corpus_counts_as_the_local_orchestrator_records_them():
     examples.uri = "/nowhere/examples"
     examples.set_int_custom_property("corpus_bad_lines", 0)
     examples.set_int_custom_property("corpus_documents_kept", 7)
-    (ref,) = component._refs({"examples": [examples]}, "examples")
-    assert report_lib.corpus_counts(ref) == {"bad_lines": 0, "documents_kept": 7}
+    assert run_contents.corpus_counts(component.artifact_ref(examples)) == {"bad_lines": 0, "documents_kept": 7}

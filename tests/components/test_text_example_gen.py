@@ -1,5 +1,6 @@
 """TextExampleGen's executor on a small corpus, with real Beam: groups, splits, counts, errors."""
 
+import dataclasses
 import glob
 import json
 
@@ -8,8 +9,9 @@ import tensorflow as tf
 
 from components.text_example_gen import executor as executor_lib
 from components.text_example_gen.component import TextExampleGen
+from configs.pipeline_contract import CORPUS_COUNTS_FILE
+from configs.run_config import CorpusConfig
 from models import features
-from models.run_files import CORPUS_COUNTS_FILE
 from tests.components.example_gens import run_executor
 
 
@@ -21,8 +23,12 @@ def document(doc: int, sentences: int = 4) -> str:
     return "\n".join(sentence(doc, n) for n in range(sentences)) + "\n\n"
 
 
-def run_example_gen(corpus_dir, out_dir, **kwargs):
-    return run_executor(TextExampleGen(input_base=str(corpus_dir), **kwargs), out_dir)
+def run_example_gen(corpus_dir, out_dir, **corpus_settings):
+    """TextExampleGen's executor with the `corpus` section's defaults, `corpus_settings` changed."""
+    corpus = dataclasses.replace(CorpusConfig(), **corpus_settings)
+    return run_executor(
+        TextExampleGen(input_base=str(corpus_dir), custom_config={"corpus": dataclasses.asdict(corpus)}), out_dir
+    )
 
 
 def read_split(uri, split):

@@ -71,7 +71,9 @@ def test_glue_step_budget_is_a_count_or_null_for_epochs():
         ("data.next_sentence_random_prob=-0.1", "data.next_sentence_random_prob=-0.1 must be in"),
         ("trainer.warmup_steps=301", "trainer.warmup_steps=301 must be within [0, trainer.train_steps=300]"),
         ("trainer.batch_size=0", "trainer.batch_size=0 must be positive"),
-        ("glue.learning_rate=0", "glue.learning_rate=0.0 must be positive"),
+        ("glue.learning_rates=[]", "glue.learning_rates must name at least one learning rate"),
+        ("glue.learning_rate=0.001", "config key 'glue.learning_rate' was renamed to 'glue.learning_rates'"),
+        ("trainer.grad_accum_steps=2", "renamed to 'trainer.gradient_accumulation_steps'"),
         ("trainer.clip_norm=-1", "trainer.clip_norm=-1.0 must be 0 or more"),
     ],
 )

@@ -7,7 +7,8 @@ import shutil
 
 import pytest
 
-from inspection import lineage, records, report, store
+from configs import pipeline_contract as contract
+from inspection import lineage, records, report, run_contents, store
 from pipeline import cli
 from tests.inspection.fake_runs import State, StoreBuilder
 
@@ -223,30 +224,31 @@ def test_report_reads_the_run_outputs_task_by_task(recorded):
     )
     reader = reader_of(path)
     run = reader.run("run-a")
-    inputs = report.inputs_from_store(reader, run)
+    inputs = run_contents.inputs_from_store(reader, run)
     assert inputs.config == CONFIG
-    assert inputs.blessing_flags == {"sst2": True}
-    assert inputs.pushed == {"sst2": "/serving/sst2/17"}
-    [task] = report.task_results(inputs)
+    assert {task: (a.blessed, a.pushed_to) for task, a in inputs.tasks.items()} == {"sst2": (True, "/serving/sst2/17")}
+    [task] = run_contents.task_results(inputs)
     assert (task.task, task.metrics, task.train_steps) == ("sst2", {"accuracy": 0.75}, 30)
 
     page = report.write_report(inputs, root / "report", run, lineage.to_dot(lineage.run_lineage(reader, run)))
     text = page.read_text()
     assert '<td>sst2</td><td>accuracy 0.750</td><td>30</td><td class="blessed">blessed</td>' in text
     assert "masked_lm_accuracy</td><td>0.08</td>" in text
-    assert (page.parent / report.CURVES_FILE).stat().st_size > 1000
-    markdown = (page.parent / report.MARKDOWN_FILE).read_text()
+    assert (page.parent / contract.REPORT_CURVES_FILE).stat().st_size > 1000
+    markdown = (page.parent / contract.REPORT_MARKDOWN_FILE).read_text()
     assert "| sst2 | accuracy 0.750 | 30 | blessed | /serving/sst2/17 |" in markdown
     assert "| Trainer | complete |" in markdown
 
 
 def test_rejected_and_unpushed_tasks_say_so():
-    inputs = report.collect_inputs(
+    inputs = run_contents.inputs_from_artifacts(
         {"glue": {"tasks": ["mrpc", "rte"]}},
-        blessings=[report.ArtifactRef("/r/Evaluator_mrpc/blessing/9", {"blessed": 0})],
-        pushed_models=[report.ArtifactRef("/r/Pusher_mrpc/pushed_model/10", {"pushed": 0})],
+        {
+            contract.report_task_key("blessing", "mrpc"): run_contents.ArtifactRef("/r/b/9", {"blessed": 0}),
+            contract.report_task_key("pushed_model", "mrpc"): run_contents.ArtifactRef("/r/p/10", {"pushed": 0}),
+        },
     )
-    mrpc, rte = report.task_results(inputs)
+    mrpc, rte = run_contents.task_results(inputs)
     assert (mrpc.blessed, mrpc.pushed_to) == (False, None)
     assert (rte.blessed, rte.pushed_to) == (None, None)
 

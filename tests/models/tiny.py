@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from configs.run_config import ModelConfig
-from models import backbone as backbone_lib
 from models import features
+from models.encoder import backbone as backbone_lib
 
 VOCAB = [*features.SPECIAL_TOKENS, "the", "cat", "sat", "on", "mat", "a", "dog", ".", "##s", "ran", "far", "away"]
 SEQ_LENGTH = 16

@@ -1,12 +1,25 @@
-"""`create_pipeline` in process: node ids, per-task wiring and what each component receives."""
+"""`create_pipeline` in process: node ids, per-task wiring, what each component receives, and the contract."""
 
+import dataclasses
 import json
+import types
 
 import pytest
 from tfx.proto.orchestration import executable_spec_pb2, pipeline_pb2
 
 from configs import glue_tasks, presets
-from configs.run_config import GlueConfig, ModelConfig, PretrainingDataConfig, TrainerConfig, section_from
+from configs import pipeline_contract as contract
+from configs.run_config import (
+    CorpusConfig,
+    GlueConfig,
+    ModelConfig,
+    PretrainingDataConfig,
+    TrainerConfig,
+    section_from,
+)
+from inspection.run_contents import ReportInputs, TaskArtifacts
+from pipeline import bert_pipeline
+from pipeline.beam_options import IN_PROCESS_BEAM_ARGS
 from pipeline.bert_pipeline import PREPROCESSING_FN, RUN_FN, PipelinePaths, create_pipeline
 
 PATHS = PipelinePaths(
@@ -92,12 +105,9 @@ def test_components_receive_their_config_sections_once(nodes):
     assert section_from(custom, "model", ModelConfig) == config.model
     # The step budget travels in the trainer section only, not again as TrainArgs/EvalArgs.
     assert "num_steps" not in trainer.exec_properties["train_args"] + trainer.exec_properties["eval_args"]
-    reader_config = json.loads(by_id["TextExampleGen"].exec_properties["reader_config"])
-    assert reader_config == {
-        "min_document_chars": config.corpus.min_document_chars,
-        "on_bad_bytes": config.corpus.on_bad_bytes,
-        "documents_per_group": config.corpus.documents_per_group,
-    }
+    corpus_config = json.loads(by_id["TextExampleGen"].exec_properties["custom_config"])
+    assert set(corpus_config) == {"corpus"}
+    assert section_from(corpus_config, "corpus", CorpusConfig) == config.corpus
     transform_config = json.loads(by_id["Transform"].exec_properties["custom_config"])
     assert section_from(transform_config, "data", PretrainingDataConfig) == config.data
     fine_tune_config = by_id["GlueFineTune_sst2"].exec_properties["custom_config"]
@@ -109,11 +119,11 @@ def test_run_config_is_recorded_first_and_the_report_reads_every_task(nodes):
     assert json.loads(by_id["RunConfigGen"].exec_properties["run_config"]) == config.to_dict()
     report = by_id["ReportGen"]
     assert producer(report.inputs["run_configuration"]) == ("RunConfigGen", "run_configuration")
-    assert producer(report.inputs["pretraining_run"]) == ("Trainer", "model_run")
-    assert producer(report.inputs["post_transform_statistics"]) == ("InstanceStatisticsGen", "statistics")
+    assert producer(report.inputs["pretraining_model_run"]) == ("Trainer", "model_run")
+    assert producer(report.inputs["instance_statistics"]) == ("InstanceStatisticsGen", "statistics")
     assert producer(report.inputs["corpus_examples"]) == ("TextExampleGen", "examples")
     for task in TASKS:
-        assert producer(report.inputs[f"glue_run_{task}"]) == (f"GlueFineTune_{task}", "model_run")
+        assert producer(report.inputs[f"fine_tuning_model_run_{task}"]) == (f"GlueFineTune_{task}", "model_run")
         assert producer(report.inputs[f"blessing_{task}"]) == (f"Evaluator_{task}", "blessing")
         assert producer(report.inputs[f"pushed_model_{task}"]) == (f"Pusher_{task}", "pushed_model")
     # Every other node is upstream of the report, so it runs last.
@@ -152,6 +162,48 @@ def test_beam_args_of_the_config_reach_every_beam_component(tmp_path):
     assert beam_nodes | {"Evaluator_sst2", "GlueExampleGen_sst2"} <= set(specs)
     for node_id, args in specs.items():
         # The local defaults first, the config's options after them (the later of two wins in Beam).
-        assert args[:3] == local_runner.LOCAL_BEAM_ARGS, node_id
+        assert tuple(args[:3]) == IN_PROCESS_BEAM_ARGS, node_id
         assert args[-2:] == ["--direct_num_workers=3", "--my_flag=x"], node_id
     assert PipelineOptions(specs["Transform"]).view_as(DirectOptions).direct_num_workers == 3
+
+
+def test_every_artifact_the_report_reads_is_an_output_of_a_node_of_the_pipeline(nodes):
+    _, by_id = nodes
+    sources = [(source, None) for source in contract.REPORT_SOURCES.values()]
+    sources += [(source, task) for source in contract.REPORT_TASK_SOURCES.values() for task in TASKS]
+    for source, task in sources:
+        assert source.output in by_id[source.node_id(task)].outputs, f"{source.node_id(task)}.{source.output}"
+    # What `bert-tfx report` reads from a store is what ReportGen receives: the same table, the same fields.
+    assert set(contract.REPORT_SOURCES) - {contract.RUN_CONFIGURATION} == {
+        f.name for f in dataclasses.fields(ReportInputs)
+    } - {"config", "tasks"}
+    assert set(contract.REPORT_TASK_SOURCES) == {f.name for f in dataclasses.fields(TaskArtifacts)}
+
+
+def renamed(module, **names) -> types.SimpleNamespace:
+    """A copy of `module` with some of its names changed: the contract as one side of a rename sees it."""
+    return types.SimpleNamespace(**{**vars(module), **names})
+
+
+@pytest.mark.parametrize(
+    "pipeline_side",
+    [
+        {"TRAINER": "PretrainingTrainer"},  # the pipeline names a node the report reads differently
+        {"INSTANCE_STATISTICS_GEN": "InstanceStats"},
+        {"PUSHER": "Deployer"},  # a per-task node
+        {"GLUE_FINE_TUNE": "FineTune"},
+    ],
+)
+def test_a_node_renamed_in_the_pipeline_but_not_in_the_report_fails_to_build(monkeypatch, pipeline_side):
+    monkeypatch.setattr(bert_pipeline, "contract", renamed(contract, **pipeline_side))
+    with pytest.raises(LookupError, match="the run report reads"):
+        create_pipeline(presets.load("smoke"), PATHS)
+
+
+def test_a_source_renamed_in_the_report_but_not_in_the_pipeline_fails_to_build(monkeypatch):
+    report_side = dict(
+        contract.REPORT_SOURCES, pretraining_model_run=contract.ArtifactSource("Pretrainer", "model_run")
+    )
+    monkeypatch.setattr(contract, "REPORT_SOURCES", report_side)
+    with pytest.raises(LookupError, match="reads Pretrainer.model_run, but the pipeline has no node Pretrainer"):
+        create_pipeline(presets.load("smoke"), PATHS)

@@ -1,5 +1,6 @@
 """The Evaluator's gate: official metrics, the constant-predictor bound, and TFMA running it on real models."""
 
+import dataclasses
 import json
 
 import pytest
@@ -9,9 +10,15 @@ import tensorflow_model_analysis as tfma
 from components.glue_example_gen.executor import record_to_example
 from components.glue_example_gen.tsv_reader import read_tsv
 from configs.glue_tasks import TASKS
+from configs.run_config import GlueConfig
 from models import features
 from pipeline.evaluation import glue_eval_config
 from tests.conftest import DATA_DIR
+
+
+def glue(**settings) -> GlueConfig:
+    """The `glue` section with `settings` changed; max_drop 0.01."""
+    return dataclasses.replace(GlueConfig(), max_drop=0.01, **settings)
 
 
 def gated(config) -> dict[str, tuple[str, float | None]]:
@@ -28,9 +35,9 @@ def gated(config) -> dict[str, tuple[str, float | None]]:
 
 
 def test_every_official_metric_is_gated_on_the_constant_margin_unless_bounded_explicitly():
-    mrpc = gated(glue_eval_config(TASKS["mrpc"], bounds={"f1": 0.8}, constant_margin=0.02, max_drop=0.01))
+    mrpc = gated(glue_eval_config(TASKS["mrpc"], glue(bounds={"mrpc": {"f1": 0.8}}, constant_margin=0.02)))
     assert mrpc == {"ExampleCount": None, "f1": pytest.approx(0.8), "accuracy": None, "accuracy_over_constant": 0.02}
-    stsb = glue_eval_config(TASKS["stsb"], bounds={}, constant_margin=0.05, max_drop=0.01)
+    stsb = glue_eval_config(TASKS["stsb"], glue(constant_margin=0.05))
     assert gated(stsb) == {
         "ExampleCount": None,
         "pearson": None,
@@ -39,7 +46,7 @@ def test_every_official_metric_is_gated_on_the_constant_margin_unless_bounded_ex
         "spearman_over_constant": 0.05,
     }
     assert stsb.model_specs[0].prediction_key == features.SCORE
-    assert gated(glue_eval_config(TASKS["cola"], {}, 0.01, 0.01))["matthews_corr_over_constant"] == 0.01
+    assert gated(glue_eval_config(TASKS["cola"], glue()))["matthews_corr_over_constant"] == 0.01
 
 
 class FixedAnswerModel(tf.Module):
@@ -64,7 +71,7 @@ def evaluate(tmp_path, model: FixedAnswerModel, name: str):
         with tf.io.TFRecordWriter(data) as writer:
             for record in records:
                 writer.write(record_to_example(record).SerializeToString())
-    config = glue_eval_config(TASKS["mrpc"], bounds={}, constant_margin=0.01, max_drop=0.01)
+    config = glue_eval_config(TASKS["mrpc"], glue())
     for metric in config.metrics_specs[0].metrics:  # no baseline model here (the Evaluator's first run)
         metric.threshold.ClearField("change_threshold")
     tfma.run_model_analysis(

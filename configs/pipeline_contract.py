@@ -1,0 +1,116 @@
+"""The pipeline's contract: node ids, output keys, the files inside artifacts, and what the run report reads.
+
+Everything that finds a node or an artifact of a run by name imports it from here: the DAG
+(`pipeline.bert_pipeline`), the run report (`inspection`, `components.report_gen`), the metadata commands,
+the Kubeflow runner and the benchmarks. A node renamed here is renamed everywhere; a node renamed in one
+place only fails `create_pipeline` (`report_channels` finds no such node) and the contract test.
+
+This module is a leaf (no imports of ours, no TensorFlow): the metadata commands read runs without
+TensorFlow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+# Node ids of the nodes that run once per pipeline run.
+RUN_CONFIG_GEN = "RunConfigGen"
+TEXT_EXAMPLE_GEN = "TextExampleGen"
+STATISTICS_GEN = "StatisticsGen"
+SCHEMA_GEN = "SchemaGen"
+TRANSFORM = "Transform"
+INSTANCE_STATISTICS_GEN = "InstanceStatisticsGen"
+TRAINER = "Trainer"
+REPORT_GEN = "ReportGen"
+
+# Kinds of the nodes that run once per GLUE task; a node's id is `task_node_id(kind, task)`.
+GLUE_EXAMPLE_GEN = "GlueExampleGen"
+GLUE_FINE_TUNE = "GlueFineTune"
+BASELINE_RESOLVER = "LatestBlessedModelResolver"
+EVALUATOR = "Evaluator"
+PUSHER = "Pusher"
+TASK_NODE_KINDS = (GLUE_EXAMPLE_GEN, GLUE_FINE_TUNE, BASELINE_RESOLVER, EVALUATOR, PUSHER)
+
+# The nodes that read the whole corpus or its instances (Kubeflow gives them the `kubeflow.data` resources).
+DATA_NODES = (TEXT_EXAMPLE_GEN, STATISTICS_GEN, SCHEMA_GEN, TRANSFORM, INSTANCE_STATISTICS_GEN)
+
+# Output keys (TFX's standard ones where a standard component makes the artifact).
+EXAMPLES = "examples"
+STATISTICS = "statistics"
+SCHEMA = "schema"
+TRANSFORMED_EXAMPLES = "transformed_examples"
+TRANSFORM_GRAPH = "transform_graph"
+MODEL = "model"
+MODEL_RUN = "model_run"  # a ModelRun artifact: logs and figures of one training (pre-training or fine-tuning)
+BLESSING = "blessing"
+PUSHED_MODEL = "pushed_model"
+RUN_CONFIGURATION = "run_configuration"
+REPORT = "report"
+
+# Files and folders inside artifacts (and beside them), by the artifact that holds them.
+RUN_CONFIG_PROPERTY = "run_config"  # RunConfigGen's execution property: the resolved config as JSON
+RUN_CONFIG_FILE = "run_config.json"  # RunConfiguration; also `<output dir>/<pipeline>/run_config.json`
+CORPUS_COUNTS_FILE = "corpus_counts.json"  # TextExampleGen's Examples: what it read, dropped and kept
+CORPUS_COUNT_PREFIX = "corpus_"  # ... the same counts as the artifact's custom properties (`corpus_documents_kept`)
+ENCODER_CHECKPOINT_DIR = "checkpoint"  # Trainer's Model: the encoder checkpoint fine-tuning loads
+TRAINER_CHECKPOINTS_DIR = "checkpoints"  # `<pipeline root>/Trainer/checkpoints/<fingerprint>/`: resumable state
+HISTORY_FILE = "history.json"  # Trainer's ModelRun: every metric of every logging period ({"loss": [...]})
+TRAINING_FILE = "training.json"  # Trainer's ModelRun: steps run, where training resumed from, the checkpoints
+TENSORBOARD_DIR = "tensorboard"  # Trainer's ModelRun: TensorBoard logs
+# GlueFineTune's ModelRun: {"task", "train_steps", "dev": {metric: value} of the model kept, "trials": [...],
+# "spread", "constant_baseline", "test_predictions"}; test predictions in the leaderboard's format in the folder.
+GLUE_METRICS_FILE = "dev_metrics.json"
+GLUE_PREDICTIONS_DIR = "predictions"
+# RunReport: the page, its Markdown, its pictures, and the GLUE report beside them.
+REPORT_HTML_FILE = "index.html"
+REPORT_MARKDOWN_FILE = "report.md"
+REPORT_CURVES_FILE = "pretraining_curves.png"
+REPORT_LINEAGE_FILE = "lineage.svg"
+GLUE_REPORT_JSON_FILE = "glue_report.json"
+GLUE_REPORT_MARKDOWN_FILE = "glue_report.md"
+GLUE_REPORT_CHART_FILE = "glue_report.png"
+GLUE_SUBMISSION_FILE = "glue_submission.zip"
+
+
+def task_node_id(kind: str, task: str) -> str:
+    """The id of a per-task node, e.g. `task_node_id(GLUE_FINE_TUNE, "sst2")` -> `GlueFineTune_sst2`."""
+    return f"{kind}_{task}"
+
+
+@dataclasses.dataclass(frozen=True)
+class ArtifactSource:
+    """Where an input of the run report comes from: a node's output.
+
+    Attributes:
+        node: the node id, or for a per-task source the node kind (`task_node_id` makes the id).
+        output: the node's output key.
+    """
+
+    node: str
+    output: str
+
+    def node_id(self, task: str | None = None) -> str:
+        return task_node_id(self.node, task) if task else self.node
+
+
+# What the run report reads, by its input key: ReportGen takes these channels under these keys, and
+# `bert-tfx report` finds the same artifacts in the store by node id and output key.
+REPORT_SOURCES = {
+    RUN_CONFIGURATION: ArtifactSource(RUN_CONFIG_GEN, RUN_CONFIGURATION),
+    "corpus_examples": ArtifactSource(TEXT_EXAMPLE_GEN, EXAMPLES),
+    "statistics": ArtifactSource(STATISTICS_GEN, STATISTICS),
+    "instance_statistics": ArtifactSource(INSTANCE_STATISTICS_GEN, STATISTICS),
+    "transform_graph": ArtifactSource(TRANSFORM, TRANSFORM_GRAPH),
+    "pretraining_model_run": ArtifactSource(TRAINER, MODEL_RUN),
+}
+# ... and per GLUE task, under `report_task_key(key, task)`.
+REPORT_TASK_SOURCES = {
+    "fine_tuning_model_run": ArtifactSource(GLUE_FINE_TUNE, MODEL_RUN),
+    "blessing": ArtifactSource(EVALUATOR, BLESSING),
+    "pushed_model": ArtifactSource(PUSHER, PUSHED_MODEL),
+}
+
+
+def report_task_key(key: str, task: str) -> str:
+    """ReportGen's input key of a per-task source, e.g. `blessing_sst2`."""
+    return f"{key}_{task}"

@@ -1,0 +1,87 @@
+"""Optimizers and learning-rate schedules for pre-training and fine-tuning."""
+
+from __future__ import annotations
+
+import keras
+
+
+@keras.saving.register_keras_serializable(package="bert_tfx")
+class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up from 0 to `peak_learning_rate`, then linear decay to 0 at `total_steps`.
+
+    Args:
+        peak_learning_rate: float. Rate at the end of warm-up.
+        warmup_steps: int. Optimizer steps of linear warm-up.
+        total_steps: int. Optimizer step at which the rate reaches 0.
+        gradient_accumulation_steps: int. With gradient accumulation Keras calls the schedule with its
+            count of micro-batches; this many make one optimizer step. Defaults to 1.
+    """
+
+    def __init__(
+        self, peak_learning_rate: float, warmup_steps: int, total_steps: int, gradient_accumulation_steps: int = 1
+    ):
+        self.peak_learning_rate = peak_learning_rate
+        self.warmup_steps = warmup_steps
+        self.total_steps = total_steps
+        self.gradient_accumulation_steps = gradient_accumulation_steps
+
+    def __call__(self, step):
+        step = keras.ops.floor_divide(keras.ops.cast(step, "int64"), self.gradient_accumulation_steps)
+        step = keras.ops.cast(step, "float32")
+        warmup = float(self.warmup_steps)
+        decay_span = float(max(self.total_steps - self.warmup_steps, 1))
+        warming = self.peak_learning_rate * step / max(warmup, 1.0)
+        decaying = self.peak_learning_rate * keras.ops.clip(1.0 - (step - warmup) / decay_span, 0.0, 1.0)
+        # Without warm-up (warmup_steps=0) the first step already takes the peak rate.
+        return keras.ops.where(step < warmup, warming, decaying)
+
+    def get_config(self):
+        return {
+            "peak_learning_rate": self.peak_learning_rate,
+            "warmup_steps": self.warmup_steps,
+            "total_steps": self.total_steps,
+            "gradient_accumulation_steps": self.gradient_accumulation_steps,
+        }
+
+
+# Biases and LayerNorm parameters are not decayed (as in the original BERT optimizer).
+_NO_DECAY = ["bias", "gamma", "beta"]
+
+
+def create_optimizer(
+    name: str,
+    learning_rate: float,
+    warmup_steps: int,
+    total_steps: int,
+    weight_decay: float = 0.01,
+    clip_norm: float = 0.0,
+    gradient_accumulation_steps: int = 1,
+) -> keras.optimizers.Optimizer:
+    """AdamW or LAMB with warm-up and linear decay, decoupled weight decay and global-norm clipping.
+
+    Args:
+        name: "adamw" or "lamb".
+        learning_rate: peak learning rate.
+        warmup_steps: linear warm-up steps.
+        total_steps: steps until the rate reaches 0.
+        weight_decay: decoupled weight decay, not applied to biases and LayerNorm.
+        clip_norm: global gradient-norm bound; 0 disables clipping.
+        gradient_accumulation_steps: micro-batches whose averaged gradients make one step (Keras'
+            `gradient_accumulation_steps`; clipping applies to the average). 1 disables it.
+    """
+    schedule = WarmupLinearDecay(learning_rate, warmup_steps, total_steps, gradient_accumulation_steps)
+    options = {"global_clipnorm": clip_norm} if clip_norm > 0 else {}
+    if gradient_accumulation_steps > 1:
+        options["gradient_accumulation_steps"] = gradient_accumulation_steps
+    if name == "adamw":
+        optimizer = keras.optimizers.AdamW(
+            learning_rate=schedule, weight_decay=weight_decay, beta_1=0.9, beta_2=0.999, epsilon=1e-6, **options
+        )
+    elif name == "lamb":
+        optimizer = keras.optimizers.Lamb(
+            learning_rate=schedule, weight_decay=weight_decay, beta_1=0.9, beta_2=0.999, epsilon=1e-6, **options
+        )
+    else:
+        raise ValueError(f"optimizer={name!r}; expected 'adamw' or 'lamb'")
+    optimizer.exclude_from_weight_decay(var_names=_NO_DECAY)
+    return optimizer

@@ -1,0 +1,179 @@
+"""The pre-training task on tiny shapes: metric names, learning, and the MLM head's weight tying."""
+
+import keras
+import numpy as np
+import pytest
+
+from models import features
+from models.encoder import backbone as backbone_lib
+from models.pretraining.bert_pretrainer import BertPretrainer
+from models.training.optimization import create_optimizer
+from tests.models.tiny import MODEL, VOCAB, pretraining_batch, tiny_backbone, write_vocab
+
+METRICS = {
+    "loss",
+    "lm_example_loss",
+    "next_sentence_loss",
+    "masked_lm_accuracy",
+    "next_sentence_accuracy",
+    "perplexity",
+}
+
+
+def compiled_pretrainer(learning_rate=1e-2):
+    keras.utils.set_random_seed(0)
+    pretrainer = BertPretrainer(tiny_backbone())
+    pretrainer.compile(
+        optimizer=create_optimizer("adamw", learning_rate, warmup_steps=0, total_steps=1000), jit_compile=False
+    )
+    return pretrainer
+
+
+@pytest.fixture(scope="module")
+def training_on_a_fixed_batch():
+    """Metrics of a fresh model's first train and test steps, then of a test step after 30 more steps."""
+    pretrainer = compiled_pretrainer()
+    batch = pretraining_batch()
+    first_train = pretrainer.train_on_batch(batch, return_dict=True)
+    first_test = pretrainer.test_on_batch(batch, return_dict=True)
+    for _ in range(30):
+        pretrainer.train_on_batch(batch)
+    last_test = pretrainer.test_on_batch(batch, return_dict=True)
+    return pretrainer, first_train, first_test, last_test
+
+
+def test_train_and_test_steps_report_the_model_garden_metrics(training_on_a_fixed_batch):
+    _, trained, evaluated, _ = training_on_a_fixed_batch
+    assert set(trained) == METRICS | {"gradient_norm"} and trained["gradient_norm"] > 0
+    assert set(evaluated) == METRICS
+    for results in (trained, evaluated):
+        assert results["loss"] == pytest.approx(results["lm_example_loss"] + results["next_sentence_loss"], rel=1e-5)
+        assert results["perplexity"] == pytest.approx(np.exp(results["lm_example_loss"]), rel=1e-5)
+    # A fresh model guesses: the MLM loss is near log(vocabulary size), NSP near log(2).
+    assert trained["lm_example_loss"] == pytest.approx(np.log(len(VOCAB)), rel=0.3)
+    assert trained["next_sentence_loss"] == pytest.approx(np.log(2), rel=0.3)
+
+
+def test_loss_goes_down_over_a_few_steps_on_a_fixed_batch(training_on_a_fixed_batch):
+    pretrainer, _, first, last = training_on_a_fixed_batch
+    assert int(pretrainer.optimizer.iterations.numpy()) == 31
+    assert last["lm_example_loss"] < 0.5 * first["lm_example_loss"]
+    assert last["next_sentence_loss"] < first["next_sentence_loss"]
+    assert last["masked_lm_accuracy"] > 0.5
+
+
+def test_masked_lm_weights_select_which_predictions_count():
+    pretrainer = compiled_pretrainer()
+    batch = pretraining_batch()
+    unweighted = dict(batch, **{features.MASKED_LM_WEIGHTS: np.zeros_like(batch[features.MASKED_LM_WEIGHTS])})
+    unweighted[features.MASKED_LM_WEIGHTS][:, 0] = 1.0
+    garbled = dict(unweighted, **{features.MASKED_LM_IDS: batch[features.MASKED_LM_IDS].copy()})
+    garbled[features.MASKED_LM_IDS][:, 1:] = features.UNK_ID  # only weight-0 slots change
+    first = pretrainer.test_on_batch(unweighted, return_dict=True)["lm_example_loss"]
+    pretrainer.reset_metrics()
+    second = pretrainer.test_on_batch(garbled, return_dict=True)["lm_example_loss"]
+    assert first == pytest.approx(second, rel=1e-6)
+
+
+def test_masked_lm_head_is_tied_to_the_token_embedding():
+    # A token that never appears in the inputs: changing its embedding row can then only change the
+    # MLM logits through the output projection, which is the embedding matrix itself when tied.
+    unused = VOCAB.index("away")
+    batch = pretraining_batch(unused_ids=(unused,))
+    pretrainer = compiled_pretrainer()
+    before = pretrainer(batch)["masked_lm_logits"].numpy()
+    embeddings = pretrainer.backbone.token_embedding.embeddings
+    rows = embeddings.numpy()
+    rows[unused] += np.random.default_rng(0).normal(size=rows.shape[1])  # not constant: LayerNorm would cancel it
+    embeddings.assign(rows)
+    after = pretrainer(batch)["masked_lm_logits"].numpy()
+    others = [i for i in range(len(VOCAB)) if i != unused]
+    np.testing.assert_allclose(after[..., others], before[..., others], rtol=1e-5, atol=1e-5)
+    assert np.abs(after[..., unused] - before[..., unused]).min() > 1e-3
+    vocab_sized = [v for v in pretrainer.trainable_variables if len(VOCAB) in v.shape and len(v.shape) == 2]
+    assert len(vocab_sized) == 1, "the vocabulary projection has no weights of its own"
+
+
+def test_heads_start_from_berts_truncated_normal():
+    keras.utils.set_random_seed(0)
+    pretrainer = BertPretrainer(tiny_backbone())
+    pretrainer(pretraining_batch())  # builds the heads
+    kernels = [w.numpy() for w in pretrainer.masked_lm_head.weights if w.path.endswith("kernel")]
+    kernels.append(pretrainer.next_sentence_head.kernel.numpy())
+    assert len(kernels) == 2, "the MLM head's transform and the NSP head; the vocabulary projection is tied"
+    for kernel in kernels:
+        assert np.abs(kernel).max() <= 0.04 + 1e-6, "truncated at two standard deviations"
+        assert 0.01 < kernel.std() < 0.025
+
+
+@pytest.mark.parametrize("policy, compute_dtype", [("mixed_bfloat16", "bfloat16"), ("mixed_float16", "float16")])
+def test_mixed_precision_trains_with_float32_variables_and_loss(policy, compute_dtype):
+    keras.utils.set_random_seed(0)
+    pretrainer = BertPretrainer(backbone_lib.build_backbone(MODEL, len(VOCAB), dtype=policy))
+    pretrainer.compile(optimizer=create_optimizer("adamw", 1e-2, 0, 100), jit_compile=False)
+    batch = pretraining_batch()
+    outputs = pretrainer(batch)
+    assert outputs["next_sentence_logits"].dtype == compute_dtype
+    assert outputs["masked_lm_logits"].dtype == "float32", "the MLM head adds its bias and softmaxes in float32"
+    first = pretrainer.train_on_batch(batch, return_dict=True)
+    for _ in range(10):
+        last = pretrainer.train_on_batch(batch, return_dict=True)
+    assert np.isfinite(last["loss"]) and last["loss"] < first["loss"]
+    assert {v.dtype for v in pretrainer.trainable_variables} == {"float32"}
+    assert isinstance(pretrainer.optimizer, keras.optimizers.LossScaleOptimizer) == (policy == "mixed_float16")
+    assert keras.config.dtype_policy().name == "float32", "the process-wide policy is left alone"
+
+
+def test_a_mixed_precision_checkpoint_loads_as_float32(tmp_path):
+    backbone = backbone_lib.build_backbone(MODEL, len(VOCAB), dtype="mixed_bfloat16")
+    backbone(backbone_lib.backbone_inputs(pretraining_batch()))
+    directory = str(tmp_path / "checkpoint")
+    backbone_lib.save_checkpoint(backbone, write_vocab(tmp_path / "vocab.txt"), True, directory)
+    restored, _, _ = backbone_lib.load_checkpoint(directory)
+    outputs = restored(backbone_lib.backbone_inputs(pretraining_batch()))
+    assert outputs["pooled_output"].dtype == "float32"
+    np.testing.assert_array_equal(
+        restored.token_embedding.embeddings.numpy(), backbone.token_embedding.embeddings.numpy()
+    )
+
+
+def trained_on(batches, optimizer):
+    keras.utils.set_random_seed(0)
+    pretrainer = BertPretrainer(tiny_backbone())
+    pretrainer.compile(optimizer=optimizer, jit_compile=False)
+    for batch in batches:
+        pretrainer.train_on_batch(batch)
+    return pretrainer
+
+
+BIG = [pretraining_batch(batch_size=8, seed=seed) for seed in (5, 6, 7)]
+MICRO = [{name: value[half] for name, value in batch.items()} for batch in BIG for half in (slice(0, 4), slice(4, 8))]
+
+
+def max_difference(a, b):
+    return max(
+        float(np.abs(x.numpy() - y.numpy()).max())
+        for x, y in zip(a.trainable_variables, b.trainable_variables, strict=True)
+    )
+
+
+def test_gradient_accumulation_of_k_micro_batches_equals_one_batch_k_times_larger():
+    # SGD: the update is the gradient itself, so equal updates mean equal averaged gradients.
+    whole = trained_on(BIG, keras.optimizers.SGD(0.5))
+    accumulated = trained_on(MICRO, keras.optimizers.SGD(0.5, gradient_accumulation_steps=2))
+    assert max_difference(whole, accumulated) < 1e-6
+    assert max_difference(whole, trained_on(BIG[:1], keras.optimizers.SGD(0.5))) > 1e-3, "the steps moved far"
+
+
+def test_accumulating_optimizer_counts_optimizer_steps_for_its_schedule():
+    def adamw(gradient_accumulation_steps):
+        return create_optimizer(
+            "adamw", 1e-2, 2, 10, clip_norm=1.0, gradient_accumulation_steps=gradient_accumulation_steps
+        )
+
+    whole, accumulated = trained_on(BIG, adamw(1)), trained_on(MICRO, adamw(2))
+    assert int(accumulated.optimizer.iterations.numpy()) == int(whole.optimizer.iterations.numpy()) == 3
+    assert float(accumulated.optimizer.learning_rate) == pytest.approx(float(whole.optimizer.learning_rate))
+    # Adam divides by the gradients' own scale, so float noise in tiny gradients shows; a step
+    # taken at every micro-batch, or a schedule counting micro-batches, would be off by ~1e-2.
+    assert max_difference(whole, accumulated) < 3e-4

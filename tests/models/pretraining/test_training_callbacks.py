@@ -1,0 +1,101 @@
+"""Resumable checkpoints and progress figures of the pre-training loop, on tiny shapes."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from configs.run_config import ModelConfig
+from models.pretraining import flops
+from models.pretraining.bert_pretrainer import BertPretrainer
+from models.pretraining.training_callbacks import CheckpointEveryNSteps, PretrainingCheckpoints, TrainingProgress
+from models.training.optimization import create_optimizer
+from models.training.step_budget import fit_for_steps
+from tests.models.tiny import pretraining_batch, tiny_backbone
+
+
+def compiled(seed=0, gradient_accumulation_steps=1):
+    keras.utils.set_random_seed(seed)
+    pretrainer = BertPretrainer(tiny_backbone())
+    pretrainer.compile(
+        optimizer=create_optimizer("adamw", 1e-2, 2, 20, gradient_accumulation_steps=gradient_accumulation_steps),
+        jit_compile=False,
+    )
+    batch = pretraining_batch()
+    pretrainer(batch)
+    pretrainer.optimizer.build(pretrainer.trainable_variables)
+    return pretrainer
+
+
+def batches(n_skip=0):
+    data = [pretraining_batch(seed=i) for i in range(40)]
+    dataset = tf.data.Dataset.from_tensor_slices({k: np.stack([d[k] for d in data]) for k in data[0]})
+    return dataset.repeat().skip(n_skip)
+
+
+def test_killed_run_resumes_where_its_last_checkpoint_left_off_and_matches_an_unbroken_run(tmp_path):
+    unbroken = compiled()
+    fit_for_steps(unbroken, batches(), total_steps=10, log_every_steps=5, verbose=0)
+
+    first = compiled()
+    saves = PretrainingCheckpoints(str(tmp_path), first, keep=2)
+    fit_for_steps(
+        first, batches(), total_steps=7, log_every_steps=5, callbacks=[CheckpointEveryNSteps(saves, 3)], verbose=0
+    )
+    assert saves.saved_steps == [3, 6], "every 3 steps, the last 2 kept; step 7 was lost with the 'kill'"
+
+    resumed = compiled(seed=1)  # another initialisation: everything must come from the checkpoint
+    checkpoints = PretrainingCheckpoints(str(tmp_path), resumed, keep=2)
+    assert checkpoints.restore() == 6
+    assert int(checkpoints.input_position.numpy()) == 6
+    fit_for_steps(resumed, batches(n_skip=6), total_steps=10, log_every_steps=5, initial_step=6, verbose=0)
+    assert int(resumed.optimizer.iterations.numpy()) == 10
+    for a, b in zip(resumed.trainable_variables, unbroken.trainable_variables, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_restore_without_checkpoints_starts_at_step_zero(tmp_path):
+    assert PretrainingCheckpoints(str(tmp_path / "none"), compiled(), keep=1).restore() == 0
+
+
+def test_a_finished_budget_trains_no_further():
+    model = compiled()
+    history = fit_for_steps(model, batches(), total_steps=5, log_every_steps=5, initial_step=5, verbose=0)
+    assert history.history == {} and int(model.optimizer.iterations.numpy()) == 0
+
+
+def test_progress_adds_throughput_learning_rate_and_mfu_to_the_logs():
+    lines = []
+    model = compiled()
+    progress = TrainingProgress(
+        total_steps=6,
+        sequences_per_step=8,
+        tokens_per_sequence=16,
+        flops_per_step=1e6,
+        peak_flops=1e9,
+        print_fn=lines.append,
+    )
+    history = fit_for_steps(
+        model, batches().batch(1).unbatch(), total_steps=6, log_every_steps=3, callbacks=[progress], verbose=0
+    )
+    for name in ("step_time_ms", "sequences_per_second", "tokens_per_second", "learning_rate", "mfu", "gradient_norm"):
+        assert len(history.history[name]) == 2, name
+    seq_per_s = np.array(history.history["sequences_per_second"])
+    np.testing.assert_allclose(np.array(history.history["tokens_per_second"]), 16 * seq_per_s)
+    np.testing.assert_allclose(seq_per_s, 8000 / np.array(history.history["step_time_ms"]))
+    # warm-up of 2 steps to a peak of 1e-2, linear decay to 0 at step 20: steps 3 and 6 (as logged after them).
+    np.testing.assert_allclose(history.history["learning_rate"], [1e-2 * 17 / 18, 1e-2 * 14 / 18], rtol=1e-5)
+    assert all(g > 0 for g in history.history["gradient_norm"])
+    assert lines[0].startswith("step 3/6 (50%)") and "seq/s" in lines[0] and "ETA" in lines[0]
+    assert lines[1].startswith("step 6/6 (100%)") and lines[1].endswith("ETA 0:00:00")
+
+
+def test_flops_of_bert_base_are_six_times_parameters_per_token_plus_attention():
+    base = ModelConfig()  # 12 layers, 768 wide, 3072 feed-forward
+    per_sequence = flops.pretraining_flops_per_sequence(base, vocab_size=30522, seq_length=128, predictions=20)
+    encoder_parameters = 12 * (4 * 768 * 768 + 2 * 768 * 3072)  # weights of the matmuls, about 85M
+    dense_estimate = 6 * encoder_parameters * 128
+    assert dense_estimate < per_sequence < 1.25 * dense_estimate
+
+
+def test_matmul_ceiling_is_measured():
+    assert flops.measure_matmul_flops(size=128, repeats=2) > 1e6
