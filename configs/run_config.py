@@ -163,7 +163,7 @@ class BeamConfig:
     Attributes:
         args: Beam pipeline options, added after the runner's own defaults (a later option wins), e.g.
             `["--runner=DataflowRunner", "--project=P", "--region=R", "--temp_location=gs://B/tmp"]`; README
-            ("Beam beyond one machine") lists the options of Dataflow, Flink and Spark.
+            ("Pre-training data", "Beyond one machine") lists the options of Dataflow, Flink and Spark.
     """
 
     args: list[str] = dataclasses.field(default_factory=list)

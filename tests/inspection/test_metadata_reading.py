@@ -45,22 +45,22 @@ def recorded(tmp_path):
         "bert-test", "run-a", "Transform", inputs={"examples": [a["corpus"]]}, outputs={"transform_graph": [a["graph"]]}
     )
     a["encoder"] = b.artifact("Model", f"{root}/Trainer/model/4")
-    a["pretraining_run"] = b.artifact("ModelRun", f"{root}/Trainer/model_run/4")
+    a["pretraining_model_run"] = b.artifact("ModelRun", f"{root}/Trainer/model_run/4")
     b.execution(
         "bert-test",
         "run-a",
         "Trainer",
         inputs={"transform_graph": [a["graph"]]},
-        outputs={"model": [a["encoder"]], "model_run": [a["pretraining_run"]]},
+        outputs={"model": [a["encoder"]], "model_run": [a["pretraining_model_run"]]},
     )
     a["classifier"] = b.artifact("Model", f"{root}/GlueFineTune_sst2/model/5")
-    a["glue_run"] = b.artifact("ModelRun", f"{root}/GlueFineTune_sst2/model_run/5")
+    a["fine_tuning_model_run"] = b.artifact("ModelRun", f"{root}/GlueFineTune_sst2/model_run/5")
     b.execution(
         "bert-test",
         "run-a",
         "GlueFineTune_sst2",
         inputs={"pretrained_model": [a["encoder"]]},
-        outputs={"model": [a["classifier"]], "model_run": [a["glue_run"]]},
+        outputs={"model": [a["classifier"]], "model_run": [a["fine_tuning_model_run"]]},
     )
     a["blessing"] = b.artifact("ModelBlessing", f"{root}/Evaluator_sst2/blessing/6", blessed=1)
     b.execution(
@@ -172,7 +172,7 @@ def test_lineage_walks_from_the_pushed_model_back_to_the_corpus(recorded):
     assert upstream == {made[k].id for k in ("corpus", "graph", "encoder", "classifier", "blessing")}
     down = lineage.artifact_lineage(reader, made["corpus"].id, (lineage.DOWNSTREAM,))
     assert made["pushed"].id in down.artifacts
-    assert made["pretraining_run"].id in down.artifacts
+    assert made["pretraining_model_run"].id in down.artifacts
     # Run B's cached Transform re-used the corpus and made nothing: not part of the lineage; its failed
     # Trainer did consume the graph, and shows.
     assert sorted((e.node_id, e.state) for e in down.executions.values() if e.node_id in ("Transform", "Trainer")) == [
