@@ -53,7 +53,8 @@ def synthetic_batches(batch_size: int, seq_length: int, predictions: int, count:
 
 def ours(model_config, batches):
     model = BertPretrainer(backbone_lib.build_backbone(model_config, VOCAB_SIZE))
-    model.compile(optimizer=create_optimizer("adamw", 1e-4, 10, 10_000, clip_norm=1.0), jit_compile=True)
+    optimizer = create_optimizer("adamw", 1e-4, 10, 10_000, clip_norm=1.0, summed_gradients=True)
+    model.compile(optimizer=optimizer, jit_compile=True)
     data = tf.data.Dataset.from_tensor_slices({k: np.stack([b[k] for b in batches]) for k in batches[0]})
     return model, data
 

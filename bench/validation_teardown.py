@@ -3,7 +3,7 @@
 Keras drops the previous iterator over the validation data at the start of every evaluation. An iterator with
 tf.data's autotuning on owns a model thread that sleeps between optimisation rounds (longer and longer, up to a
 minute), and dropping the iterator waits for it to wake. The Trainer's validation data
-(`models.pretraining.trainer_module.batches_in_memory`) has autotuning off. This script fits a small Keras model whose
+(`models.pretraining.training_input.batches_in_memory`) has autotuning off. This script fits a small Keras model whose
 logging periods last `--period-seconds` (a sleep after every batch stands in for the training work) and measures,
 per evaluation, the time from the period's last training batch to the evaluation's first callback: the same
 in-memory validation batches with autotuning on (tf.data's default) and as the Trainer makes them.
@@ -72,7 +72,7 @@ def main() -> None:
 
     import tensorflow as tf
 
-    from models.pretraining.trainer_module import batches_in_memory
+    from models.pretraining.training_input import batches_in_memory
 
     features = tf.random.stateless_normal([64, 16], seed=[3, 4])
     labels = tf.cast(tf.reduce_sum(features, axis=1) > 0, tf.float32)

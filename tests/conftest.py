@@ -18,6 +18,14 @@ DATA_DIR = REPO_ROOT / "data"
 SHARED_DATA_DIR = REPO_ROOT.parent / "shared" / "data"
 
 
+@pytest.fixture(scope="session")
+def smoke_runs(tmp_path_factory):
+    """The smoke pipeline's four runs in one output folder (`tests/smoke_runs.py`), shared by the end-to-end tests."""
+    from tests.smoke_runs import four_runs
+
+    return four_runs(tmp_path_factory.mktemp("outputs"))
+
+
 def kubeflow_module(name: str):
     """A script of `kubeflow/` (a folder of scripts, not a package) imported as a module."""
     spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "kubeflow" / f"{name}.py")

@@ -1,10 +1,9 @@
 """The whole pipeline on the local orchestrator, as a user runs it, on the bundled data (smoke preset).
 
-Four runs share one output folder: a first full run; an unchanged re-run, cached except the
-Evaluators (and the Pushers after them) whose baseline resolver now finds the first run's blessed
-model; a second unchanged re-run, all cached; and a run with one Trainer setting changed (only the
-Trainer and what follows re-execute). Then the TFX CLI
-runs the same pipeline file. Takes several minutes on 2 cores.
+Four runs share one output folder (`tests/smoke_runs.py`): a first full run; an unchanged re-run, cached except
+the Evaluators (and the Pushers after them) whose baseline resolver now finds the first run's blessed model; a
+second unchanged re-run, all cached; and a run with Trainer settings changed (only the Trainer and what follows
+re-execute). Then the TFX CLI runs the same pipeline file. Takes several minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
@@ -24,9 +22,10 @@ import numpy as np
 import pytest
 
 from configs import presets
-from inspection import lineage, records, store
+from inspection import lineage
 from models import features
 from tests.conftest import REPO_ROOT
+from tests.smoke_runs import CHANGED_TRAINER, latest_executions, reader_of
 
 pytestmark = pytest.mark.e2e
 
@@ -63,47 +62,9 @@ TRAINER_AND_DOWNSTREAM = {
 }
 
 
-def reader_of(store_path: Path) -> records.MetadataReader:
-    return records.MetadataReader(store.open_store(store_path))
-
-
-def latest_executions(store_path: Path) -> list[records.ExecutionRecord]:
-    """The executions of the store's most recent pipeline run."""
-    return list(reader_of(store_path).run("latest").executions)
-
-
-def run_cli(output_dir: Path, *overrides: str) -> tuple[float, str, str]:
-    command = [str(BIN / "bert-tfx"), "run", "--preset", "smoke", "--output-dir", str(output_dir)]
-    for override in overrides:
-        command += ["--set", override]
-    start = time.monotonic()
-    result = subprocess.run(command, capture_output=True, text=True, timeout=1800)
-    elapsed = time.monotonic() - start
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
-    return elapsed, result.stdout, result.stderr
-
-
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    output_dir = tmp_path_factory.mktemp("outputs")
-    first = run_cli(output_dir)
-    store_path = output_dir / "bert-smoke" / "metadata.sqlite"
-    first_executions = latest_executions(store_path)
-    cached = run_cli(output_dir)
-    cached_executions = latest_executions(store_path)
-    run_cli(output_dir)
-    steady_executions = latest_executions(store_path)
-    changed = run_cli(output_dir, "trainer.learning_rate=0.002")
-    changed_executions = latest_executions(store_path)
-    return {
-        "output_dir": output_dir,
-        "store_path": store_path,
-        "root": output_dir / "bert-smoke" / "pipeline_root",
-        "first": (first, first_executions),
-        "cached": (cached, cached_executions),
-        "steady": steady_executions,
-        "changed": (changed, changed_executions),
-    }
+def runs(smoke_runs):
+    return smoke_runs
 
 
 GATING = {"Evaluator_sst2", "Evaluator_mrpc", "Pusher_sst2", "Pusher_mrpc", "ReportGen"}
@@ -343,7 +304,7 @@ def test_the_encoder_of_a_training_checkpoint_is_the_one_training_had_at_that_st
 
     reader = reader_of(runs["store_path"])
     trained = [r for r in reader.runs() if r.execution("Trainer") and not r.execution("Trainer").cached]
-    assert len(trained) == 2, "the first run and the run with a changed learning rate train"
+    assert len(trained) == 2, "the first run and the run with changed Trainer settings train"
     exported, restored = [], []
     for run in trained:
         artifacts = reader.run_artifacts(run)
@@ -396,6 +357,7 @@ def test_metadata_commands_read_the_runs_back(runs):
     }
     changed_config = json.loads(bert_tfx("show", changed, "--json", *store_args))["config"]
     assert changed_config["trainer"]["learning_rate"] == 0.002, "each run shows its own config"
+    assert changed_config["trainer"]["gradient_accumulation_steps"] == 2
     text = bert_tfx("show", first, *store_args)
     assert f"run {first}  pipeline bert-smoke  preset smoke" in text and "Transform" in text
 
@@ -467,7 +429,7 @@ def test_tfx_cli_runs_the_same_pipeline_file(runs, tmp_path):
         LOCAL_HOME=str(tmp_path / "tfx_home"),
         BERT_TFX_OUTPUT_DIR=str(runs["output_dir"]),
         BERT_TFX_PRESET="smoke",
-        BERT_TFX_OVERRIDES="trainer.learning_rate=0.002",
+        BERT_TFX_OVERRIDES=" ".join(CHANGED_TRAINER),
     )
     runner = REPO_ROOT / "pipeline" / "local_runner.py"
     for args in (

@@ -1,7 +1,9 @@
 """The smoke pipeline recording into a real MariaDB server, killed mid-training and run again.
 
-A Trainer killed (SIGKILL) after its second checkpoint resumes there when the pipeline is run again
-and finishes at exactly `trainer.train_steps` in one new execution. Both runs are recorded in one
+A Trainer killed (SIGKILL to the process group) after its second checkpoint resumes there when the pipeline is
+run again, finishes at exactly `trainer.train_steps` in one new execution, and exports the encoder of the same
+settings run without interruption (`tests/smoke_runs.py`'s fourth run: dropout 0.1, clipping at 1.0, 2
+micro-batches per step), weight for weight. Both runs are recorded in one
 MySQL ML Metadata store (a server started and stopped here, `tests/mariadb_server.py`, reached over
 TCP with a user and password as a Kubeflow Pipelines store is), and the metadata commands read them
 back: the killed run and the finished one told apart, lineage from the pushed model to the corpus, and
@@ -18,23 +20,30 @@ import sys
 import time
 from pathlib import Path
 
+import h5py
+import numpy as np
 import pytest
 
+from configs.pipeline_contract import ENCODER_CHECKPOINT_DIR
 from inspection import store
+from models.encoder.backbone import WEIGHTS_FILE
 from tests.mariadb_server import mariadb_server
+from tests.smoke_runs import CHANGED_TRAINER, trainer_model_of_run
 
 pytestmark = pytest.mark.e2e
 
 BIN = Path(sys.executable).parent
+# The Trainer settings of the smoke runs' fourth run, checkpoints every 50 steps, no evaluation, one GLUE task.
 OVERRIDES = [
     'glue.tasks=["mrpc"]',
     "glue.train_steps=30",
+    *CHANGED_TRAINER,
     "trainer.eval_steps=0",
-    "trainer.train_steps=400",
     "trainer.checkpoint_every_steps=50",
     "trainer.keep_checkpoints=5",
     "trainer.log_every_steps=50",
 ]
+TRAIN_STEPS = 300  # the smoke preset's
 
 
 def checkpoint_steps(root: Path) -> list[int]:
@@ -103,14 +112,33 @@ def killed_and_resumed(tmp_path_factory):
 
 def test_killed_trainer_resumes_from_its_last_checkpoint(killed_and_resumed):
     root, saved = killed_and_resumed["root"], killed_and_resumed["saved"]
-    assert saved[:2] == [50, 100] and saved[-1] < 400
+    assert saved[:2] == [50, 100] and saved[-1] < TRAIN_STEPS
     assert f"Resuming pre-training at step {saved[-1]}" in killed_and_resumed["stdout"]
     [model_run] = [p for p in (root / "Trainer" / "model_run").iterdir() if (p / "training.json").exists()]
     training = json.loads((model_run / "training.json").read_text())
     assert training["resumed_from_step"] == saved[-1] >= 100
-    assert training["final_step"] == training["train_steps"] == 400
+    assert training["final_step"] == training["train_steps"] == TRAIN_STEPS
     history = json.loads((model_run / "history.json").read_text())
-    assert len(history["loss"]) == (400 - saved[-1]) // 50, "only the steps left were trained"
+    assert len(history["loss"]) == (TRAIN_STEPS - saved[-1]) // 50, "only the steps left were trained"
+
+
+def encoder_weights(model_dir: Path) -> dict[str, np.ndarray]:
+    """The arrays of an exported encoder checkpoint (`<Trainer model>/checkpoint/encoder.weights.h5`)."""
+    weights = {}
+    with h5py.File(model_dir / ENCODER_CHECKPOINT_DIR / WEIGHTS_FILE) as f:
+        f.visititems(lambda name, item: weights.__setitem__(name, item[()]) if isinstance(item, h5py.Dataset) else None)
+    return weights
+
+
+def test_the_resumed_run_exports_the_encoder_of_the_uninterrupted_one(killed_and_resumed, smoke_runs):
+    [resumed_model] = [p for p in (killed_and_resumed["root"] / "Trainer" / "model").iterdir()]
+    uninterrupted = encoder_weights(trainer_model_of_run(smoke_runs["store_path"], run_index=3))
+    resumed = encoder_weights(resumed_model)
+    assert resumed.keys() == uninterrupted.keys() and len(resumed) > 20
+    first = encoder_weights(trainer_model_of_run(smoke_runs["store_path"], run_index=0))
+    assert max(float(np.abs(first[k] - resumed[k]).max()) for k in first) > 1e-3, "other settings, other weights"
+    differences = {k: float(np.abs(resumed[k] - uninterrupted[k]).max()) for k in resumed}
+    assert max(differences.values()) == 0.0, differences
 
 
 def test_runs_are_recorded_in_mariadb_not_sqlite(killed_and_resumed):

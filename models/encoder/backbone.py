@@ -15,10 +15,10 @@ import keras
 import keras_hub
 import tensorflow as tf
 
+from configs.pipeline_contract import ENCODER_CHECKPOINT_DIR
 from configs.run_config import ModelConfig
 from models import features
 
-CHECKPOINT_DIR = "checkpoint"
 CONFIG_FILE = "encoder_config.json"
 WEIGHTS_FILE = "encoder.weights.h5"
 TOKENIZER_FILE = "tokenizer.json"
@@ -26,7 +26,7 @@ TOKENIZER_FILE = "tokenizer.json"
 
 def checkpoint_dir(model_artifact_uri: str) -> str:
     """Where the encoder checkpoint lives inside the pre-training Trainer's model artifact."""
-    return os.path.join(model_artifact_uri, CHECKPOINT_DIR)
+    return os.path.join(model_artifact_uri, ENCODER_CHECKPOINT_DIR)
 
 
 def build_backbone(model: ModelConfig, vocab_size: int, dtype: str | None = None) -> keras_hub.models.BertBackbone:

@@ -1,8 +1,11 @@
-"""Keras callbacks of the pre-training loop: resumable checkpoints, and progress with throughput.
+"""Keras callbacks of the pre-training loop: resumable checkpoints, health checks, and progress with throughput.
 
-`PretrainingCheckpoints` keeps model weights, optimizer state (which holds the step) and the input
-position (batches consumed) in a folder that outlives a failed Trainer execution, so the next
-execution with the same config and data resumes where the last checkpoint left off.
+`PretrainingCheckpoints` keeps model weights, optimizer state (which holds the step and the loss scale) and
+`batches_seen` (step batches consumed: the input position, and the key of the next dropout masks) in a folder
+that outlives a failed Trainer execution, so the next execution with the same config and data resumes where
+the last checkpoint left off and continues as the uninterrupted run would have; it never writes a non-finite
+value. `TrainingHealth` stops a run at its first non-finite loss or gradient, naming the step and the
+checkpoint a re-run resumes from.
 `TrainingProgress` adds to every logging period's logs (hence `history.json` and TensorBoard):
 `step_time_ms`, `sequences_per_second`, `tokens_per_second` (sequence positions, padding
 included), `learning_rate` and `mfu`, and logs a progress line with an ETA.
@@ -12,60 +15,74 @@ from __future__ import annotations
 
 import datetime
 import logging
+import math
 import time
 from collections.abc import Callable
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 _LOG = logging.getLogger(__name__)
 
 
+class NonFiniteTrainingError(RuntimeError):
+    """Training produced a non-finite loss, gradient or weight."""
+
+
+def _all_finite(variables) -> bool:
+    return all(bool(tf.reduce_all(tf.math.is_finite(v))) for v in variables if tf.as_dtype(v.dtype).is_floating)
+
+
 class PretrainingCheckpoints:
-    """Model, optimizer state and input position in `directory`, the latest `keep` of them.
+    """Model (with its `batches_seen`, the input position) and optimizer state in `directory`, the latest `keep`.
+
+    Checkpoints are numbered by the optimizer step. A training step is one call of the model's `train_step`
+    (a whole accumulation window), so a checkpoint always falls between steps.
 
     Args:
         directory: checkpoint folder (the same for every execution that may resume).
-        model: the compiled model; it and its optimizer must be built before `restore`.
+        model: the compiled `BertPretrainer`; it and its optimizer must be built before `restore`.
         keep: how many checkpoints to keep.
-        gradient_accumulation_steps: input batches per optimizer step (gradient accumulation).
         restore_from: the folder `restore` reads, if not `directory` (multi-worker training: every
             worker restores the chief's checkpoints and saves to a folder of its own).
     """
 
-    def __init__(
-        self,
-        directory: str,
-        model: keras.Model,
-        keep: int,
-        gradient_accumulation_steps: int = 1,
-        restore_from: str | None = None,
-    ):
+    def __init__(self, directory: str, model: keras.Model, keep: int, restore_from: str | None = None):
         self.directory = directory
         self.restore_from = restore_from or directory
-        self.gradient_accumulation_steps = gradient_accumulation_steps
-        self.input_position = tf.Variable(0, dtype=tf.int64, trainable=False, name="input_position")
         self._model = model
-        self._checkpoint = tf.train.Checkpoint(
-            model=model, optimizer=model.optimizer, input_position=self.input_position
-        )
+        self._checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
         self._manager = tf.train.CheckpointManager(self._checkpoint, directory, max_to_keep=keep)
+        self.restored_step = 0  # the step `restore` found (0: none)
 
     @property
     def step(self) -> int:
         return int(self._model.optimizer.iterations.numpy())
 
+    @property
+    def input_position(self) -> int:
+        """Step batches read so far: where a resumed run's input starts."""
+        return int(self._model.batches_seen.numpy())
+
     def restore(self) -> int:
         """Restores the latest checkpoint, if any; returns the optimizer step it holds (0 if none)."""
         latest = tf.train.latest_checkpoint(self.restore_from)
-        if latest is None:
-            return 0
-        self._checkpoint.restore(latest).assert_existing_objects_matched()
-        return self.step
+        if latest is not None:
+            self._checkpoint.restore(latest).assert_existing_objects_matched()
+            self.restored_step = self.step
+        return self.restored_step
 
     def save(self) -> str:
-        """Saves the current state, numbered by the optimizer step; returns the checkpoint's path."""
-        self.input_position.assign(self.step * self.gradient_accumulation_steps)
+        """Saves the current state, numbered by the optimizer step; returns the checkpoint's path.
+
+        Raises NonFiniteTrainingError, saving nothing, when a weight or optimizer value is not finite: every
+        checkpoint written can be resumed from.
+        """
+        if not _all_finite([*self._model.variables, *self._model.optimizer.variables]):
+            raise NonFiniteTrainingError(
+                f"not saving a checkpoint at step {self.step}: the model or optimizer holds a non-finite value"
+            )
         return self._manager.save(checkpoint_number=self.step)
 
     @property
@@ -74,7 +91,7 @@ class PretrainingCheckpoints:
 
 
 class CheckpointEveryNSteps(keras.callbacks.Callback):
-    """Saves `checkpoints` every `every_steps` optimizer steps.
+    """Saves `checkpoints` every `every_steps` optimizer steps (not again at a step a restore started from).
 
     Args:
         checkpoints: where and what to save.
@@ -85,13 +102,60 @@ class CheckpointEveryNSteps(keras.callbacks.Callback):
         super().__init__()
         self.checkpoints = checkpoints
         self.every_steps = every_steps
-        self._last_saved = -1
+        self._last_saved = checkpoints.step
 
     def on_train_batch_end(self, batch, logs=None):
         step = self.checkpoints.step
         if step % self.every_steps == 0 and step != self._last_saved:
             self.checkpoints.save()
             self._last_saved = step
+
+
+class TrainingHealth(keras.callbacks.Callback):
+    """Stops training at the first non-finite loss or gradient norm, naming the step and the checkpoint to go back to.
+
+    With float16 loss scaling a non-finite gradient is expected now and then (the step is skipped and the
+    scale lowered), so there only the loss counts, and `max_skipped_in_a_row` steps skipped one after the other.
+    Put it before the checkpoint callback, so that no checkpoint follows a bad step.
+
+    Args:
+        checkpoints: the run's checkpoints (their steps are named in the error).
+        loss_scaled: whether the optimizer skips steps whose gradients overflow (float16).
+        max_skipped_in_a_row: how many steps in a row may be skipped before training stops.
+    """
+
+    def __init__(self, checkpoints: PretrainingCheckpoints, loss_scaled: bool, max_skipped_in_a_row: int = 50):
+        super().__init__()
+        self.checkpoints = checkpoints
+        self.loss_scaled = loss_scaled
+        self.max_skipped_in_a_row = max_skipped_in_a_row
+        self._last_step, self._skipped = checkpoints.step, 0
+
+    def _fail(self, step: int, what: str) -> None:
+        saved = self.checkpoints.saved_steps
+        resume = f"the last checkpoint, step {saved[-1]} in {self.checkpoints.directory}" if saved else "step 0"
+        raise NonFiniteTrainingError(
+            f"pre-training stopped at step {step}: {what}. Nothing after {resume} was saved; "
+            "running the pipeline again resumes from there with the same result, so change what causes it first: "
+            "a lower trainer.learning_rate, trainer.clip_norm (e.g. 1.0), trainer.mixed_precision=mixed_bfloat16 "
+            "instead of mixed_float16, or a longer trainer.warmup_steps (a changed setting starts afresh)"
+        )
+
+    def on_train_batch_end(self, batch, logs=None):
+        logs = logs or {}
+        step = self.checkpoints.step
+        applied = step != self._last_step
+        attempted = step if applied else step + 1  # a skipped float16 step did not advance the optimizer
+        loss = float(np.asarray(logs.get("loss", 0.0)).reshape(-1)[0])
+        if not math.isfinite(loss):
+            self._fail(attempted, f"the loss is {loss}")
+        norm = float(np.asarray(logs.get("gradient_norm", 0.0)).reshape(-1)[0])
+        if not self.loss_scaled and not math.isfinite(norm):
+            self._fail(attempted, f"the gradient norm is {norm}")
+        self._skipped = 0 if applied else self._skipped + 1
+        self._last_step = step
+        if self._skipped >= self.max_skipped_in_a_row:
+            self._fail(attempted, f"{self._skipped} steps in a row had non-finite gradients at every loss scale")
 
 
 class TrainingProgress(keras.callbacks.Callback):

@@ -7,6 +7,9 @@ import math
 import keras
 import tensorflow as tf
 
+# Logging periods when batches may be skipped: `StopAtStep` ends training, not the period count.
+UNBOUNDED_PERIODS = 2**31 - 1
+
 
 class StopAtStep(keras.callbacks.Callback):
     """Stops training once the optimizer has taken `total_steps` steps (mid-epoch if need be).
@@ -31,28 +34,29 @@ def fit_for_steps(
     log_every_steps: int,
     callbacks: list[keras.callbacks.Callback] | None = None,
     initial_step: int = 0,
-    gradient_accumulation_steps: int = 1,
+    steps_may_be_skipped: bool = False,
     **fit_kwargs,
 ) -> keras.callbacks.History:
     """`model.fit` over a repeating `dataset` until the optimizer has taken exactly `total_steps` steps.
 
     Keras epochs serve only as the logging period: metrics (and validation, if given) every
-    `log_every_steps` optimizer steps, with a shorter last period when the steps left are not a
-    multiple of it.
+    `log_every_steps` batches, with a shorter last period when the steps left are not a multiple of it.
 
     Args:
         initial_step: optimizer steps already taken (a resumed run); training goes on from there.
-        gradient_accumulation_steps: batches per optimizer step (gradient accumulation): Keras counts
-            batches, the budget counts optimizer steps.
+        steps_may_be_skipped: the optimizer may leave a batch without a step (float16 loss scaling skips a step
+            whose gradients overflow): then periods go on until the optimizer has taken `total_steps` steps,
+            however many batches that needs.
     """
     steps_left = total_steps - initial_step
     if steps_left <= 0:
         return keras.callbacks.History()
     steps_per_period = max(1, min(log_every_steps, steps_left))
+    periods = math.ceil(steps_left / steps_per_period)
     return model.fit(
         dataset,
-        steps_per_epoch=steps_per_period * gradient_accumulation_steps,
-        epochs=math.ceil(steps_left / steps_per_period),
+        steps_per_epoch=steps_per_period,
+        epochs=UNBOUNDED_PERIODS if steps_may_be_skipped else periods,
         callbacks=[*(callbacks or []), StopAtStep(total_steps)],
         **fit_kwargs,
     )

@@ -1,11 +1,16 @@
-"""The pre-training task on tiny shapes: metric names, learning, and the MLM head's weight tying."""
+"""The pre-training task on tiny shapes: metric names, learning, the MLM head's weight tying, accumulation and
+keyed dropout."""
+
+import dataclasses
 
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from models import features
 from models.encoder import backbone as backbone_lib
+from models.pretraining import keyed_dropout
 from models.pretraining.bert_pretrainer import BertPretrainer
 from models.training.optimization import create_optimizer
 from tests.models.tiny import MODEL, VOCAB, pretraining_batch, tiny_backbone, write_vocab
@@ -24,7 +29,7 @@ def compiled_pretrainer(learning_rate=1e-2):
     keras.utils.set_random_seed(0)
     pretrainer = BertPretrainer(tiny_backbone())
     pretrainer.compile(
-        optimizer=create_optimizer("adamw", learning_rate, warmup_steps=0, total_steps=1000), jit_compile=False
+        optimizer=create_optimizer("adamw", learning_rate, 0, 1000, summed_gradients=True), jit_compile=False
     )
     return pretrainer
 
@@ -110,7 +115,7 @@ def test_heads_start_from_berts_truncated_normal():
 def test_mixed_precision_trains_with_float32_variables_and_loss(policy, compute_dtype):
     keras.utils.set_random_seed(0)
     pretrainer = BertPretrainer(backbone_lib.build_backbone(MODEL, len(VOCAB), dtype=policy))
-    pretrainer.compile(optimizer=create_optimizer("adamw", 1e-2, 0, 100), jit_compile=False)
+    pretrainer.compile(optimizer=create_optimizer("adamw", 1e-2, 0, 100, summed_gradients=True), jit_compile=False)
     batch = pretraining_batch()
     outputs = pretrainer(batch)
     assert outputs["next_sentence_logits"].dtype == compute_dtype
@@ -137,17 +142,25 @@ def test_a_mixed_precision_checkpoint_loads_as_float32(tmp_path):
     )
 
 
-def trained_on(batches, optimizer):
+def varying_masks(seed: int) -> dict[str, np.ndarray]:
+    """A batch of 8 whose rows have 1 to 4 masked-LM targets (the rest weighted 0)."""
+    batch = pretraining_batch(batch_size=8, seed=seed)
+    weights = np.zeros_like(batch[features.MASKED_LM_WEIGHTS])
+    for row in range(8):
+        weights[row, : 1 + (row + seed) % 4] = 1.0
+    return {**batch, features.MASKED_LM_WEIGHTS: weights}
+
+
+def trained(accumulation: int, batches, dropout: float = 0.1) -> BertPretrainer:
+    """A tiny pretrainer after one AdamW step (clipping at 1.0) per batch, with `accumulation` micro-batches."""
     keras.utils.set_random_seed(0)
-    pretrainer = BertPretrainer(tiny_backbone())
+    backbone = backbone_lib.build_backbone(dataclasses.replace(MODEL, dropout=dropout), len(VOCAB))
+    pretrainer = BertPretrainer(backbone, gradient_accumulation_steps=accumulation, dropout_seed=3)
+    optimizer = create_optimizer("adamw", 1e-3, 1, 10, clip_norm=1.0, summed_gradients=True)
     pretrainer.compile(optimizer=optimizer, jit_compile=False)
     for batch in batches:
         pretrainer.train_on_batch(batch)
     return pretrainer
-
-
-BIG = [pretraining_batch(batch_size=8, seed=seed) for seed in (5, 6, 7)]
-MICRO = [{name: value[half] for name, value in batch.items()} for batch in BIG for half in (slice(0, 4), slice(4, 8))]
 
 
 def max_difference(a, b):
@@ -157,23 +170,40 @@ def max_difference(a, b):
     )
 
 
-def test_gradient_accumulation_of_k_micro_batches_equals_one_batch_k_times_larger():
-    # SGD: the update is the gradient itself, so equal updates mean equal averaged gradients.
-    whole = trained_on(BIG, keras.optimizers.SGD(0.5))
-    accumulated = trained_on(MICRO, keras.optimizers.SGD(0.5, gradient_accumulation_steps=2))
-    assert max_difference(whole, accumulated) < 1e-6
-    assert max_difference(whole, trained_on(BIG[:1], keras.optimizers.SGD(0.5))) > 1e-3, "the steps moved far"
+BATCHES = [varying_masks(seed) for seed in (5, 6, 7)]
 
 
-def test_accumulating_optimizer_counts_optimizer_steps_for_its_schedule():
-    def adamw(gradient_accumulation_steps):
-        return create_optimizer(
-            "adamw", 1e-2, 2, 10, clip_norm=1.0, gradient_accumulation_steps=gradient_accumulation_steps
-        )
-
-    whole, accumulated = trained_on(BIG, adamw(1)), trained_on(MICRO, adamw(2))
+def test_micro_batches_with_dropout_and_uneven_masks_train_as_the_whole_batch():
+    whole, accumulated = trained(1, BATCHES), trained(2, BATCHES)
     assert int(accumulated.optimizer.iterations.numpy()) == int(whole.optimizer.iterations.numpy()) == 3
-    assert float(accumulated.optimizer.learning_rate) == pytest.approx(float(whole.optimizer.learning_rate))
-    # Adam divides by the gradients' own scale, so float noise in tiny gradients shows; a step
-    # taken at every micro-batch, or a schedule counting micro-batches, would be off by ~1e-2.
-    assert max_difference(whole, accumulated) < 3e-4
+    assert int(accumulated.batches_seen.numpy()) == 3
+    # The same sums in another order: float32 rounding only (see test_exactness.py for the whole matrix).
+    assert max_difference(whole, accumulated) < 1e-6
+    assert max_difference(whole, trained(1, BATCHES[:1])) > 1e-4, "the steps moved the weights"
+
+
+def test_the_masked_lm_loss_weighs_each_micro_batch_by_its_targets():
+    """A micro-batch with 4 targets per row weighs four times one with 1 per row, as in the whole batch: the loss
+    normalised per micro-batch (then averaged) would weigh them equally."""
+    batch = varying_masks(0)
+    batch[features.MASKED_LM_WEIGHTS][:4] = [1, 0, 0, 0]
+    batch[features.MASKED_LM_WEIGHTS][4:] = 1
+    whole, accumulated = trained(1, [batch], dropout=0.0), trained(2, [batch], dropout=0.0)
+    assert max_difference(whole, accumulated) < 1e-6
+
+
+def test_dropout_masks_are_a_function_of_the_example_and_the_step():
+    pretrainer = trained(1, [], dropout=0.5)
+    batch = BATCHES[0]
+    with keyed_dropout.example_keys(tf.constant([11] * 8, tf.int64)):
+        same = pretrainer.backbone(backbone_lib.backbone_inputs(batch), training=True)["pooled_output"]
+        again = pretrainer.backbone(backbone_lib.backbone_inputs(batch), training=True)["pooled_output"]
+    with keyed_dropout.example_keys(tf.constant([12] * 8, tf.int64)):
+        other = pretrainer.backbone(backbone_lib.backbone_inputs(batch), training=True)["pooled_output"]
+    np.testing.assert_array_equal(same.numpy(), again.numpy())
+    assert float(tf.reduce_max(tf.abs(same - other))) > 1e-3, "another key, other masks"
+    inference = pretrainer.backbone(backbone_lib.backbone_inputs(batch), training=False)["pooled_output"]
+    assert float(tf.reduce_max(tf.abs(same - inference))) > 1e-3, "dropout is on in training only"
+    dropouts = [layer for layer in pretrainer.backbone._flatten_layers() if isinstance(layer, keras.layers.Dropout)]
+    assert dropouts and all(isinstance(layer, keyed_dropout.KeyedDropout) for layer in dropouts)
+    assert len({layer.stream for layer in dropouts}) == len(dropouts) == 1 + 3 * MODEL.num_layers

@@ -1,33 +1,80 @@
-"""Where the Trainer keeps its resumable checkpoints (one folder per config and input data), and the validation
-batches it evaluates every logging period."""
+"""Where the Trainer keeps its resumable checkpoints (one folder per result: settings and input content), and the
+validation batches it evaluates every logging period."""
+
+import dataclasses
 
 import numpy as np
 import pytest
 import tensorflow as tf
 from tfx import v1 as tfx
 
-from models.pretraining.trainer_module import batches_in_memory, training_checkpoint_dir
+from configs.run_config import TrainerConfig
+from models.pretraining.trainer_module import training_checkpoint_dir
+from models.pretraining.training_input import batches_in_memory
+
+TRAINER = TrainerConfig(train_steps=100, batch_size=32, gradient_accumulation_steps=2)
 
 
-def fn_args(execution: int, learning_rate: float = 1e-3, transform: str = "/root/Transform/transform_graph/5"):
-    return tfx.components.FnArgs(
-        custom_config={"trainer": {"learning_rate": learning_rate}},
-        train_files=[f"{transform.replace('transform_graph', 'transformed_examples')}/Split-train/*"],
-        transform_output=transform,
-        model_run_dir=f"/root/Trainer/model_run/{execution}",
+def inputs(root, examples: bytes = b"instances", vocabulary: bytes = b"[PAD]\nthe\n"):
+    """Transformed examples and a vocabulary written under `root` (an artifact folder of its own)."""
+    (root / "Split-train").mkdir(parents=True)
+    (root / "Split-train" / "part-00000.gz").write_bytes(examples)
+    (root / "vocab.txt").write_bytes(vocabulary)
+    return [str(root / "Split-train" / "*")], str(root / "vocab.txt")
+
+
+def checkpoint_dir(root, execution: int, trainer: TrainerConfig = TRAINER, **contents) -> str:
+    train_files, vocab = inputs(root / f"transform_{execution}", **contents)
+    custom_config = {"data": {"vocab_size": 2000}, "model": {"num_layers": 2}, "trainer": dataclasses.asdict(trainer)}
+    args = tfx.components.FnArgs(
+        custom_config=custom_config,
+        train_files=train_files,
+        model_run_dir=f"{root}/pipeline_root/Trainer/model_run/{execution}",
     )
+    return training_checkpoint_dir(args, trainer, vocab)
 
 
-def test_a_rerun_with_the_same_config_and_data_finds_the_same_folder():
-    first, rerun = training_checkpoint_dir(fn_args(7)), training_checkpoint_dir(fn_args(9))
+def test_a_rerun_with_the_same_settings_and_data_finds_the_same_folder(tmp_path):
+    first, rerun = checkpoint_dir(tmp_path, 7), checkpoint_dir(tmp_path, 9)  # another Transform, same content
     assert first == rerun
-    assert first.startswith("/root/Trainer/checkpoints/"), "beside the executions' outputs, not inside one"
+    assert first.startswith(f"{tmp_path}/pipeline_root/Trainer/checkpoints/"), "beside the executions' outputs"
 
 
-def test_a_changed_config_or_changed_data_never_resumes_a_foreign_checkpoint():
-    same = training_checkpoint_dir(fn_args(7))
-    assert training_checkpoint_dir(fn_args(8, learning_rate=2e-3)) != same
-    assert training_checkpoint_dir(fn_args(8, transform="/root/Transform/transform_graph/6")) != same
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"log_every_steps": 10},
+        {"eval_steps": 0},
+        {"keep_checkpoints": 9},
+        {"checkpoint_every_steps": 50},
+        {"strategy": "mirrored"},
+        {"batch_size": 16, "gradient_accumulation_steps": 4},  # the same step batch of 64
+        {"jit_compile": False},
+    ],
+)
+def test_a_setting_that_does_not_change_the_result_resumes(tmp_path, change):
+    assert checkpoint_dir(tmp_path, 2, dataclasses.replace(TRAINER, **change)) == checkpoint_dir(tmp_path, 1)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"learning_rate": 2e-3},
+        {"train_steps": 200},  # the schedule's decay
+        {"batch_size": 16},  # a step batch of 32
+        {"seed": 1},
+        {"mixed_precision": "mixed_bfloat16"},
+        {"clip_norm": 0.5},
+    ],
+)
+def test_a_setting_that_changes_the_result_starts_afresh(tmp_path, change):
+    assert checkpoint_dir(tmp_path, 2, dataclasses.replace(TRAINER, **change)) != checkpoint_dir(tmp_path, 1)
+
+
+def test_other_instances_or_another_vocabulary_start_afresh(tmp_path):
+    same = checkpoint_dir(tmp_path, 1)
+    assert checkpoint_dir(tmp_path, 2, examples=b"other instances") != same
+    assert checkpoint_dir(tmp_path, 3, vocabulary=b"[PAD]\na\n") != same
 
 
 def test_every_evaluation_gets_the_same_batches_without_reading_the_input_again():

@@ -2,32 +2,40 @@
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from configs.run_config import ModelConfig
+from models import features
 from models.pretraining import flops
 from models.pretraining.bert_pretrainer import BertPretrainer
-from models.pretraining.training_callbacks import CheckpointEveryNSteps, PretrainingCheckpoints, TrainingProgress
+from models.pretraining.training_callbacks import (
+    CheckpointEveryNSteps,
+    NonFiniteTrainingError,
+    PretrainingCheckpoints,
+    TrainingHealth,
+    TrainingProgress,
+)
 from models.training.optimization import create_optimizer
 from models.training.step_budget import fit_for_steps
 from tests.models.tiny import pretraining_batch, tiny_backbone
 
 
-def compiled(seed=0, gradient_accumulation_steps=1):
+def compiled(seed=0):
     keras.utils.set_random_seed(seed)
     pretrainer = BertPretrainer(tiny_backbone())
-    pretrainer.compile(
-        optimizer=create_optimizer("adamw", 1e-2, 2, 20, gradient_accumulation_steps=gradient_accumulation_steps),
-        jit_compile=False,
-    )
+    pretrainer.compile(optimizer=create_optimizer("adamw", 1e-2, 2, 20, summed_gradients=True), jit_compile=False)
     batch = pretraining_batch()
     pretrainer(batch)
     pretrainer.optimizer.build(pretrainer.trainable_variables)
     return pretrainer
 
 
-def batches(n_skip=0):
+def batches(n_skip=0, nan_at=None):
+    """40 batches, repeated; with `nan_at`, that batch's masked-LM weights are NaN (a loss that is not finite)."""
     data = [pretraining_batch(seed=i) for i in range(40)]
+    if nan_at is not None:
+        data[nan_at][features.MASKED_LM_WEIGHTS][0, 0] = np.nan
     dataset = tf.data.Dataset.from_tensor_slices({k: np.stack([d[k] for d in data]) for k in data[0]})
     return dataset.repeat().skip(n_skip)
 
@@ -46,11 +54,30 @@ def test_killed_run_resumes_where_its_last_checkpoint_left_off_and_matches_an_un
     resumed = compiled(seed=1)  # another initialisation: everything must come from the checkpoint
     checkpoints = PretrainingCheckpoints(str(tmp_path), resumed, keep=2)
     assert checkpoints.restore() == 6
-    assert int(checkpoints.input_position.numpy()) == 6
+    assert checkpoints.input_position == 6
     fit_for_steps(resumed, batches(n_skip=6), total_steps=10, log_every_steps=5, initial_step=6, verbose=0)
     assert int(resumed.optimizer.iterations.numpy()) == 10
     for a, b in zip(resumed.trainable_variables, unbroken.trainable_variables, strict=True):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_a_non_finite_loss_stops_training_and_no_checkpoint_after_it_is_written(tmp_path):
+    model = compiled()
+    checkpoints = PretrainingCheckpoints(str(tmp_path), model, keep=5)
+    callbacks = [TrainingHealth(checkpoints, loss_scaled=False), CheckpointEveryNSteps(checkpoints, 2)]
+    with pytest.raises(NonFiniteTrainingError) as stopped:
+        fit_for_steps(model, batches(nan_at=4), total_steps=10, log_every_steps=5, callbacks=callbacks, verbose=0)
+    message = str(stopped.value)
+    assert "pre-training stopped at step 5: the loss is nan" in message
+    assert f"the last checkpoint, step 4 in {tmp_path}" in message and "trainer.learning_rate" in message
+    assert checkpoints.saved_steps == [2, 4]
+    with pytest.raises(NonFiniteTrainingError, match="not saving a checkpoint at step 5"):
+        checkpoints.save()  # the weights are not finite now: nothing may be saved
+
+    rerun = compiled(seed=1)
+    resumed = PretrainingCheckpoints(str(tmp_path), rerun, keep=5)
+    assert resumed.restore() == 4
+    assert all(np.isfinite(v.numpy()).all() for v in rerun.trainable_variables)
 
 
 def test_restore_without_checkpoints_starts_at_step_zero(tmp_path):

@@ -1,0 +1,154 @@
+"""One process of the exactness matrix (`test_exactness.py`): trains tiny BERTs as the Trainer does and saves
+their final state.
+
+    python -m tests.models.pretraining.exactness_run SPEC.json
+
+The spec names a data folder (TFRecords of tiny instances, `instances.gz`, with `vocab.txt`) and a list of
+runs, each: `name`, `replicas` (1: one CPU device; 2: MirroredStrategy over two logical CPUs; "workers":
+MultiWorkerMirroredStrategy over the workers in TF_CONFIG), `accumulation`, `precision` ("",
+"mixed_bfloat16", "mixed_float16"), `loss_scale` (an initial float16 loss scale, to force overflows),
+`jit_compile`, `kill_at` (SIGKILL this process when the optimizer reaches that step: `between` steps, or
+`inside` the next step, from a timer that fires while it runs), `checkpoint_dir` and `export` (a folder to export
+the encoder to, as the Trainer does). A run with an existing checkpoint resumes.
+Each run that finishes writes `<name>.npz`: every trainable weight, every optimizer variable, the step and
+`batches_seen`. The input is the Trainer's own (`training_input.step_batches`: TFRecords of tf.Examples,
+shuffled with the seed), the model, optimizer, loop and checkpoints too (`trainer_module.build_pretrainer`,
+`train`); only the sizes are tiny.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import tensorflow as tf
+
+# A worker of a cluster (TF_CONFIG) starts its strategy first, as TensorFlow requires; otherwise two logical CPU
+# devices, before anything else touches TensorFlow's devices.
+if "TF_CONFIG" in os.environ:
+    _WORKERS = tf.distribute.MultiWorkerMirroredStrategy()
+else:
+    _CPU = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(_CPU, [tf.config.LogicalDeviceConfiguration()] * 2)
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from configs.run_config import PretrainingDataConfig, TrainerConfig  # noqa: E402
+from models import features  # noqa: E402
+from models.pretraining import distribution, training_input  # noqa: E402
+from models.pretraining.trainer_module import build_pretrainer, export_encoder, train  # noqa: E402
+from models.pretraining.training_callbacks import PretrainingCheckpoints  # noqa: E402
+from tests.models.tiny import MODEL, PREDICTIONS, SEQ_LENGTH, VOCAB  # noqa: E402
+
+# What every run shares: the settings real runs use, on tiny sizes.
+MODEL_WITH_DROPOUT = dataclasses.replace(MODEL, num_layers=1, dropout=0.1)  # one block: quicker to trace
+STEP_BATCH = 16  # examples per optimizer step
+TRAINER = TrainerConfig(
+    train_steps=8,
+    eval_steps=0,
+    batch_size=STEP_BATCH,
+    checkpoint_every_steps=2,
+    learning_rate=1e-3,
+    warmup_steps=2,
+    optimizer="adamw",
+    weight_decay=0.01,
+    clip_norm=1.0,
+    jit_compile=False,
+    log_every_steps=4,
+    keep_checkpoints=10,
+    seed=7,
+)
+DATA = PretrainingDataConfig(max_seq_length=SEQ_LENGTH, max_predictions_per_seq=PREDICTIONS)
+FEATURE_SPEC = {
+    **{name: tf.io.FixedLenFeature([SEQ_LENGTH], tf.int64) for name in features.SEQUENCE_FEATURES},
+    features.MASKED_LM_POSITIONS: tf.io.FixedLenFeature([PREDICTIONS], tf.int64),
+    features.MASKED_LM_IDS: tf.io.FixedLenFeature([PREDICTIONS], tf.int64),
+    features.MASKED_LM_WEIGHTS: tf.io.FixedLenFeature([PREDICTIONS], tf.float32),
+    features.NEXT_SENTENCE_LABELS: tf.io.FixedLenFeature([], tf.int64),
+}
+
+
+def _strategy(replicas) -> tf.distribute.Strategy:
+    if replicas == "workers":
+        return _WORKERS
+    if replicas == 2:
+        return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    return tf.distribute.OneDeviceStrategy("/cpu:0")
+
+
+class _Kill(keras.callbacks.Callback):
+    """SIGKILLs this process when the optimizer reaches `step`: before the next step starts, or during it."""
+
+    def __init__(self, step: int, where: str):
+        super().__init__()
+        self.step, self.where = step, where
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if int(self.model.optimizer.iterations.numpy()) != self.step:
+            return
+        if self.where == "between":
+            os.kill(os.getpid(), signal.SIGKILL)
+        # Fires as soon as this thread lets go of the interpreter, i.e. while TensorFlow runs the step.
+        threading.Timer(0.0, os.kill, (os.getpid(), signal.SIGKILL)).start()
+
+
+def _state(pretrainer) -> dict[str, np.ndarray]:
+    # By position: variable paths carry counters of how many models the process made before.
+    state = {f"weight/{i:03d}": v.numpy() for i, v in enumerate(pretrainer.trainable_variables)}
+    state |= {f"optimizer/{i:03d}": np.asarray(v.numpy()) for i, v in enumerate(pretrainer.optimizer.variables)}
+    state["step"] = np.asarray(pretrainer.optimizer.iterations.numpy())
+    state["batches_seen"] = np.asarray(pretrainer.batches_seen.numpy())
+    return state
+
+
+def run(spec: dict, data_dir: Path, out_dir: Path) -> None:
+    config = dataclasses.replace(
+        TRAINER,
+        batch_size=STEP_BATCH // spec["accumulation"],
+        gradient_accumulation_steps=spec["accumulation"],
+        mixed_precision=spec.get("precision", ""),
+        jit_compile=spec.get("jit_compile", TRAINER.jit_compile),
+    )
+    keras.utils.set_random_seed(config.seed)  # first, as run_fn does: the input's shuffle takes the global seed too
+    vocab = str(data_dir / "vocab.txt")
+    batches = training_input.step_batches(
+        [str(data_dir / "instances.gz")], FEATURE_SPEC, config, DATA, vocab, len(VOCAB)
+    )
+    strategy = _strategy(spec["replicas"])
+    with strategy.scope():
+        pretrainer = build_pretrainer(MODEL_WITH_DROPOUT, len(VOCAB), config)
+        pretrainer(next(iter(batches)))
+        pretrainer.optimizer.build(pretrainer.trainable_variables)
+        if spec.get("loss_scale"):
+            pretrainer.optimizer.dynamic_scale.assign(spec["loss_scale"])
+    initial = [v.numpy() for v in pretrainer.trainable_variables]
+    directory = spec["checkpoint_dir"]
+    checkpoints = PretrainingCheckpoints(
+        distribution.write_dir(directory, strategy), pretrainer, config.keep_checkpoints, restore_from=directory
+    )
+    kill = [_Kill(spec["kill_at"], spec.get("kill_where", "between"))] if spec.get("kill_at") else []
+    train(pretrainer, batches, config, checkpoints, kill, verbose=0)
+    if spec.get("export"):
+        export_encoder(pretrainer.backbone, DATA, vocab, str(Path(spec["export"]) / "Format-Serving"), strategy)
+    if distribution.is_chief(strategy):
+        moved = max(
+            float(np.abs(v.numpy() - w).max()) for v, w in zip(pretrainer.trainable_variables, initial, strict=True)
+        )
+        np.savez(out_dir / f"{spec['name']}.npz", **_state(pretrainer), **{"meta/moved": np.asarray(moved)})
+    distribution.discard_scratch(directory, strategy)
+
+
+def main(spec_path: str) -> None:
+    spec = json.loads(Path(spec_path).read_text())
+    for run_spec in spec["runs"]:
+        run(run_spec, Path(spec["data_dir"]), Path(spec["out_dir"]))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
