@@ -215,3 +215,5 @@ def test_every_layout_killed_or_not_ends_as_one_uninterrupted_device(matrix, pre
         assert max_difference(final, state(matrix, "fp32-b")) <= TOLERANCE["fp32"]
         written = sorted(p.name for p in (matrix.parent / "model").iterdir())
         assert written == ["Format-Serving", "checkpoint"], "the chief's encoder only; the other worker's scratch went"
+        leftovers = [p.name for p in (matrix.parent / "checkpoints").iterdir() if p.name.endswith(".scratch")]
+        assert leftovers == [], "the killed worker's checkpoint scratch went when the re-run ended"
