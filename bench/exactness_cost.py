@@ -32,15 +32,16 @@ STEP_BATCH = 32
 
 def _modules():
     """(build_pretrainer, PretrainingCheckpoints, TrainerConfig, ModelConfig, features), wherever they live."""
+    import models
     from configs.run_config import ModelConfig, TrainerConfig
+    from models import features
 
-    try:
-        from models.pretraining.trainer_module import build_pretrainer
-        from models.pretraining.training_callbacks import PretrainingCheckpoints
-    except ImportError:  # before models/ was grouped by phase
+    if (Path(models.__path__[0]) / "trainer_module.py").exists():  # before models/ was grouped by phase
         from models.trainer_module import build_pretrainer
         from models.training_callbacks import PretrainingCheckpoints
-    from models import features
+    else:
+        from models.pretraining.trainer_module import build_pretrainer
+        from models.pretraining.training_callbacks import PretrainingCheckpoints
 
     return build_pretrainer, PretrainingCheckpoints, TrainerConfig, ModelConfig, features
 
@@ -71,7 +72,10 @@ def _batches(features, steps: int):
         features.MASKED_LM_WEIGHTS: (rng.random((steps * STEP_BATCH, PREDICTIONS)) < 0.8).astype(np.float32),
         features.NEXT_SENTENCE_LABELS: rng.integers(0, 2, steps * STEP_BATCH),
     }
-    return tf.data.Dataset.from_tensor_slices(data).batch(STEP_BATCH, drop_remainder=True).cache().repeat()
+    dataset = tf.data.Dataset.from_tensor_slices(data).batch(STEP_BATCH, drop_remainder=True).cache().repeat()
+    options = tf.data.Options()
+    options.autotune.enabled = False  # a dropped autotuned iterator stalls the next fit (docs/benchmarks.md)
+    return dataset.with_options(options)
 
 
 def measure(steps: int, repeats: int) -> dict:

@@ -131,7 +131,9 @@ def encoder_weights(model_dir: Path) -> dict[str, np.ndarray]:
 
 
 def test_the_resumed_run_exports_the_encoder_of_the_uninterrupted_one(killed_and_resumed, smoke_runs):
-    [resumed_model] = [p for p in (killed_and_resumed["root"] / "Trainer" / "model").iterdir()]
+    # The killed execution's model folder stays empty; the resumed one wrote the encoder.
+    models = (killed_and_resumed["root"] / "Trainer" / "model").iterdir()
+    [resumed_model] = [p for p in models if (p / ENCODER_CHECKPOINT_DIR / WEIGHTS_FILE).exists()]
     uninterrupted = encoder_weights(trainer_model_of_run(smoke_runs["store_path"], run_index=3))
     resumed = encoder_weights(resumed_model)
     assert resumed.keys() == uninterrupted.keys() and len(resumed) > 20

@@ -98,6 +98,7 @@ def test_pretraining_task_consumes_the_instances_as_they_are(instances):
     # Producer and consumer of the contract meet: Transform's instances go straight into the task.
     from models.encoder import backbone as backbone_lib
     from models.pretraining.bert_pretrainer import BertPretrainer
+    from models.training.optimization import create_optimizer
     from tests.models.tiny import MODEL
 
     config, out = instances
@@ -105,7 +106,7 @@ def test_pretraining_task_consumes_the_instances_as_they_are(instances):
         assert value.dtype == (np.float32 if name == features.MASKED_LM_WEIGHTS else np.int64), name
     batch = {name: value[:4] for name, value in out.items()}
     pretrainer = BertPretrainer(backbone_lib.build_backbone(MODEL, VOCAB_SIZE))
-    pretrainer.compile(optimizer="adam", jit_compile=False)
+    pretrainer.compile(optimizer=create_optimizer("adamw", 1e-3, 0, 10, summed_gradients=True), jit_compile=False)
     results = pretrainer.test_on_batch(batch, return_dict=True)
     assert np.log(VOCAB_SIZE) / 2 < results["lm_example_loss"] < 2 * np.log(VOCAB_SIZE)
 
