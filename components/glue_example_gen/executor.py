@@ -41,8 +41,8 @@ def record_to_example(record: GlueRecord) -> tf.train.Example:
     return tf.train.Example(features=tf.train.Features(feature=feature))
 
 
-def _read(path: str, task_name: str, labelled: bool) -> Iterator[GlueRecord]:
-    yield from read_tsv(path, glue_tasks.get_task(task_name), labelled=labelled, opener=open_binary)
+def _read(path: str, task_name: str, labelled: bool, required: bool) -> Iterator[GlueRecord]:
+    yield from read_tsv(path, glue_tasks.get_task(task_name), labelled=labelled, opener=open_binary, required=required)
 
 
 @beam.ptransform_fn
@@ -58,7 +58,7 @@ def _GlueTsvToExample(pipeline: beam.Pipeline, exec_properties: dict[str, Any], 
     return (
         pipeline
         | "ListFiles" >> beam.Create(paths)
-        | "ReadTsv" >> beam.FlatMap(_read, task_name, glue_file.labelled)
+        | "ReadTsv" >> beam.FlatMap(_read, task_name, glue_file.labelled, glue_file.required)
         | "ToExample" >> beam.Map(record_to_example)
     )
 

@@ -32,7 +32,11 @@ class GlueRecord:
 
 
 def read_tsv(
-    path: str, task: GlueTask, labelled: bool = True, opener: Callable[[str], BinaryIO] | None = None
+    path: str,
+    task: GlueTask,
+    labelled: bool = True,
+    opener: Callable[[str], BinaryIO] | None = None,
+    required: bool = False,
 ) -> Iterator[GlueRecord]:
     """Yields the records of one GLUE TSV file of `task`: a train or dev file, or a test file (`labelled=False`).
 
@@ -45,7 +49,8 @@ def read_tsv(
     Raises:
         GlueFormatError: naming the file and line, for a missing header or one without the task's
             columns, a row with too many or too few columns, an unknown label, a score out of range,
-            a test row whose id is not an integer, or invalid UTF-8.
+            a test row whose id is not an integer, or invalid UTF-8; and naming the file, for a `required`
+            one (a train or dev file) without a data row.
     """
     opener = opener or (lambda p: open(p, "rb"))
     with opener(path) as raw:
@@ -61,6 +66,11 @@ def read_tsv(
         if not row or row == [""]:
             continue
         yield layout.record(line, row)
+    if required and layout.data_rows == 0:
+        what = "only a header" if layout.columns and not layout.headerless else "nothing"
+        raise GlueFormatError(
+            f"{path}: the file holds {what}, no data row; {task.name} needs examples in it to train or to be gated"
+        )
 
 
 _BYTE_ORDER_MARK = "\ufeff"

@@ -31,6 +31,7 @@ import json
 import os
 import re
 import unicodedata
+import zlib
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
@@ -175,11 +176,12 @@ def _numbered_lines(
     with opener(path) as raw:
         head = raw.read(3)
         stream: BinaryIO = io.BufferedReader(_Prepend(head, raw)) if head else raw
+        compression = None
         if head[:2] == _GZIP_MAGIC:
-            stream = gzip.GzipFile(fileobj=stream)  # type: ignore[assignment]
+            stream, compression = gzip.GzipFile(fileobj=stream), "gzip"  # type: ignore[assignment]
         elif head == _BZIP2_MAGIC:
-            stream = bz2.BZ2File(stream)  # type: ignore[assignment]
-        for number, data in enumerate(stream, start=1):
+            stream, compression = bz2.BZ2File(stream), "bzip2"  # type: ignore[assignment]
+        for number, data in enumerate(_decompressed(path, stream, compression), start=1):
             try:
                 yield number, data.decode("utf-8")
             except UnicodeDecodeError as err:
@@ -192,6 +194,25 @@ def _numbered_lines(
                 if on_bad_bytes == "replace":
                     yield number, data.decode("utf-8", errors="replace")
                 # skip_line: the line is left out, as if it were not there
+
+
+def _decompressed(path: str, stream: BinaryIO, compression: str | None) -> Iterator[bytes]:
+    """The stream's lines; a broken compressed stream raises CorpusFormatError naming the file and the line reached.
+
+    `corpus.on_bad_bytes` cannot help here: past a broken block nothing more can be decompressed.
+    """
+    number = 0
+    try:
+        for number, data in enumerate(stream, start=1):  # noqa: B007 (the count names the line in the error)
+            yield data
+    except (EOFError, OSError, zlib.error) as err:
+        if compression is None:
+            raise
+        raise CorpusFormatError(
+            f"{path}:{number + 1}: the {compression} stream is broken after line {number} ({type(err).__name__}: "
+            f"{err}); expected a complete {compression} file: compress it again or leave it out of "
+            "corpus.input_pattern (corpus.on_bad_bytes does not apply to a broken compressed stream)"
+        ) from None
 
 
 def _first_content_line(lines: Iterator[tuple[int, str]]) -> tuple[int, str] | None:

@@ -168,3 +168,33 @@ def test_bundled_corpus_sample_reads():
     assert len(docs) > 50
     assert sum(len(d.sentences) for d in docs) > 10000
     assert all("<doc" not in s and "</doc>" not in s for d in docs for s in d.sentences)
+
+
+def incompressible_text(lines: int = 3000) -> str:
+    """Plain text that gzip and bzip2 cannot squeeze into a few blocks: a truncation cuts it mid-way."""
+    import random
+
+    rng = random.Random(0)
+    return "".join(
+        " ".join(f"word{rng.randint(0, 99999)}" for _ in range(12)) + ".\n" + ("\n" if i % 10 == 9 else "")
+        for i in range(lines)
+    )
+
+
+@pytest.mark.parametrize(
+    "name, broken, message",
+    [
+        (
+            "truncated.gz",
+            lambda data: gzip.compress(data)[: len(gzip.compress(data)) // 2],
+            "the gzip stream is broken",
+        ),
+        ("corrupt.bz2", lambda data: bz2.compress(data)[:5000] + b"x" * 50 + bz2.compress(data)[5050:], "the bzip2 stream"),
+    ],
+)
+def test_a_broken_compressed_file_names_the_file_and_the_line_reached(tmp_path, name, broken, message):
+    """A truncated gzip ended in `EOFError` and a broken bzip2 in `OSError: Invalid data stream`, naming nothing."""
+    path = tmp_path / name
+    path.write_bytes(broken(incompressible_text().encode()))
+    with pytest.raises(CorpusFormatError, match=rf"{name}:\d+: {message}.*corpus.on_bad_bytes does not apply"):
+        list(read_documents(str(path), on_bad_bytes="replace"))

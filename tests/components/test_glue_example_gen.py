@@ -59,3 +59,18 @@ def test_a_missing_dev_file_and_a_bad_row_fail_naming_them(tmp_path):
     (glue / "RTE" / "dev.tsv").write_text("index\tsentence1\tsentence2\tlabel\n0\tA.\tB.\tmaybe\n")
     with pytest.raises(GlueFormatError, match="dev.tsv:2: label 'maybe' in column 4"):
         run_example_gen(glue, "rte", tmp_path / "out2")
+
+
+@pytest.mark.parametrize("emptied", ["train.tsv", "dev.tsv"])
+@pytest.mark.parametrize("content", ["", "index\tsentence1\tsentence2\tlabel\n"])
+def test_an_empty_train_or_dev_file_fails_naming_it(tmp_path, emptied, content):
+    """An empty train.tsv trained on nothing and the run ended with exit 0; an empty dev.tsv crashed after
+    fine-tuning (KeyError 'eval'). A test file may be empty: its split is then empty."""
+    glue = tmp_path / "glue"
+    (glue / "RTE").mkdir(parents=True)
+    rows = "index\tsentence1\tsentence2\tlabel\n0\tA.\tB.\tentailment\n"
+    for name in ("train.tsv", "dev.tsv"):
+        (glue / "RTE" / name).write_text(content if name == emptied else rows)
+    (glue / "RTE" / "test.tsv").write_text("index\tsentence1\tsentence2\n")
+    with pytest.raises(GlueFormatError, match=rf"RTE/{emptied}: the file holds .*no data row; rte needs examples"):
+        run_example_gen(glue, "rte", tmp_path / "out")
