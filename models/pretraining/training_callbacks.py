@@ -34,6 +34,17 @@ def _all_finite(variables) -> bool:
     return all(bool(tf.reduce_all(tf.math.is_finite(v))) for v in variables if tf.as_dtype(v.dtype).is_floating)
 
 
+def _unreadable(path: str) -> str | None:
+    """Why the checkpoint `path` cannot be read whole (every tensor read through), or None when it can."""
+    try:
+        reader = tf.train.load_checkpoint(path)
+        for name in reader.get_variable_to_shape_map():
+            reader.get_tensor(name)
+    except (tf.errors.OpError, ValueError, IndexError, OSError) as err:
+        return f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+    return None
+
+
 class PretrainingCheckpoints:
     """Model (with its `batches_seen`, the input position) and optimizer state in `directory`, the latest `keep`.
 
@@ -66,11 +77,23 @@ class PretrainingCheckpoints:
         return int(self._model.batches_seen.numpy())
 
     def restore(self) -> int:
-        """Restores the latest checkpoint, if any; returns the optimizer step it holds (0 if none)."""
-        latest = tf.train.latest_checkpoint(self.restore_from)
-        if latest is not None:
-            self._checkpoint.restore(latest).assert_existing_objects_matched()
+        """Restores the latest readable checkpoint, if any; returns the optimizer step it holds (0 if none).
+
+        A checkpoint whose files cannot be read whole (truncated by a full disk, a damaged copy) is skipped with a
+        warning naming it, and the one before it tried. The manager lists a checkpoint only once all its files are
+        written, so a run killed while saving leaves the previous one latest.
+        """
+        state = tf.train.get_checkpoint_state(self.restore_from)
+        for path in reversed(list(state.all_model_checkpoint_paths) if state else []):
+            problem = _unreadable(path)
+            if problem:
+                _LOG.warning("Skipping the damaged checkpoint %s (%s); trying the one before it", path, problem)
+                continue
+            self._checkpoint.restore(path).assert_existing_objects_matched()
             self.restored_step = self.step
+            return self.restored_step
+        if state and state.all_model_checkpoint_paths:
+            _LOG.warning("No checkpoint in %s could be read: pre-training starts from step 0", self.restore_from)
         return self.restored_step
 
     def save(self) -> str:

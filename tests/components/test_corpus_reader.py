@@ -189,7 +189,11 @@ def incompressible_text(lines: int = 3000) -> str:
             lambda data: gzip.compress(data)[: len(gzip.compress(data)) // 2],
             "the gzip stream is broken",
         ),
-        ("corrupt.bz2", lambda data: bz2.compress(data)[:5000] + b"x" * 50 + bz2.compress(data)[5050:], "the bzip2 stream"),
+        (
+            "corrupt.bz2",
+            lambda data: bz2.compress(data)[:5000] + b"x" * 50 + bz2.compress(data)[5050:],
+            "the bzip2 stream",
+        ),
     ],
 )
 def test_a_broken_compressed_file_names_the_file_and_the_line_reached(tmp_path, name, broken, message):

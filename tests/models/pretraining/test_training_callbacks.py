@@ -126,3 +126,27 @@ def test_flops_of_bert_base_are_six_times_parameters_per_token_plus_attention():
 
 def test_matmul_ceiling_is_measured():
     assert flops.measure_matmul_flops(size=128, repeats=2) > 1e6
+
+
+def test_a_damaged_latest_checkpoint_is_skipped_for_the_one_before_it(tmp_path, caplog):
+    """A truncated `.data` file of the latest checkpoint made every re-run fail with `IndexError: Read less bytes
+    than requested`, naming no folder."""
+    model = compiled()
+    checkpoints = PretrainingCheckpoints(str(tmp_path), model, keep=3)
+    fit_for_steps(
+        model, batches(), total_steps=6, log_every_steps=3, callbacks=[CheckpointEveryNSteps(checkpoints, 3)], verbose=0
+    )
+    assert checkpoints.saved_steps == [3, 6]
+    [data] = tmp_path.glob("ckpt-6.data-*")
+    data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
+
+    resumed = PretrainingCheckpoints(str(tmp_path), compiled(seed=1), keep=3)
+    with caplog.at_level("WARNING"):
+        assert resumed.restore() == 3
+    assert f"Skipping the damaged checkpoint {tmp_path}/ckpt-6" in caplog.text
+
+    [data] = tmp_path.glob("ckpt-3.data-*")
+    data.write_bytes(b"")
+    with caplog.at_level("WARNING"):
+        assert PretrainingCheckpoints(str(tmp_path), compiled(seed=1), keep=3).restore() == 0
+    assert f"No checkpoint in {tmp_path} could be read: pre-training starts from step 0" in caplog.text
