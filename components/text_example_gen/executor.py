@@ -100,15 +100,25 @@ def _groups_of_shard(keyed: tuple[tuple[int, int], Iterable[bytes]], per_group: 
         yield documents[i * len(documents) // count : (i + 1) * len(documents) // count]
 
 
-def _bucket_ends(exec_properties: dict[str, Any]) -> list[int]:
+def _output_splits(exec_properties: dict[str, Any]) -> list[example_gen_pb2.SplitConfig.Split]:
     output_config = proto_utils.json_to_proto(
         exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], example_gen_pb2.Output()
     )
+    return list(output_config.split_config.splits)
+
+
+def _bucket_ends(exec_properties: dict[str, Any]) -> list[int]:
     ends, total = [], 0
-    for split in output_config.split_config.splits:
+    for split in _output_splits(exec_properties):
         total += split.hash_buckets
         ends.append(total)
     return ends
+
+
+def _written_counts(group: list[Document], bucket_ends: list[int], split_names: list[str]) -> dict[str, int]:
+    """A written group's documents, in all and in its split (`written_train`, ...)."""
+    split = split_names[split_of(group[0].doc_id, bucket_ends)]
+    return {"written": len(group), f"written_{split}": len(group)}
 
 
 _COUNTS_PATH_KEY = "_corpus_counts_path"
@@ -152,6 +162,7 @@ def _write_counts(counts: dict[str, int], path: str) -> None:
         "bad_lines": counts.get("bad_lines", 0),
         "documents_kept": counts.get("kept", 0),
         "documents_written": counts.get("written", 0),
+        **{f"documents_{name}": value for name, value in counts.items() if name.startswith("written_")},
     }
     with fileio.open(path, "w") as f:
         f.write(json.dumps(counts, indent=2, sort_keys=True) + "\n")
@@ -197,12 +208,9 @@ def _CorpusToExample(pipeline: beam.Pipeline, exec_properties: dict[str, Any], s
     )
     if _COUNTS_PATH_KEY in exec_properties:
         kept = unique | "CountKept" >> beam.combiners.Count.Globally() | "AsCounts" >> beam.Map(lambda n: {"kept": n})
-        written = (  # documents in the groups written: the runner must not lose any of the kept ones
-            groups
-            | "GroupSizes" >> beam.Map(len)
-            | "CountWritten" >> beam.CombineGlobally(sum)
-            | "AsWrittenCounts" >> beam.Map(lambda n: {"written": n})
-        )
+        split_names = [split.name for split in _output_splits(exec_properties)]
+        # Documents in the groups written, in all (the runner must not lose any of the kept ones) and per split.
+        written = groups | "CountWritten" >> beam.Map(_written_counts, bucket_ends, split_names)
         (
             (read[_COUNTS], kept, written)
             | "AllCounts" >> beam.Flatten()
@@ -229,7 +237,7 @@ class Executor(BaseExampleGenExecutor):
                 f"TextExampleGen: the Beam runner lost documents between de-duplication and writing: "
                 f"{counts['documents_kept']:,} kept, {counts['documents_written']:,} written, with Beam options "
                 f"{self._beam_pipeline_args}. Nothing is published; run it again with a runner that keeps every "
-                f"element (the FnApiRunner's multi-threaded mode does not; see pipeline/local_runner.py)."
+                f"element (the FnApiRunner's multi-threaded mode does not; see pipeline/beam_options.py)."
             )
         for name, value in counts.items():
             examples.set_int_custom_property(CORPUS_COUNT_PREFIX + name, value)
@@ -240,4 +248,22 @@ class Executor(BaseExampleGenExecutor):
                 f"read, {counts['dropped_short']} shorter than corpus.min_document_chars="
                 f"{_corpus_config(exec_properties).min_document_chars} after cleaning, "
                 f"{counts['dropped_duplicates']} duplicates, {counts['bad_lines']} lines with bad bytes"
+            )
+        _check_every_split_has_documents(counts, exec_properties)
+
+
+def _check_every_split_has_documents(counts: dict[str, int], exec_properties: dict[str, Any]) -> None:
+    """Raises ValueError naming a split without documents: Transform learns its vocabulary from train and the
+    Trainer evaluates on eval, and an empty split only failed later, in Transform (`KeyError: 'sentences'`)."""
+    splits = _output_splits(exec_properties)
+    buckets = sum(split.hash_buckets for split in splits)
+    for split in splits:
+        if counts.get(f"documents_written_{split.name}", 0) == 0:
+            input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
+            raise ValueError(
+                f"TextExampleGen: none of the {counts['documents_kept']:,} documents kept from the corpus in "
+                f"{input_base} falls in the {split.name} split, which gets corpus.{split.name}_buckets="
+                f"{split.hash_buckets} of the {buckets} hash buckets of document ids; every split needs documents. "
+                f"Give the corpus more documents (a blank line separates two in plain text) or the split more "
+                f"buckets (--set corpus.{split.name}_buckets=...)"
             )

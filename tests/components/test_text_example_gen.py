@@ -82,6 +82,8 @@ def test_documents_come_in_groups_in_the_split_of_their_id(corpus, tmp_path):
         "bad_lines": 1,
         "documents_kept": 61,
         "documents_written": 61,
+        "documents_written_train": sum(split == "train" for split in seen.values()),
+        "documents_written_eval": sum(split == "eval" for split in seen.values()),
     }
     assert examples.get_int_custom_property("corpus_documents_kept") == 61
 
@@ -120,3 +122,29 @@ def test_corpus_whose_documents_are_all_dropped_names_folder_and_counts(corpus, 
 def test_bad_bytes_fail_by_default_naming_file_and_line(corpus, tmp_path):
     with pytest.raises(Exception, match=r"b.txt:8: invalid UTF-8"):
         run_example_gen(corpus, tmp_path / "out", min_document_chars=50)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "".join(document(doc) for doc in range(4)),  # four paragraphs: all of them hash into train
+        " ".join(sentence(0, n) for n in range(40)) + "\n",  # one long line: one document, one split
+    ],
+    ids=["four-paragraphs", "one-long-line"],
+)
+def test_a_corpus_too_small_for_an_eval_split_stops_here_naming_the_split(tmp_path, text):
+    """Transform crashed later with `KeyError: 'sentences'` when every document hashed into train."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "small.txt").write_text(text)
+    with pytest.raises(ValueError, match=r"falls in the eval split, which gets corpus.eval_buckets=1 of the 20"):
+        run_example_gen(corpus, tmp_path / "out", min_document_chars=50)
+
+
+def test_the_counts_give_each_split_its_documents(corpus, tmp_path):
+    examples = run_example_gen(corpus, tmp_path / "out", min_document_chars=50, on_bad_bytes="replace")
+    counts = json.loads((tmp_path / "out" / CORPUS_COUNTS_FILE).read_text())
+    assert counts["documents_written_train"] + counts["documents_written_eval"] == counts["documents_written"]
+    assert counts["documents_written_eval"] == sum(
+        len(r[features.DOC_ID].bytes_list.value) for r in read_split(examples.uri, "eval")
+    )
