@@ -17,6 +17,14 @@ F1 = "f1"
 MATTHEWS_CORR = "matthews_corr"
 PEARSON = "pearson"
 SPEARMAN = "spearman"
+# What each metric can take: accuracy and F1 in [0, 1], the correlations in [-1, 1].
+METRIC_RANGES = {
+    ACCURACY: (0.0, 1.0),
+    F1: (0.0, 1.0),
+    MATTHEWS_CORR: (-1.0, 1.0),
+    PEARSON: (-1.0, 1.0),
+    SPEARMAN: (-1.0, 1.0),
+}
 
 TRAIN_SPLIT = "train"
 EVAL_SPLIT = "eval"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -75,10 +76,8 @@ class CorpusConfig:
 
     def validate(self) -> None:
         """Raises ValueError naming the first setting out of its range."""
-        check(
-            self.train_buckets > 0 and self.eval_buckets > 0,
-            "corpus.train_buckets and corpus.eval_buckets must be positive",
-        )
+        _check_positive("corpus", {"train_buckets": self.train_buckets, "eval_buckets": self.eval_buckets})
+        _check_non_negative("corpus", {"min_document_chars": self.min_document_chars})
         check(
             self.on_bad_bytes in ON_BAD_BYTES,
             f"corpus.on_bad_bytes={self.on_bad_bytes!r} must be 'fail', 'replace' or 'skip_line'",
@@ -151,6 +150,7 @@ class PretrainingDataConfig:
             f"(0, data.max_seq_length={self.max_seq_length})",
         )
         check(self.vocab_size > 100, f"data.vocab_size={self.vocab_size} must be above 100")
+        _check_positive("data", {"max_alphabet": self.max_alphabet})
         check(self.groups_per_batch >= 1, f"data.groups_per_batch={self.groups_per_batch} must be 1 or more")
         check(self.dupe_factor >= 1, f"data.dupe_factor={self.dupe_factor} must be at least 1")
 
@@ -196,6 +196,16 @@ class ModelConfig:
 
     def validate(self) -> None:
         """Raises ValueError naming the first setting out of its range."""
+        _check_positive(
+            "model",
+            {
+                "num_layers": self.num_layers,
+                "hidden_dim": self.hidden_dim,
+                "num_heads": self.num_heads,
+                "intermediate_dim": self.intermediate_dim,
+                "max_position_embeddings": self.max_position_embeddings,
+            },
+        )
         check(
             self.hidden_dim % self.num_heads == 0,
             f"model.hidden_dim={self.hidden_dim} is not divisible by model.num_heads={self.num_heads}",
@@ -282,6 +292,7 @@ class TrainerConfig:
             f"trainer.warmup_steps={self.warmup_steps} must be within [0, trainer.train_steps={self.train_steps}]",
         )
         check(self.eval_steps >= 0, f"trainer.eval_steps={self.eval_steps} must be 0 (no evaluation) or more")
+        check(0 <= self.seed < 2**32, f"trainer.seed={self.seed} must be in [0, 2**32) (NumPy's seeds)")
 
 
 @dataclasses.dataclass
@@ -342,6 +353,7 @@ class GlueConfig:
             f"glue.train_steps={self.train_steps} must be positive, or null to train for glue.epochs",
         )
         check(bool(self.seeds), "glue.seeds must name at least one seed")
+        check(all(0 <= seed < 2**32 for seed in self.seeds), f"glue.seeds={self.seeds} must be in [0, 2**32)")
         check(len(set(self.seeds)) == len(self.seeds), f"glue.seeds={self.seeds} repeats a seed")
         check(bool(self.learning_rates), "glue.learning_rates must name at least one learning rate")
         check(
@@ -360,6 +372,13 @@ class GlueConfig:
             metrics = glue_tasks.TASKS[task].metrics
             wrong = sorted(set(bounds) - set(metrics))
             check(not wrong, f"glue.bounds.{task} names {wrong}; the official metrics of {task} are {list(metrics)}")
+            for metric, bound in bounds.items():
+                low = glue_tasks.METRIC_RANGES[metric][0]
+                check(
+                    low < bound <= 1,
+                    f"glue.bounds.{task}.{metric}={bound} must be in ({low}, 1]: {metric} never exceeds 1, so a bound "
+                    "above it is a gate nothing passes",
+                )
 
 
 @dataclasses.dataclass
@@ -440,6 +459,11 @@ class RunConfig:
 
     def validate(self) -> RunConfig:
         """Validates every section, then what spans sections; returns self so calls chain. Raises ValueError."""
+        check(
+            re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", self.pipeline_name) is not None,
+            f"pipeline_name={self.pipeline_name!r} must be a folder name: letters, digits, '.', '_' and '-', "
+            "starting with a letter or digit (it names the run's folder under --output-dir)",
+        )
         for section in (self.corpus, self.data, self.model, self.trainer, self.glue, self.beam, self.kubeflow):
             section.validate()
         for section, value in (("data", self.data.max_seq_length), ("glue", self.glue.max_seq_length)):

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import pytest
@@ -122,3 +123,111 @@ def test_section_from_fails_as_the_command_line_does():
     custom_config["trainer"]["batch_size"] = "32"
     with pytest.raises(ValueError, match="config key 'trainer.batch_size' expects int, got '32'"):
         section_from(custom_config, "trainer", TrainerConfig)
+
+
+# Every numeric setting of the tree, with a value just outside its range (smoke preset otherwise). A new numeric
+# setting must be added here: `test_every_numeric_setting_has_a_bound_in_the_table` fails until it is.
+OUT_OF_RANGE = {
+    "corpus.train_buckets": 0,
+    "corpus.eval_buckets": 0,
+    "corpus.min_document_chars": -1,
+    "corpus.documents_per_group": 1,
+    "data.vocab_size": 100,
+    "data.max_alphabet": 0,
+    "data.max_seq_length": 7,
+    "data.max_predictions_per_seq": 0,
+    "data.masked_lm_prob": 0.0,
+    "data.mask_token_rate": 1.1,
+    "data.random_token_rate": -0.1,
+    "data.short_seq_prob": 1.5,
+    "data.next_sentence_random_prob": -0.1,
+    "data.dupe_factor": 0,
+    "data.seed": None,  # any integer: a key of hashes, not a NumPy seed
+    "data.groups_per_batch": 0,
+    "model.num_layers": 0,
+    "model.hidden_dim": 0,
+    "model.num_heads": 0,
+    "model.intermediate_dim": -1,
+    "model.dropout": 1.5,
+    "model.max_position_embeddings": 0,
+    "trainer.train_steps": 0,
+    "trainer.eval_steps": -1,
+    "trainer.batch_size": 0,
+    "trainer.gradient_accumulation_steps": 0,
+    "trainer.checkpoint_every_steps": -1,
+    "trainer.learning_rate": 0.0,
+    "trainer.warmup_steps": -1,
+    "trainer.weight_decay": -0.1,
+    "trainer.clip_norm": -1.0,
+    "trainer.log_every_steps": 0,
+    "trainer.keep_checkpoints": 0,
+    "trainer.seed": -1,
+    "glue.max_seq_length": 7,
+    "glue.batch_size": 0,
+    "glue.train_steps": 0,
+    "glue.epochs": 0,
+    "glue.warmup_proportion": 1.5,
+    "glue.weight_decay": -0.1,
+    "glue.clip_norm": -1.0,
+    "glue.log_every_steps": 0,
+    "glue.dropout": -0.1,
+    "glue.constant_margin": 0.0,
+    "glue.max_drop": -0.1,
+    "kubeflow.default.cpu": 0.0,
+    "kubeflow.default.memory_gib": 0.0,
+    "kubeflow.default.gpus": -1,
+    "kubeflow.data.cpu": -1.0,
+    "kubeflow.data.memory_gib": 0.0,
+    "kubeflow.data.gpus": -1,
+    "kubeflow.trainer.cpu": 0.0,
+    "kubeflow.trainer.memory_gib": -1.0,
+    "kubeflow.trainer.gpus": -1,
+    "kubeflow.fine_tune.cpu": 0.0,
+    "kubeflow.fine_tune.memory_gib": 0.0,
+    "kubeflow.fine_tune.gpus": -1,
+}
+
+
+def numeric_settings(node, prefix="") -> list[str]:
+    keys = []
+    for field in dataclasses.fields(node):
+        value = getattr(node, field.name)
+        if dataclasses.is_dataclass(value):
+            keys += numeric_settings(value, f"{prefix}{field.name}.")
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            keys.append(prefix + field.name)
+    return keys
+
+
+def test_every_numeric_setting_has_a_bound_in_the_table():
+    assert sorted(numeric_settings(presets.preset("smoke"))) == sorted(OUT_OF_RANGE)
+
+
+@pytest.mark.parametrize("key", sorted(k for k, v in OUT_OF_RANGE.items() if v is not None))
+def test_every_numeric_setting_out_of_its_range_is_refused_naming_it(key):
+    """model.num_heads=0 ended in ZeroDivisionError, num_layers=0 trained a 0-layer encoder, and negative widths,
+    alphabets and bounds above 1 were accepted."""
+    value = OUT_OF_RANGE[key]
+    with pytest.raises(ValueError) as refused:
+        presets.load("smoke", [f"{key}={json.dumps(value)}"])
+    assert key in str(refused.value) or key.rsplit(".", 1)[0] in str(refused.value), str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("pipeline_name=", "pipeline_name='' must be a folder name"),
+        ("pipeline_name=../..", "pipeline_name='../..' must be a folder name"),
+        ("pipeline_name=a/b", "must be a folder name"),
+        ('glue.bounds={"mrpc": {"f1": 1.2}}', r"glue.bounds.mrpc.f1=1.2 must be in \(0.0, 1\]"),
+        (
+            'glue.bounds={"cola": {"matthews_corr": -1.5}}',
+            r"glue.bounds.cola.matthews_corr=-1.5 must be in \(-1.0, 1\]",
+        ),
+        ("model.hidden_dim=65", "model.hidden_dim=65 is not divisible by model.num_heads=2"),
+        ("glue.seeds=[-3]", r"glue.seeds=\[-3\] must be in \[0, 2\*\*32\)"),
+    ],
+)
+def test_names_and_bounds_that_no_run_can_use_are_refused(override, message):
+    with pytest.raises(ValueError, match=message):
+        presets.load("smoke", [override])
