@@ -315,11 +315,14 @@ class GlueConfig:
         clip_norm: global gradient-norm clip; 0 disables it.
         log_every_steps: steps between metric logs.
         dropout: dropout on the pooled output before the task head.
-        constant_margin: the Evaluator blesses a model only where each official metric beats the best
-            constant predictor's score on the same dev set (majority class; for STS-B's correlations 0)
-            by at least this much.
-        bounds: explicit lower bounds per task and official metric (`{"mrpc": {"f1": 0.8}}`), used instead of
-            the constant predictor's score plus `constant_margin` for the metrics named.
+        constant_margin: the Evaluator blesses a model only where, for each official metric, the lower
+            confidence bound (at `confidence`) of its lead over the best constant predictor on the same dev set
+            (majority class; for STS-B's correlations 0) is at least this much.
+        confidence: the one-sided level of that bound, from `bootstrap_samples` resamples of the dev examples.
+        bootstrap_samples: resamples of the dev set behind the confidence bound.
+        bootstrap_seed: seeds the resamples, so the same answers get the same bound.
+        bounds: explicit lower bounds per task and official metric (`{"mrpc": {"f1": 0.85}}`), gated besides the
+            evidence over the constant predictor (not instead of it).
         max_drop: how much lower than the task's last blessed model an official metric may be.
     """
 
@@ -336,6 +339,9 @@ class GlueConfig:
     log_every_steps: int = 100
     dropout: float = 0.1
     constant_margin: float = 0.01
+    confidence: float = 0.95
+    bootstrap_samples: int = 1000
+    bootstrap_seed: int = 0
     bounds: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
     max_drop: float = 0.01
 
@@ -365,6 +371,8 @@ class GlueConfig:
             f"glue.constant_margin={self.constant_margin} must be in (0, 1): at 0 a constant model would pass",
         )
         check(self.max_drop >= 0, f"glue.max_drop={self.max_drop} must be 0 or more")
+        check(0.5 <= self.confidence < 1, f"glue.confidence={self.confidence} must be in [0.5, 1)")
+        check(self.bootstrap_samples >= 100, f"glue.bootstrap_samples={self.bootstrap_samples} must be 100 or more")
         for task, bounds in self.bounds.items():
             check(
                 task in glue_tasks.TASKS, f"glue.bounds names unknown task {task!r}; known: {sorted(glue_tasks.TASKS)}"

@@ -73,6 +73,7 @@ class _Trial:
     seed: int
     classifier: keras.Model
     dev: dict[str, dict[str, float]]
+    answers: dict[str, np.ndarray]
     history: dict[str, list[float]]
 
     @property
@@ -125,6 +126,20 @@ def fine_tune(task: GlueTask, config: GlueConfig, paths: FineTuningPaths) -> dic
             for split in dev_splits
         },
         "constant_baseline": {split: glue_metrics.constant_baseline(task, labels[split]) for split in dev_splits},
+        # The kept model's lead over the constant predictor on the gated split, with the bounds the Evaluator gates.
+        "evidence": {
+            metric: dataclasses.asdict(
+                glue_metrics.evidence_over_constant(
+                    metric,
+                    labels[glue_tasks.EVAL_SPLIT],
+                    best.answers[glue_tasks.EVAL_SPLIT],
+                    config.confidence,
+                    config.bootstrap_samples,
+                    config.bootstrap_seed,
+                )
+            )
+            for metric in task.metrics
+        },
         "test_predictions": predictions,
     }
     tf.io.gfile.makedirs(paths.model_run_dir)
@@ -186,17 +201,19 @@ def _train_and_score(task, config, paths, tokenizer, learning_rate, seed, steps,
         metrics=train_metrics,
     )
     history = fit_for_steps(classifier, train, total_steps=steps, log_every_steps=config.log_every_steps, verbose=2)
-    dev = {}
+    dev, answers = {}, {}
     for split, split_labels in labels.items():
         dataset = glue_classifier.labelled_dataset(
             paths.split_patterns[split], tokenizer, task, config.max_seq_length, config.batch_size, training=False
         )
-        dev[split] = glue_metrics.evaluate(task, split_labels, _answers(classifier, dataset, task)[0])
+        answers[split] = _answers(classifier, dataset, task)[0]
+        dev[split] = glue_metrics.evaluate(task, split_labels, answers[split])
     return _Trial(
         learning_rate=learning_rate,
         seed=seed,
         classifier=classifier,
         dev=dev,
+        answers=answers,
         history={k: [float(x) for x in v] for k, v in history.history.items()},
     )
 

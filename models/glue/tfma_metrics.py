@@ -2,9 +2,10 @@
 
 `GlueMetric(metric="f1", task="mrpc")` computes one official metric (`models.glue.metrics`) over the
 model's answers on the evaluated split: the argmax of its `probabilities` output, or its `score` for
-STS-B. With `over_constant=True` it reports how far the model's score lies above the best constant
-predictor's score on the same examples (majority class; 0 for correlations), which is what the default
-gate bounds: a model that answers the same for every example can never pass it, whatever the dev set.
+STS-B. With `over_constant=True` it reports the one-sided lower confidence bound (at `confidence`, bootstrap over
+the split's examples, seeded) of how far the model's score lies above the best constant predictor's score on the
+same examples (majority class; 0 for correlations), which is what every gate bounds: a model that answers the
+same for every example can never pass it, and neither can one whose lead is within the dev set's sampling noise.
 
 The Evaluator imports this module by name (`MetricConfig.module`); it needs no TensorFlow.
 """
@@ -21,11 +22,11 @@ from configs import glue_tasks
 from models.glue import metrics as glue_metrics
 
 CLASS_NAME = "GlueMetric"
-OVER_CONSTANT_SUFFIX = "_over_constant"
+OVER_CONSTANT_SUFFIX = "_over_constant_lower_bound"
 
 
 def metric_name(metric: str, over_constant: bool = False) -> str:
-    """The name a gate's threshold refers to: `f1`, or `f1_over_constant`."""
+    """The name a gate's threshold refers to: `f1`, or `f1_over_constant_lower_bound`."""
     return metric + (OVER_CONSTANT_SUFFIX if over_constant else "")
 
 
@@ -35,11 +36,24 @@ class GlueMetric(metric_types.Metric):
     Args:
         metric: an official metric name (`accuracy`, `f1`, `matthews_corr`, `pearson`, `spearman`).
         task: the GLUE task (how to read the model's answers).
-        over_constant: report the metric minus the best constant predictor's score on the same labels.
+        over_constant: report the lower confidence bound of the metric minus the best constant predictor's score
+            on the same labels (`models.glue.metrics.evidence_over_constant`).
+        confidence: the one-sided level of that bound.
+        samples: its bootstrap resamples.
+        seed: the resamples' seed.
         name: the metric's name in TFMA's results; defaults to `metric_name(metric, over_constant)`.
     """
 
-    def __init__(self, metric: str, task: str, over_constant: bool = False, name: str = ""):
+    def __init__(
+        self,
+        metric: str,
+        task: str,
+        over_constant: bool = False,
+        confidence: float = 0.95,
+        samples: int = 1000,
+        seed: int = 0,
+        name: str = "",
+    ):
         glue_tasks.get_task(task)
         if metric not in glue_metrics.METRICS:
             raise ValueError(f"unknown GLUE metric {metric!r}; known: {', '.join(glue_metrics.METRICS)}")
@@ -49,6 +63,9 @@ class GlueMetric(metric_types.Metric):
             metric=metric,
             task=task,
             over_constant=over_constant,
+            confidence=confidence,
+            samples=samples,
+            seed=seed,
         )
 
 
@@ -57,6 +74,9 @@ def _computations(
     metric: str,
     task: str,
     over_constant: bool,
+    confidence: float,
+    samples: int,
+    seed: int,
     eval_config=None,
     model_name: str = "",
     output_name: str = "",
@@ -66,17 +86,18 @@ def _computations(
     key = metric_types.MetricKey(
         name=name, model_name=model_name, output_name=output_name, sub_key=sub_key, example_weighted=example_weighted
     )
-    combiner = _AnswersCombiner(key, eval_config, model_name, output_name, metric, task, over_constant)
+    evidence = (confidence, samples, seed) if over_constant else None
+    combiner = _AnswersCombiner(key, eval_config, model_name, output_name, metric, task, evidence)
     return [metric_types.MetricComputation(keys=[key], preprocessors=None, combiner=combiner)]
 
 
 class _AnswersCombiner(beam.CombineFn):
     """Collects (label, answer) pairs of the split and scores them at the end (dev sets fit in memory)."""
 
-    def __init__(self, key, eval_config, model_name, output_name, metric, task, over_constant):
+    def __init__(self, key, eval_config, model_name, output_name, metric, task, evidence):
         self._key, self._eval_config = key, eval_config
         self._model_name, self._output_name = model_name, output_name
-        self._metric, self._task_name, self._over_constant = metric, task, over_constant
+        self._metric, self._task_name, self._evidence = metric, task, evidence
 
     def create_accumulator(self) -> tuple[list[float], list[float]]:
         return [], []
@@ -110,10 +131,11 @@ class _AnswersCombiner(beam.CombineFn):
 
     def extract_output(self, accumulator) -> dict[Any, float]:
         labels, answers = np.asarray(accumulator[0]), np.asarray(accumulator[1])
-        value = glue_metrics.METRICS[self._metric](labels, answers)
-        if self._over_constant:
-            value -= glue_metrics.constant_score(self._metric, labels)
-        return {self._key: float(value)}
+        if self._evidence is None:
+            return {self._key: float(glue_metrics.METRICS[self._metric](labels, answers))}
+        confidence, samples, seed = self._evidence
+        evidence = glue_metrics.evidence_over_constant(self._metric, labels, answers, confidence, samples, seed)
+        return {self._key: evidence.lower}
 
 
 metric_types.register_metric(GlueMetric)

@@ -173,6 +173,9 @@ OUT_OF_RANGE = {
     "glue.dropout": -0.1,
     "glue.constant_margin": 0.0,
     "glue.max_drop": -0.1,
+    "glue.confidence": 1.0,
+    "glue.bootstrap_samples": 99,
+    "glue.bootstrap_seed": None,  # any integer
     "kubeflow.default.cpu": 0.0,
     "kubeflow.default.memory_gib": 0.0,
     "kubeflow.default.gpus": -1,

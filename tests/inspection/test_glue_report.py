@@ -26,6 +26,16 @@ def fine_tuned(tmp_path, task, dev, trials, constant, predictions=None, dev_spli
         "best_trial": {"seed": 1, "learning_rate": 1e-4},
         "spread": {"eval": {m: {"median": 0.5, "min": 0.4, "max": dev[m]} for m in dev}},
         "constant_baseline": {"eval": constant},
+        # A lead over the constant predictor whose 95% interval is 2 points either side.
+        "evidence": {
+            m: {
+                "margin": dev[m] - constant[m],
+                "lower": dev[m] - constant[m] - 0.02,
+                "upper": dev[m] - constant[m] + 0.02,
+            }
+            | {"confidence": 0.95, "samples": 1000}
+            for m in dev
+        },
         "test_predictions": predictions or {},
     }
     (model_run_dir / GLUE_METRICS_FILE).write_text(json.dumps(metrics))
@@ -78,9 +88,18 @@ def test_report_scores_gates_and_submits_only_pushed_models(tmp_path):
     assert by_task["mrpc"]["score"] == pytest.approx(0.8)  # mean of F1 and accuracy
     assert by_task["mnli"]["score"] == pytest.approx(0.65)  # matched and mismatched averaged
     assert report["glue_score"] == pytest.approx((0.8 + 0.65 + 0.55) / 3)
-    assert by_task["mrpc"]["bounds"]["f1"] == {"value": pytest.approx(0.822), "source": "constant 0.812 + 0.01"}
-    assert by_task["rte"]["bounds"]["accuracy"] == {"value": 0.6, "source": "explicit"}
-    assert glue_report.gate_text(by_task["rte"]) == "rejected (accuracy 55.0 < 60.0)"
+    assert report["constant_glue_score"] == pytest.approx(((0.812 + 0.684) / 2 + 0.354 + 0.527) / 3)
+    assert by_task["mrpc"]["gates"]["f1"] == {"lead_at_least": 0.01, "confidence": 0.95, "explicit": None}
+    assert by_task["rte"]["gates"]["accuracy"]["explicit"] == 0.6
+    # RTE: 2.3 points over the majority class, but the interval's lower end (+0.3) is under the margin (+1.0), and
+    # the explicit bound is missed too.
+    assert glue_report.gate_text(by_task["rte"]) == (
+        "rejected (accuracy lead over constant +2.3, 95% lower bound +0.3 < +1.0; accuracy 55.0 < 60.0)"
+    )
+    assert glue_report.headline(report) == (
+        "GLUE: +12.4 points over the constant predictors (66.7 against 54.3): above the constant predictors; "
+        "blessed: mnli, mrpc."
+    )
 
     with zipfile.ZipFile(tmp_path / "report" / contract.GLUE_SUBMISSION_FILE) as archive:
         assert sorted(archive.namelist()) == ["MNLI-m.tsv", "MRPC.tsv"], "RTE was not pushed"
@@ -90,10 +109,25 @@ def test_report_scores_gates_and_submits_only_pushed_models(tmp_path):
 
     markdown = (tmp_path / "report" / contract.GLUE_REPORT_MARKDOWN_FILE).read_text()
     assert (
-        "| mrpc | f1 | 85.0 | 50.0 [40.0-85.0] | 81.2 | 82.2 (constant 0.812 + 0.01) | blessed | /srv/mrpc/1 |"
+        "| mrpc | f1 | 85.0 | 50.0 [40.0-85.0] | 81.2 | +3.8 [+1.8, +5.8] | lower >= +1.0 | blessed | /srv/mrpc/1 |"
         in markdown
+    )
+    assert (
+        "| rte | accuracy | 55.0 | 50.0 [40.0-55.0] | 52.7 | +2.3 [+0.3, +4.3] | lower >= +1.0; >= 60.0 |" in markdown
     )
     assert "mnli-mm: accuracy 70.0" in markdown and "GLUE score: **66.7**" in markdown
     assert (tmp_path / "report" / contract.GLUE_REPORT_CHART_FILE).stat().st_size > 1000
     glue_json = json.loads((tmp_path / "report" / contract.GLUE_REPORT_JSON_FILE).read_text())
     assert glue_json["glue_score"] == report["glue_score"]
+
+
+def test_a_run_at_the_constant_level_is_headlined_as_no_result(tmp_path):
+    """`make run` printed "GLUE score: 62.9" for models that answered the same for every example."""
+    inputs = ReportInputs(config={"glue": {"tasks": ["mrpc"], "constant_margin": 0.01, "confidence": 0.95}})
+    constant = {"f1": 0.812, "accuracy": 0.684}
+    inputs.tasks["mrpc"] = fine_tuned(tmp_path, "mrpc", constant, [constant], constant, blessed=False)
+    report = glue_report.build(inputs)
+    assert glue_report.headline(report) == (
+        "GLUE: +0.0 points over the constant predictors (74.8 against 74.8): at the level of models that answer the "
+        "same for every example, i.e. nothing learned; no model blessed: none shows evidence of beating a constant."
+    )
