@@ -30,15 +30,17 @@ def draw_curves(history: dict[str, list[float]], path: Path) -> Path | None:
     if not panels:
         return None
     figure, axes = pyplot.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.0), squeeze=False)
+    # The optimizer step at the end of each logging period (histories written before it was logged: the period).
+    steps = history.get("step") or list(range(1, len(history[panels[0][1]]) + 1))
     for axis, (title, train_key, val_key) in zip(axes[0], panels, strict=True):
         values = history[train_key]
-        axis.plot(range(1, len(values) + 1), values, marker=".", label="train")
+        axis.plot(steps[: len(values)], values, marker=".", label="train")
         if val_key and history.get(val_key):
             val = history[val_key]
-            axis.plot(range(1, len(val) + 1), val, marker=".", label="eval")
+            axis.plot(steps[: len(val)], val, marker=".", label="eval")
             axis.legend(fontsize=8)
         axis.set_title(title, fontsize=10)
-        axis.set_xlabel("logging period", fontsize=8)
+        axis.set_xlabel("optimizer step" if history.get("step") else "logging period", fontsize=8)
         axis.tick_params(labelsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=100)

@@ -90,9 +90,11 @@ def render_markdown(content: ReportContent) -> str:
     lines += [f"- final {k}: {v:.4g}" for k, v in content.pretraining.items()] or ["- no training history found"]
     if content.curves:
         lines += ["", f"![pre-training curves]({content.curves})"]
-    lines += ["", "## GLUE", "", "| task | dev metrics | train steps | gate | pushed to |", "|---|---|---|---|---|"]
+    header = "| task | dev metrics | constant baseline | train steps | gate | pushed to |"
+    lines += ["", "## GLUE", "", header, "|---|---|---|---|---|---|"]
     lines += [
-        f"| {t.task} | {_metrics_text(t.metrics)} | {t.train_steps or 'n/a'} | {_verdict(t)} | {t.pushed_to or '-'} |"
+        f"| {t.task} | {_metrics_text(t.metrics)} | {_metrics_text(t.constant)} | {t.train_steps or 'n/a'} | "
+        f"{_verdict(t)} | {t.pushed_to or '-'} |"
         for t in content.tasks
     ]
     if content.lineage:
@@ -154,12 +156,19 @@ def render_html(content: ReportContent) -> str:
         parts.append(f"<p><img src='{e(content.curves)}' alt='pre-training curves'></p>")
     parts.append("<h2>GLUE</h2>")
     rows = [
-        [t.task, _metrics_text(t.metrics), str(t.train_steps or "n/a"), _verdict(t), t.pushed_to or "-"]
+        [
+            t.task,
+            _metrics_text(t.metrics),
+            _metrics_text(t.constant),
+            str(t.train_steps or "n/a"),
+            _verdict(t),
+            t.pushed_to or "-",
+        ]
         for t in content.tasks
     ]
     parts.append(
         _table(
-            ["task", "dev metrics", "train steps", "gate", "pushed to"],
+            ["task", "dev metrics", "constant baseline", "train steps", "gate", "pushed to"],
             rows,
             styled=("gate", [_verdict(t).replace(" ", "-") for t in content.tasks]),
         )

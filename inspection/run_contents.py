@@ -203,10 +203,11 @@ def fine_tuning_metrics(artifacts: TaskArtifacts | None) -> dict[str, Any] | Non
 
 @dataclasses.dataclass
 class TaskResult:
-    """One GLUE task: dev metrics, the Evaluator's decision, and where the Pusher put the model."""
+    """One GLUE task: dev metrics, the best constant predictor's, the Evaluator's decision, where the Pusher put it."""
 
     task: str
     metrics: dict[str, float] = dataclasses.field(default_factory=dict)
+    constant: dict[str, float] = dataclasses.field(default_factory=dict)
     train_steps: int | None = None
     blessed: bool | None = None
     pushed_to: str | None = None
@@ -220,6 +221,7 @@ def task_results(inputs: ReportInputs) -> list[TaskResult]:
         metrics = fine_tuning_metrics(artifacts)
         if metrics:
             result.metrics = {k: float(v) for k, v in metrics.get("dev", {}).items() if k != "loss"}
+            result.constant = {k: float(v) for k, v in metrics.get("constant_baseline", {}).get("eval", {}).items()}
             result.train_steps = metrics.get("train_steps")
         results.append(result)
     return results

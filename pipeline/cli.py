@@ -9,16 +9,20 @@ bert-tfx runs | show RUN | artifacts [--type T] [--run RUN] | lineage ARTIFACT [
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
+import os
+import shutil
 import sys
 import time
+import traceback
 from pathlib import Path
 
 from configs import pipeline_contract as contract
 from configs import presets
 from configs.run_config import RunConfig
 from inspection import glue_report, records, run_contents, store
-from pipeline import console, defaults, metadata_cli
+from pipeline import console, defaults, metadata_cli, run_lock
 from pipeline.defaults import DEFAULT_DATA_DIR, DEFAULT_OUTPUT_DIR
 
 
@@ -42,7 +46,8 @@ def _parser() -> argparse.ArgumentParser:
             command.add_argument("--output-dir", type=Path, default=None, help="default: <repo>/outputs")
             metadata_cli.add_store_options(command)
     run.add_argument("--data-dir", type=Path, default=None, help="default: <repo>/data (corpus/ and glue/)")
-    run.add_argument("--verbose", action="store_true", help="show the libraries' logs and warnings")
+    run.add_argument("--verbose", action="store_true", help="show the libraries' logs, warnings and tracebacks")
+    run.add_argument("--wait", action="store_true", help="wait for a run of the same pipeline and folder to end")
     run.add_argument(
         "--beam-arg",
         dest="beam_args",
@@ -126,13 +131,64 @@ def _run(args, config: RunConfig) -> int:
     except FileNotFoundError as err:
         print(f"bert-tfx run: {err}", file=sys.stderr)
         return 2
+    pipeline_dir = local_runner.pipeline_dir(config, output_dir)
+    try:
+        with run_lock.held(pipeline_dir, wait=args.wait):
+            return _run_locked(args, config, output_dir, data_dir, pipeline_dir)
+    except run_lock.RunInProgress as err:
+        print(f"bert-tfx run: {err}", file=sys.stderr)
+        return 2
+
+
+def _remove_died_outputs(connection, pipeline_name: str, pipeline_root: str) -> None:
+    """Removes the artifact folders that runs which died left half-written (this run holds the lock: no other runs)."""
+    try:
+        reader = records.MetadataReader(store.open_store(connection))
+        leftovers = records.unfinished_outputs(reader, pipeline_name)
+    except (ConnectionError, FileNotFoundError, LookupError):
+        return  # a new store: nothing has run yet
+    removed = [a.uri for a in leftovers if a.uri.startswith(pipeline_root + "/") and os.path.isdir(a.uri)]
+    for uri in removed:
+        shutil.rmtree(uri)
+    if removed:
+        print(f"Removed {len(removed)} artifact folders that runs which died had left half-written")
+
+
+def _failure_log(pipeline_dir: Path, err: BaseException) -> Path:
+    """Writes the traceback of a failed run to `<pipeline dir>/logs/`; returns the file."""
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = pipeline_dir / "logs" / f"failed-{stamp}.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(traceback.format_exception(err)))
+    return path
+
+
+def _run_locked(args, config: RunConfig, output_dir: Path, data_dir: Path, pipeline_dir: Path) -> int:
+    from pipeline import local_runner
+
     metadata = metadata_cli.connection_from_args(args, read_only=False)
     connection = local_runner.metadata_connection(config, output_dir, metadata)
     pipeline = local_runner.build(config, output_dir, data_dir, metadata)
+    _remove_died_outputs(
+        connection, config.pipeline_name, str(local_runner.local_paths(config, output_dir).pipeline_root)
+    )
     print(f"Running {config.pipeline_name} (preset {config.preset}), ML Metadata in {store.describe(connection)}")
     printer = console.attach(len(pipeline.components), args.verbose)
     start = time.monotonic()
-    local_runner.run_pipeline(pipeline)
+    try:
+        local_runner.run_pipeline(pipeline)
+    except Exception as err:
+        if args.verbose:
+            raise
+        failed = next((t.node_id for t in reversed(printer.timings) if not t.finished), "the pipeline")
+        message = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        print(
+            f"bert-tfx run: {failed} failed: {type(err).__name__}: {message}\n"
+            f"  the traceback: {_failure_log(pipeline_dir, err)} (--verbose prints it here); fix the cause and run "
+            "the same command again: what finished is cached",
+            file=sys.stderr,
+        )
+        return 1
     print(_summarise(config, output_dir, connection, time.monotonic() - start, printer.timings))
     return 0
 

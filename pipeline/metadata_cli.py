@@ -19,6 +19,7 @@ from ml_metadata.proto import metadata_store_pb2
 
 from configs import pipeline_contract as contract
 from inspection import lineage, records, report, run_contents, store
+from pipeline import run_lock
 
 
 def add_store_options(parser: argparse.ArgumentParser) -> None:
@@ -103,8 +104,14 @@ def run_metrics(reader: records.MetadataReader, run: records.RunRecord) -> dict[
     }
 
 
+def _live(runs: list[records.RunRecord], running_now: bool) -> list[records.RunRecord]:
+    """The runs with RUNNING turned into DIED where no process runs them (`pipeline.run_lock`)."""
+    states = run_lock.live_states([r.state for r in runs], running_now)
+    return [dataclasses.replace(run, state=state) for run, state in zip(runs, states, strict=True)]
+
+
 def cmd_runs(reader: records.MetadataReader, args) -> tuple[Any, str]:
-    runs = reader.runs(args.pipeline)
+    runs = _live(reader.runs(args.pipeline), args.running_now)
     data = [{k: v for k, v in dataclasses.asdict(r).items() if k != "executions"} for r in runs]
     rows = [
         [
@@ -124,6 +131,7 @@ def cmd_runs(reader: records.MetadataReader, args) -> tuple[Any, str]:
 
 def cmd_show(reader: records.MetadataReader, args) -> tuple[Any, str]:
     run = reader.run(args.run)
+    run = {r.id: r for r in _live(reader.runs(run.pipeline), args.running_now)}.get(run.id, run)
     config = records.run_config_of(run.executions)
     metrics = run_metrics(reader, run)
     data = dataclasses.asdict(run) | {"config": config, "metrics": metrics}
@@ -189,6 +197,10 @@ def cmd_report(reader: records.MetadataReader, args, default_dir: Path) -> tuple
 def main(args: argparse.Namespace, default_sqlite: Path) -> int:
     connection = connection_from_args(args)
     reader = records.MetadataReader(store.open_store(connection if connection is not None else default_sqlite))
+    # A run that ML Metadata says is RUNNING is running only while a process holds the pipeline's lock, in the
+    # pipeline's folder: the SQLite store's, or the one --output-dir and --preset name.
+    pipeline_dir = args.sqlite.parent if args.sqlite else default_sqlite.parent
+    args.running_now = run_lock.holder(pipeline_dir) is not None
     if args.command == "report":
         data, text = cmd_report(reader, args, default_sqlite.parent)
     else:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 import os
 from collections.abc import Mapping
@@ -32,6 +33,8 @@ from models.glue import classifier as glue_classifier
 from models.glue import metrics as glue_metrics
 from models.training.optimization import create_optimizer
 from models.training.step_budget import fit_for_steps
+
+_LOG = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +91,19 @@ class _Trial:
             "score": self.score,
             "train_history": self.history,
         }
+
+
+class _TrialProgress(keras.callbacks.Callback):
+    """Logs a trial's figures once per logging period (this package's logger: `bert-tfx run` prints it)."""
+
+    def __init__(self, name: str, total_steps: int):
+        super().__init__()
+        self.name, self.total_steps = name, total_steps
+
+    def on_epoch_end(self, epoch, logs=None):
+        step = int(self.model.optimizer.iterations.numpy())
+        figures = ", ".join(f"{k} {float(v):.4f}" for k, v in sorted((logs or {}).items()))
+        _LOG.info("fine-tuning %s: step %d/%d, %s", self.name, step, self.total_steps, figures)
 
 
 def fine_tune(task: GlueTask, config: GlueConfig, paths: FineTuningPaths) -> dict[str, Any]:
@@ -200,7 +216,10 @@ def _train_and_score(task, config, paths, tokenizer, learning_rate, seed, steps,
         loss=loss,
         metrics=train_metrics,
     )
-    history = fit_for_steps(classifier, train, total_steps=steps, log_every_steps=config.log_every_steps, verbose=2)
+    progress = _TrialProgress(f"{task.name} (learning rate {learning_rate:g}, seed {seed})", steps)
+    history = fit_for_steps(
+        classifier, train, total_steps=steps, log_every_steps=config.log_every_steps, callbacks=[progress], verbose=0
+    )
     dev, answers = {}, {}
     for split, split_labels in labels.items():
         dataset = glue_classifier.labelled_dataset(

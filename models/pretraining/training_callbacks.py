@@ -231,6 +231,7 @@ class TrainingProgress(keras.callbacks.Callback):
         seconds = max(self._last_batch_time - self._start_time, 1e-9)
         step_time = seconds / steps
         sequences_per_second = self.sequences_per_step / step_time
+        logs["step"] = step  # the x axis of the curves
         logs["step_time_ms"] = 1000.0 * step_time
         logs["sequences_per_second"] = sequences_per_second
         logs["tokens_per_second"] = sequences_per_second * self.tokens_per_sequence

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
 from configs import pipeline_contract as contract
 from inspection import lineage, records, report, run_contents, store
-from pipeline import cli
+from pipeline import cli, run_lock
 from tests.inspection.fake_runs import State, StoreBuilder
 
 CONFIG = {"preset": "tiny", "pipeline_name": "bert-test", "glue": {"tasks": ["sst2"]}}
@@ -216,7 +217,14 @@ def test_report_reads_the_run_outputs_task_by_task(recorded):
     path, made, root = recorded
     (root / "GlueFineTune_sst2/model_run/5").mkdir(parents=True)
     (root / "GlueFineTune_sst2/model_run/5/dev_metrics.json").write_text(
-        json.dumps({"task": "sst2", "train_steps": 30, "dev": {"accuracy": 0.75, "loss": 0.5}})
+        json.dumps(
+            {
+                "task": "sst2",
+                "train_steps": 30,
+                "dev": {"accuracy": 0.75, "loss": 0.5},
+                "constant_baseline": {"eval": {"accuracy": 0.509}},
+            }
+        )
     )
     (root / "Trainer/model_run/4").mkdir(parents=True)
     (root / "Trainer/model_run/4/history.json").write_text(
@@ -232,11 +240,13 @@ def test_report_reads_the_run_outputs_task_by_task(recorded):
 
     page = report.write_report(inputs, root / "report", run, lineage.to_dot(lineage.run_lineage(reader, run)))
     text = page.read_text()
-    assert '<td>sst2</td><td>accuracy 0.750</td><td>30</td><td class="blessed">blessed</td>' in text
+    assert (
+        '<td>sst2</td><td>accuracy 0.750</td><td>accuracy 0.509</td><td>30</td><td class="blessed">blessed</td>' in text
+    )
     assert "masked_lm_accuracy</td><td>0.08</td>" in text
     assert (page.parent / contract.REPORT_CURVES_FILE).stat().st_size > 1000
     markdown = (page.parent / contract.REPORT_MARKDOWN_FILE).read_text()
-    assert "| sst2 | accuracy 0.750 | 30 | blessed | /serving/sst2/17 |" in markdown
+    assert "| sst2 | accuracy 0.750 | accuracy 0.509 | 30 | blessed | /serving/sst2/17 |" in markdown
     assert "| Trainer | complete |" in markdown
 
 
@@ -262,7 +272,11 @@ def run_cli(capsys, *args):
 def test_cli_commands_read_a_store(recorded, capsys, tmp_path):
     path, made, _ = recorded
     code, out, _ = run_cli(capsys, "runs", "--sqlite", path, "--json")
-    assert code == 0 and [r["state"] for r in json.loads(out)] == ["COMPLETE", "FAILED", "RUNNING"]
+    # Run C never finished and no process holds the pipeline's lock: it died.
+    assert code == 0 and [r["state"] for r in json.loads(out)] == ["COMPLETE", "FAILED", "DIED"]
+    with run_lock.held(Path(path).parent):  # now a process runs the pipeline: its newest unfinished run is C
+        code, out, _ = run_cli(capsys, "runs", "--sqlite", path, "--json")
+        assert [r["state"] for r in json.loads(out)] == ["COMPLETE", "FAILED", "RUNNING"]
     code, out, _ = run_cli(capsys, "runs", "--sqlite", path)
     assert out.splitlines()[0].split() == [
         "run",
