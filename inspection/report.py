@@ -195,6 +195,7 @@ def write_report(
     out.mkdir(parents=True, exist_ok=True)
     notes = []
     history = run_contents.pretraining_history(inputs)
+    summary = run_contents.data_summary(inputs)
     curves = draw_curves(history, out / contract.REPORT_CURVES_FILE) if history else None
     drawn_lineage = None
     if lineage_dot:
@@ -208,7 +209,7 @@ def write_report(
         title=f"{(inputs.config or {}).get('pipeline_name', 'bert-tfx')} run report",
         run=run,
         config=inputs.config,
-        data=run_contents.data_lines(run_contents.data_summary(inputs)),
+        data=[*run_contents.data_warnings(summary), *run_contents.data_lines(summary)],
         vocab=run_contents.vocabulary(inputs),
         pretraining=run_contents.pretraining_summary(history),
         tasks=run_contents.task_results(inputs),

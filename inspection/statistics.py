@@ -45,12 +45,22 @@ def split_counts(statistics_uri: str | None, values_of: str | None = None) -> di
     return counts
 
 
-def real_tokens(statistics_uri: str | None) -> dict[str, int]:
-    """Real (non-padding) tokens per split of the pre-training instances: the sum of `input_mask`."""
+def feature_sums(statistics_uri: str | None, name: str) -> dict[str, int]:
+    """The sum of an integer feature's values per split (its mean times its number of values)."""
     totals: dict[str, int] = {}
     for split, dataset in datasets(statistics_uri):
-        feature = _feature(dataset, features.INPUT_MASK)
+        feature = _feature(dataset, name)
         if feature is not None:
             stats = feature.num_stats
             totals[split] = totals.get(split, 0) + round(stats.mean * stats.common_stats.tot_num_values)
     return totals
+
+
+def real_tokens(statistics_uri: str | None) -> dict[str, int]:
+    """Real (non-padding) tokens per split of the pre-training instances: the sum of `input_mask`."""
+    return feature_sums(statistics_uri, features.INPUT_MASK)
+
+
+def unknown_tokens(statistics_uri: str | None) -> dict[str, int]:
+    """[UNK] tokens per split of the pre-training instances (`features.UNKNOWN_TOKENS`; none for runs before it)."""
+    return feature_sums(statistics_uri, features.UNKNOWN_TOKENS)

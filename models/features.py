@@ -26,6 +26,10 @@ NEXT_SENTENCE_LABELS = "next_sentence_labels"
 SEQUENCE_FEATURES = (INPUT_WORD_IDS, INPUT_TYPE_IDS, INPUT_MASK)
 PREDICTION_FEATURES = (MASKED_LM_POSITIONS, MASKED_LM_IDS, MASKED_LM_WEIGHTS)
 PRETRAINING_FEATURES = SEQUENCE_FEATURES + PREDICTION_FEATURES + (NEXT_SENTENCE_LABELS,)
+# Written beside them for the statistics of the instances (the model reads none): the [UNK] tokens of each instance,
+# whose share of the real tokens says how much of the corpus the vocabulary could not spell.
+UNKNOWN_TOKENS = "unknown_tokens"
+INSTANCE_FEATURES = PRETRAINING_FEATURES + (UNKNOWN_TOKENS,)
 
 # next_sentence_labels values, as in the original BERT data: 0 = B follows A, 1 = B is random.
 IS_NEXT = 0

@@ -81,7 +81,9 @@ def _summarise(config: RunConfig, output_dir: Path, connection, seconds: float, 
         f"  TensorBoard:    tensorboard --logdir {tensorboard}",
     ]
     inputs = run_contents.inputs_from_store(reader, run)
-    lines += [f"  {line}" for line in run_contents.data_lines(run_contents.data_summary(inputs))]
+    summary = run_contents.data_summary(inputs)
+    lines += [f"  {line}" for line in run_contents.data_lines(summary)]
+    lines += [f"  {line}" for line in run_contents.data_warnings(summary)]
     glue = _read_glue_report(report_dir.uri) if report_dir else None
     if glue:
         lines += ["", glue_report.render_markdown(glue).rstrip(), ""]

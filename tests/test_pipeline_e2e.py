@@ -125,7 +125,7 @@ def test_transform_emits_the_feature_contract_with_15_percent_masking(runs):
     output = tft.TFTransformOutput(str(graph_uri))
     spec = output.transformed_feature_spec()
     config = presets.preset("smoke").data
-    assert set(spec) == set(features.PRETRAINING_FEATURES)
+    assert set(spec) == set(features.INSTANCE_FEATURES)
     for name in features.SEQUENCE_FEATURES:
         assert spec[name].shape == [config.max_seq_length]
     for name in features.PREDICTION_FEATURES:

@@ -199,6 +199,8 @@ def _trimmed_instances(
     labels = tf.where(tf.boolean_mask(is_random, keep), features.IS_RANDOM_NEXT, features.IS_NEXT)
     outputs = _assemble(tokens, a_from, a_kept, b_from, b_kept, config.max_seq_length)
     outputs[features.NEXT_SENTENCE_LABELS] = tf.cast(labels, tf.int64)
+    unknown = tf.equal(outputs[features.INPUT_WORD_IDS], features.UNK_ID)
+    outputs[features.UNKNOWN_TOKENS] = tf.reduce_sum(tf.cast(unknown, tf.int64), axis=1)
     return outputs, tf.boolean_mask(key, keep)
 
 

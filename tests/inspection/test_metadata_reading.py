@@ -321,3 +321,20 @@ def test_store_options_name_mysql_or_a_config_file(tmp_path, monkeypatch):
     good = tmp_path / "good.pbtxt"
     good.write_text('mysql { host: "h" port: 3307 database: "d" user: "u" }')
     assert store.describe(store.config_from_file(good)) == "mysql://u@h:3307/d"
+
+
+def test_a_corpus_the_vocabulary_cannot_spell_is_warned_about_naming_the_setting():
+    """A Chinese corpus under the smoke preset gave 49% [UNK] tokens and nothing said so."""
+    summary = {
+        "instances": {"train": 1000},
+        "real_tokens": {"train": 20_000, "eval": 2_000},
+        "unknown_tokens": {"train": 9_800, "eval": 980},
+        "max_alphabet": 200,
+    }
+    [warning] = run_contents.data_warnings(summary)
+    assert (
+        warning.startswith("warning: 49.0% of the instances' tokens are [UNK]") and "data.max_alphabet=200" in warning
+    )
+    assert "train: 1,000 instances, 20,000 real tokens, 49.0% of them [UNK]" in run_contents.data_lines(summary)
+    english = {**summary, "unknown_tokens": {"train": 40, "eval": 3}}
+    assert run_contents.data_warnings(english) == []

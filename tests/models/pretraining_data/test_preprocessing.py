@@ -85,7 +85,7 @@ def instances():
 
 def test_contract_features_and_shapes(instances):
     config, out = instances
-    assert set(out) == set(features.PRETRAINING_FEATURES)
+    assert set(out) == set(features.INSTANCE_FEATURES)
     n = len(out[features.NEXT_SENTENCE_LABELS])
     assert n > 100
     for name in features.SEQUENCE_FEATURES:
@@ -149,6 +149,10 @@ def test_unknown_tokens_are_never_targets():
     out = run(groups, config_for(dupe_factor=4))
     targets = out[features.MASKED_LM_IDS][out[features.MASKED_LM_WEIGHTS] > 0]
     assert len(targets) > 50 and features.UNK_ID not in targets
+    # Each instance counts its [UNK] tokens, for the share the run summary and the report give.
+    unknown = (out[features.INPUT_WORD_IDS] == features.UNK_ID) & (out[features.INPUT_MASK] == 1)
+    np.testing.assert_array_equal(out[features.UNKNOWN_TOKENS], unknown.sum(axis=1))
+    assert out[features.UNKNOWN_TOKENS].sum() > 100
 
 
 def test_next_sentence_pairs_are_true_continuations_or_other_documents_of_the_group():
@@ -300,7 +304,7 @@ def test_dynamic_masking_writes_unmasked_instances_and_masks_anew_each_read(cont
     groups = synthetic_groups(num_groups=2, docs_per_group=6, seed=8)
     config = config_for(dynamic_masking=True)
     out = run(groups, config)
-    assert set(out) == {*features.SEQUENCE_FEATURES, features.NEXT_SENTENCE_LABELS}
+    assert set(out) == {*features.SEQUENCE_FEATURES, features.NEXT_SENTENCE_LABELS, features.UNKNOWN_TOKENS}
     assert not (out[features.INPUT_WORD_IDS] == features.MASK_ID).any()
 
     batch = {name: value[:16] for name, value in out.items()}
