@@ -175,7 +175,8 @@ def _metric_row(entry: dict[str, Any], index: int, metric: str) -> str:
     )
 
 
-def render_markdown(report: dict[str, Any]) -> str:
+def render_markdown(report: dict[str, Any], report_dir: str | None = None) -> str:
+    """The report as Markdown; files beside it (the submission) are named relative to it, or under `report_dir`."""
     confidence = next(iter(next(iter(report["tasks"]), {}).get("gates", {}).values()), {}).get("confidence", 0.95)
     lines = [
         "## GLUE",
@@ -209,7 +210,8 @@ def render_markdown(report: dict[str, Any]) -> str:
     if submission:
         if submission["files"]:
             lines.append(
-                f"Test-set predictions of the pushed models: {submission['path']} ({', '.join(submission['files'])})."
+                f"Test-set predictions of the pushed models: {os.path.join(report_dir or '', submission['file'])} "
+                f"({', '.join(submission['files'])})."
             )
         if submission["left_out"]:
             lines.append(f"Not in the submission: {'; '.join(submission['left_out'])}.")
@@ -234,7 +236,7 @@ def write_submission(report: dict[str, Any], path: Path) -> dict[str, Any]:
                     files.append(glue_file.submission_name)
                 else:
                     left_out.append(f"{glue_file.submission_name} (no {glue_file.path} in the GLUE data)")
-    return {"path": str(path), "files": files, "left_out": left_out}
+    return {"file": path.name, "files": files, "left_out": left_out}
 
 
 def write_glue_report(inputs: ReportInputs, out_dir: str | Path) -> dict[str, Any]:

@@ -86,7 +86,7 @@ def _summarise(config: RunConfig, output_dir: Path, connection, seconds: float, 
     lines += [f"  {line}" for line in run_contents.data_warnings(summary)]
     glue = _read_glue_report(report_dir.uri) if report_dir else None
     if glue:
-        lines += ["", glue_report.render_markdown(glue).rstrip(), ""]
+        lines += ["", glue_report.render_markdown(glue, report_dir.uri).rstrip(), ""]
         lines += _task_verdicts(glue, Path(paths.serving_dir))
     return "\n".join(lines)
 

@@ -17,6 +17,7 @@ import pytest
 import tensorflow_transform as tft
 import yaml
 
+from configs import presets
 from configs.pipeline_contract import GLUE_METRICS_FILE
 from models import features
 from tests.conftest import DATA_DIR, REPO_ROOT, kubeflow_module, wait_for_image_build
@@ -116,7 +117,7 @@ def test_glue_metrics_blessings_and_pushes_agree(kfp_run):
     for task in TASKS:
         run_dir = outputs(kfp_run, f"GlueFineTune_{task}", "model_run")["uri"]
         metrics = json.loads(open(os.path.join(run_dir, GLUE_METRICS_FILE)).read())
-        assert metrics["task"] == task and metrics["train_steps"] == 150
+        assert metrics["task"] == task and metrics["train_steps"] == presets.preset("smoke").glue.train_steps
         assert 0.0 <= metrics["dev"]["accuracy"] <= 1.0
         blessing = outputs(kfp_run, f"Evaluator_{task}", "blessing")
         blessed = blessing["metadata"]["blessed"] == 1

@@ -90,8 +90,11 @@ def test_every_component_completes_and_cli_reports_outputs(runs):
     assert states(executions) == {node: "COMPLETE" for node in UPSTREAM_OF_TRAINER | TRAINER_AND_DOWNSTREAM}
     assert "ML Metadata:" in stdout and str(runs["store_path"]) in stdout
     for task in ("sst2", "mrpc"):
-        assert re.search(rf"^  {task}\s+.*\(bound 0\.\d+\).*: (blessed|rejected)", stdout, re.M), stdout
+        assert re.search(rf"^  {task}\s+\w+ 0\.\d+ \(constant 0\.\d+\).*: (blessed|rejected)", stdout, re.M), stdout
+    assert re.search(r"^GLUE: [+-]\d+\.\d points over the constant predictors", stdout, re.M), stdout
     assert "GLUE score: **" in stdout
+    for submission in re.findall(r"^Test-set predictions of the pushed models: (\S+) \(", stdout, re.M):
+        assert zipfile.is_zipfile(submission), submission  # the artifact's file, not the report's scratch folder
     assert re.search(
         r"corpus: 1\d\d documents read, \d+ too short, \d+ duplicates, 0 lines with bad bytes; 1\d\d kept", stdout
     )

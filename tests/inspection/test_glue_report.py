@@ -116,6 +116,12 @@ def test_report_scores_gates_and_submits_only_pushed_models(tmp_path):
         "| rte | accuracy | 55.0 | 50.0 [40.0-55.0] | 52.7 | +2.3 [+0.3, +4.3] | lower >= +1.0; >= 60.0 |" in markdown
     )
     assert "mnli-mm: accuracy 70.0" in markdown and "GLUE score: **66.7**" in markdown
+    # The report is written in a scratch folder and copied to the artifact: it names the zip relative to itself, and
+    # the run summary names it under the artifact's folder.
+    assert "Test-set predictions of the pushed models: glue_submission.zip (MRPC.tsv, MNLI-m.tsv)." in markdown
+    assert "predictions of the pushed models: /store/ReportGen/report/9/glue_submission.zip (" in (
+        glue_report.render_markdown(report, "/store/ReportGen/report/9")
+    )
     assert (tmp_path / "report" / contract.GLUE_REPORT_CHART_FILE).stat().st_size > 1000
     glue_json = json.loads((tmp_path / "report" / contract.GLUE_REPORT_JSON_FILE).read_text())
     assert glue_json["glue_score"] == report["glue_score"]
