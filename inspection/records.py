@@ -257,22 +257,15 @@ class MetadataReader:
         return by_key
 
 
-def unfinished_outputs(reader: MetadataReader, pipeline: str) -> list[ArtifactRecord]:
-    """The output artifacts, never published, of the pipeline's executions that did not finish (RUNNING or NEW in
-    the store): what a run that died left behind. Only call it while no run of the pipeline is running."""
-    executions = [
+def unfinished_executions(reader: MetadataReader, pipeline: str) -> list[ExecutionRecord]:
+    """The pipeline's executions that did not finish (RUNNING or NEW in the store), oldest first: those of runs that
+    died, when no run of the pipeline is running."""
+    return [
         execution
         for run in reader.runs(pipeline)
         for execution in run.executions
         if execution.state in ("RUNNING", "NEW")
     ]
-    if not executions:
-        return []
-    output_events = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.PENDING_OUTPUT)
-    events = reader.store.get_events_by_execution_ids([e.id for e in executions])
-    ids = sorted({e.artifact_id for e in events if e.type in output_events})
-    artifacts = reader.store.get_artifacts_by_id(ids) if ids else []
-    return [reader.artifact_record(a) for a in artifacts if a.state != metadata_store_pb2.Artifact.LIVE]
 
 
 def run_state(executions) -> str:

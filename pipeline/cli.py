@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
 import shutil
 import sys
 import time
@@ -142,18 +141,38 @@ def _run(args, config: RunConfig) -> int:
         return 2
 
 
-def _remove_died_outputs(connection, pipeline_name: str, pipeline_root: str) -> None:
-    """Removes the artifact folders that runs which died left half-written (this run holds the lock: no other runs)."""
+def died_output_dirs(pipeline_root: Path, executions: list[records.ExecutionRecord]) -> list[Path]:
+    """The folders the executions were writing: `<pipeline root>/<node id>/<output key>/<execution id>/`.
+
+    TFX's local launcher makes these folders before the executor runs and records the output artifacts only
+    when the execution publishes them, so an execution that died has folders but no artifacts in the store:
+    they are found by the execution's id. A node's own folders beside its outputs (TFX's `.system`, the
+    Trainer's resumable `checkpoints`) are not outputs and are kept.
+    """
+    kept = {contract.TRAINER_CHECKPOINTS_DIR}
+    dirs = []
+    for execution in executions:
+        node_dir = pipeline_root / execution.node_id
+        if not node_dir.is_dir():
+            continue
+        for key_dir in sorted(node_dir.iterdir()):
+            folder = key_dir / str(execution.id)
+            if not key_dir.name.startswith(".") and key_dir.name not in kept and folder.is_dir():
+                dirs.append(folder)
+    return dirs
+
+
+def remove_died_outputs(connection, pipeline_name: str, pipeline_root: Path) -> None:
+    """Removes the output folders that runs which died left half-written (this run holds the lock: no other runs)."""
     try:
-        reader = records.MetadataReader(store.open_store(connection))
-        leftovers = records.unfinished_outputs(reader, pipeline_name)
+        died = records.unfinished_executions(records.MetadataReader(store.open_store(connection)), pipeline_name)
     except (ConnectionError, FileNotFoundError, LookupError):
         return  # a new store: nothing has run yet
-    removed = [a.uri for a in leftovers if a.uri.startswith(pipeline_root + "/") and os.path.isdir(a.uri)]
-    for uri in removed:
-        shutil.rmtree(uri)
+    removed = died_output_dirs(pipeline_root, died)
+    for folder in removed:
+        shutil.rmtree(folder)
     if removed:
-        print(f"Removed {len(removed)} artifact folders that runs which died had left half-written")
+        print(f"Removed {len(removed)} output folders that runs which died had left half-written")
 
 
 def _failure_log(pipeline_dir: Path, err: BaseException) -> Path:
@@ -171,8 +190,8 @@ def _run_locked(args, config: RunConfig, output_dir: Path, data_dir: Path, pipel
     metadata = metadata_cli.connection_from_args(args, read_only=False)
     connection = local_runner.metadata_connection(config, output_dir, metadata)
     pipeline = local_runner.build(config, output_dir, data_dir, metadata)
-    _remove_died_outputs(
-        connection, config.pipeline_name, str(local_runner.local_paths(config, output_dir).pipeline_root)
+    remove_died_outputs(
+        connection, config.pipeline_name, Path(local_runner.local_paths(config, output_dir).pipeline_root)
     )
     print(f"Running {config.pipeline_name} (preset {config.preset}), ML Metadata in {store.describe(connection)}")
     printer = console.attach(len(pipeline.components), args.verbose)

@@ -131,8 +131,11 @@ def encoder_weights(model_dir: Path) -> dict[str, np.ndarray]:
 
 
 def test_the_resumed_run_exports_the_encoder_of_the_uninterrupted_one(killed_and_resumed, smoke_runs):
-    # The killed execution's half-written model folder was removed when the pipeline ran again.
+    # The killed execution's half-written output folders were removed when the pipeline ran again.
+    assert "output folders that runs which died had left half-written" in killed_and_resumed["stdout"]
     [resumed_model] = list((killed_and_resumed["root"] / "Trainer" / "model").iterdir())
+    [resumed_run] = list((killed_and_resumed["root"] / "Trainer" / "model_run").iterdir())
+    assert resumed_model.name == resumed_run.name, "both outputs of one execution"
     assert (resumed_model / ENCODER_CHECKPOINT_DIR / WEIGHTS_FILE).exists()
     uninterrupted = encoder_weights(trainer_model_of_run(smoke_runs["store_path"], run_index=3))
     resumed = encoder_weights(resumed_model)

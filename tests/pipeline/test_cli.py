@@ -1,6 +1,7 @@
 import json
 
 from pipeline import cli
+from tests.inspection.fake_runs import State, StoreBuilder
 
 
 def test_config_command_prints_the_resolved_config(capsys):
@@ -41,3 +42,35 @@ def test_missing_data_fails_before_the_pipeline_starts(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "GLUE folder" in err and "for task sst2 does not exist" in err
     assert not output.exists()
+
+
+def test_a_new_run_removes_the_output_folders_of_executions_that_died_and_nothing_else(tmp_path, capsys):
+    # As TFX's local launcher leaves them: folders made before the executor ran, no artifacts in the store.
+    builder = StoreBuilder(tmp_path / "metadata.sqlite")
+    model = builder.artifact("Model", str(tmp_path / "root" / "Trainer" / "model" / "1"))
+    finished = builder.execution("bert-test", "run-a", "Trainer", outputs={"model": [model]})
+    died = builder.execution("bert-test", "run-b", "Trainer", State.RUNNING)
+    other_pipeline = builder.execution("other", "run-c", "Trainer", State.RUNNING)
+    trainer = tmp_path / "root" / "Trainer"
+    folders = {
+        name: trainer / name
+        for name in (
+            f"model/{finished}",
+            f"model/{died}",
+            f"model_run/{died}",
+            f"model/{other_pipeline}",
+            f"checkpoints/{died}",
+            f".system/executor_execution/{died}",
+        )
+    }
+    for folder in folders.values():
+        folder.mkdir(parents=True)
+
+    cli.remove_died_outputs(builder.path, "bert-test", tmp_path / "root")
+    gone = {name for name, folder in folders.items() if not folder.exists()}
+    assert gone == {f"model/{died}", f"model_run/{died}"}
+    assert "Removed 2 output folders that runs which died had left half-written" in capsys.readouterr().out
+
+    # A new store (nothing ran) removes nothing.
+    cli.remove_died_outputs(tmp_path / "none.sqlite", "bert-test", tmp_path / "root")
+    assert all(folders[name].exists() for name in folders.keys() - gone)
