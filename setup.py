@@ -25,6 +25,8 @@ ML_STACK = [
     "kfp==2.16.0",
     # Draws the run report's training curves and GLUE chart as PNG files.
     "matplotlib==3.11.2",
+    # Writes the encoder's weights in Hugging Face's format (model.safetensors, what transformers loads first).
+    "safetensors==0.8.0",
 ]
 
 setup(
@@ -54,6 +56,9 @@ setup(
     extras_require={
         # playwright drives Debian's Chromium (no browser download) in the run report's browser test.
         "dev": ["pytest==9.2.0", "ruff==0.17.5", "playwright==1.65.2"],
+        # The libraries that load the exported model, for the tests that prove it loads there (`make test`
+        # installs it; the CPU build of PyTorch, see scripts/setup_env.sh). Never needed to run the pipeline.
+        "interop": ["torch==2.13.0", "transformers==5.25.0"],
     },
     entry_points={"console_scripts": ["bert-tfx=pipeline.cli:main"]},
 )

@@ -54,6 +54,8 @@ CORPUS_COUNTS_FILE = "corpus_counts.json"  # TextExampleGen's Examples: what it 
 CORPUS_COUNT_PREFIX = "corpus_"  # ... the same counts as the artifact's custom properties (`corpus_documents_kept`)
 ENCODER_CHECKPOINT_DIR = "checkpoint"  # Trainer's Model: the encoder checkpoint fine-tuning loads
 TRAINER_CHECKPOINTS_DIR = "checkpoints"  # `<pipeline root>/Trainer/checkpoints/<fingerprint>/`: resumable state
+# EncoderExport's ExportedEncoder (and `bert-tfx export --output`): a folder per format of the pre-trained model.
+EXPORT_FORMAT_DIRS = {"hf": "huggingface", "keras-hub": "keras_hub", "saved-model": "saved_model"}
 HISTORY_FILE = "history.json"  # Trainer's ModelRun: every metric of every logging period ({"loss": [...]})
 TRAINING_FILE = "training.json"  # Trainer's ModelRun: steps run, where training resumed from, the checkpoints
 TENSORBOARD_DIR = "tensorboard"  # Trainer's ModelRun: TensorBoard logs

@@ -120,6 +120,20 @@ install_system_tools() {
   fi
 }
 
+# The `interop` extra (transformers and the CPU build of PyTorch), which the tests that load the exported model in
+# those libraries need: with `--with-test-tools` only, so `make run` never installs PyTorch. The CPU wheel is taken
+# from /opt/wheels where this machine has it, else from PyTorch's CPU index (PyPI's build carries CUDA, several GB).
+install_interop_extra() {
+  local stamp_file="${VENV}/.bert-tfx-interop-installed" want
+  want=$(install_stamp)
+  [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$want" ] && return 0
+  say "installing the interop test extra (transformers, PyTorch for the CPU) into ${VENV}"
+  local wheels=()
+  [ -d /opt/wheels ] && wheels=(--find-links /opt/wheels)
+  pip_install -c constraints.txt "${wheels[@]}" --extra-index-url https://download.pytorch.org/whl/cpu -e ".[dev,interop]"
+  echo "$want" >"$stamp_file"
+}
+
 main() {
   check_python
   check_system
@@ -127,7 +141,8 @@ main() {
   local stamp_file="${VENV}/.bert-tfx-installed" want
   want=$(install_stamp)
   if [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$want" ]; then
-    say "${VENV} is up to date (pinned install ${want}); nothing to do."
+    say "${VENV} is up to date (pinned install ${want})."
+    [ "${1:-}" = "--with-test-tools" ] && install_interop_extra
     return 0
   fi
   [ -x "${VENV}/bin/python" ] || { say "creating ${VENV}"; "$PYTHON" -m venv "$VENV"; }
@@ -137,6 +152,8 @@ main() {
   pip_install -c constraints.txt -e ".[dev]"
   echo "$want" >"$stamp_file"
   say "installed in $((SECONDS - start)) s."
+  [ "${1:-}" = "--with-test-tools" ] && install_interop_extra
+  return 0
 }
 
 main "$@"

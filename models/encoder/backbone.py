@@ -2,17 +2,22 @@
 
 The checkpoint is a folder with the backbone's Keras config (`encoder_config.json`), its weights
 (`encoder.weights.h5`) and the WordPiece vocabulary it was trained with (`vocab.txt`), plus
-`tokenizer.json` saying how text was normalised. Everything needed to rebuild the encoder and
-tokenize exactly as pre-training did, and nothing TFX-specific.
+`tokenizer.json` saying how text was normalised and, when pre-training wrote it, the masked-LM and
+next-sentence heads (`pretraining_heads.npz`, arrays named by `HEAD_WEIGHTS`). Everything needed to
+rebuild the encoder, tokenize exactly as pre-training did and export the model to other libraries
+(`models.encoder.hf_format`, `models.encoder.keras_hub_format`), and nothing TFX-specific.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
+from collections.abc import Mapping
 
 import keras
 import keras_hub
+import numpy as np
 import tensorflow as tf
 
 from configs.pipeline_contract import ENCODER_CHECKPOINT_DIR
@@ -22,6 +27,21 @@ from models import features
 CONFIG_FILE = "encoder_config.json"
 WEIGHTS_FILE = "encoder.weights.h5"
 TOKENIZER_FILE = "tokenizer.json"
+HEADS_FILE = "pretraining_heads.npz"
+
+# BertBackbone's layer-norm epsilon (and the original BERT's); the pre-training heads use it too.
+LAYER_NORM_EPSILON = 1e-12
+# The pre-training heads' weights, as `pretraining_heads.npz` names them: the masked-LM head's transform
+# (dense + GELU + layer norm) and output bias (its decoder is the token embedding), the next-sentence classifier.
+HEAD_WEIGHTS = (
+    "masked_lm/dense/kernel",
+    "masked_lm/dense/bias",
+    "masked_lm/layer_norm/gamma",
+    "masked_lm/layer_norm/beta",
+    "masked_lm/output_bias",
+    "next_sentence/kernel",
+    "next_sentence/bias",
+)
 
 
 def checkpoint_dir(model_artifact_uri: str) -> str:
@@ -58,8 +78,14 @@ def read_vocab_size(vocab_path: str) -> int:
         return sum(1 for _ in f)
 
 
-def save_checkpoint(backbone: keras_hub.models.BertBackbone, vocab_path: str, lower_case: bool, directory: str) -> None:
-    """Writes the encoder checkpoint folder (see the module docstring)."""
+def save_checkpoint(
+    backbone: keras_hub.models.BertBackbone,
+    vocab_path: str,
+    lower_case: bool,
+    directory: str,
+    heads: Mapping[str, np.ndarray] | None = None,
+) -> None:
+    """Writes the encoder checkpoint folder (see the module docstring); `heads` by `HEAD_WEIGHTS` names."""
     tf.io.gfile.makedirs(directory)
     with tf.io.gfile.GFile(os.path.join(directory, CONFIG_FILE), "w") as f:
         json.dump(keras.saving.serialize_keras_object(backbone), f, indent=2)
@@ -67,6 +93,24 @@ def save_checkpoint(backbone: keras_hub.models.BertBackbone, vocab_path: str, lo
         json.dump({"lower_case": lower_case}, f)
     backbone.save_weights(os.path.join(directory, WEIGHTS_FILE))
     tf.io.gfile.copy(vocab_path, os.path.join(directory, features.VOCAB_FILE), overwrite=True)
+    if heads is not None:
+        buffer = io.BytesIO()
+        np.savez(buffer, **{name: np.asarray(heads[name], dtype=np.float32) for name in HEAD_WEIGHTS})
+        with tf.io.gfile.GFile(os.path.join(directory, HEADS_FILE), "wb") as f:
+            f.write(buffer.getvalue())
+
+
+def load_heads(directory: str) -> dict[str, np.ndarray] | None:
+    """The pre-training heads of an encoder checkpoint by `HEAD_WEIGHTS` names; None when it holds none."""
+    path = os.path.join(directory, HEADS_FILE)
+    if not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path, "rb") as f:
+        arrays = np.load(io.BytesIO(f.read()))
+        missing = [name for name in HEAD_WEIGHTS if name not in arrays]
+        if missing:
+            raise ValueError(f"{path} lacks the head weights {', '.join(missing)}")
+        return {name: arrays[name] for name in HEAD_WEIGHTS}
 
 
 def load_checkpoint(directory: str, dtype: str = "float32") -> tuple[keras_hub.models.BertBackbone, str, bool]:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import keras
 import keras_hub
+import numpy as np
 import tensorflow as tf
 
 from models import features
@@ -45,6 +46,11 @@ ROW_IN_STEP = "row_in_step"
 def bert_initializer(stddev: float = 0.02) -> keras.initializers.Initializer:
     """BERT's weight initializer: a truncated normal of standard deviation 0.02."""
     return keras.initializers.TruncatedNormal(stddev=stddev)
+
+
+def gelu_tanh(x):
+    """GELU by its tanh approximation: what BertBackbone's feed-forward layers and the original BERT use."""
+    return keras.activations.gelu(x, approximate=True)
 
 
 class BertPretrainer(keras.Model):
@@ -73,9 +79,12 @@ class BertPretrainer(keras.Model):
             raise ValueError(f"gradient_accumulation_steps={gradient_accumulation_steps} must be 1 or more")
         self.backbone = backbone
         keyed_dropout.use_keyed_dropout(backbone)
+        # BERT's head: the encoder's GELU (tanh approximation) and layer-norm epsilon, as the original BERT and
+        # Hugging Face's BertForPreTraining compute it, so the exported heads give the same logits there.
         self.masked_lm_head = keras_hub.layers.MaskedLMHead(
             token_embedding=backbone.token_embedding,
-            intermediate_activation="gelu",
+            intermediate_activation=gelu_tanh,
+            layer_norm_epsilon=backbone_lib.LAYER_NORM_EPSILON,
             kernel_initializer=bert_initializer(),
             # float32 whatever the backbone's policy: keras-hub's head disables autocasting and adds
             # its float32 bias to logits in the compute dtype, which TensorFlow refuses under mixed
@@ -116,6 +125,34 @@ class BertPretrainer(keras.Model):
             "masked_lm_logits": self.masked_lm_head(outputs["sequence_output"], mask_positions=positions),
             "next_sentence_logits": self.next_sentence_head(outputs["pooled_output"]),
         }
+
+    def head_variables(self) -> dict[str, keras.Variable]:
+        """The pre-training heads' variables by `backbone_lib.HEAD_WEIGHTS` names (the masked-LM decoder is the
+        token embedding, so it is the backbone's)."""
+        mlm = self.masked_lm_head
+        variables = {
+            "masked_lm/dense/kernel": mlm._intermediate_dense.kernel,
+            "masked_lm/dense/bias": mlm._intermediate_dense.bias,
+            "masked_lm/layer_norm/gamma": mlm._intermediate_layer_norm.gamma,
+            "masked_lm/layer_norm/beta": mlm._intermediate_layer_norm.beta,
+            "masked_lm/output_bias": mlm._bias,
+            "next_sentence/kernel": self.next_sentence_head.kernel,
+            "next_sentence/bias": self.next_sentence_head.bias,
+        }
+        return variables
+
+    def head_weights(self) -> dict[str, np.ndarray]:
+        """The heads' weights as arrays by `head_variables` names (what the encoder checkpoint saves)."""
+        return {name: keras.ops.convert_to_numpy(variable) for name, variable in self.head_variables().items()}
+
+    def set_head_weights(self, weights: dict[str, np.ndarray]) -> None:
+        """Assigns the heads' weights by `head_variables` names (an encoder checkpoint's, or an imported model's)."""
+        for name, variable in self.head_variables().items():
+            if tuple(weights[name].shape) != tuple(variable.shape):
+                raise ValueError(
+                    f"head weight {name} has shape {weights[name].shape}; this model needs {variable.shape}"
+                )
+            variable.assign(weights[name])
 
     # Losses of a part (a replica's micro-batch) as shares of the whole batch's losses.
 

@@ -194,7 +194,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
             keras.callbacks.TensorBoard(log_dir=os.path.join(fn_args.model_run_dir, TENSORBOARD_DIR)),
         ]
         history = train(pretrainer, train_batches, config, checkpoints, callbacks, verbose=0, **validation)
-        export_encoder(pretrainer.backbone, data, vocab_path, fn_args.serving_model_dir, strategy)
+        export_encoder(pretrainer, data, vocab_path, fn_args.serving_model_dir, strategy)
     finally:  # what another worker than the chief wrote goes, whether the run finished or failed
         encoder_checkpoint = backbone_lib.checkpoint_dir(os.path.dirname(fn_args.serving_model_dir))
         for directory in (checkpoint_dir, encoder_checkpoint, fn_args.serving_model_dir):
@@ -215,17 +215,28 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     )
 
 
-def export_encoder(backbone, data: PretrainingDataConfig, vocab_path: str, serving_model_dir: str, strategy) -> None:
-    """Writes the encoder checkpoint beside `serving_model_dir` and the raw-text SavedModel into it.
+def export_encoder(
+    pretrainer: BertPretrainer, data: PretrainingDataConfig, vocab_path: str, serving_model_dir: str, strategy
+) -> None:
+    """Writes the encoder checkpoint (with the pre-training heads) beside `serving_model_dir` and the raw-text
+    SavedModel into it.
 
     Every worker saves (saving may take part in collectives); only the chief's files are kept.
     """
     encoder_checkpoint = backbone_lib.checkpoint_dir(os.path.dirname(serving_model_dir))
     backbone_lib.save_checkpoint(
-        backbone, vocab_path, data.lower_case, distribution.write_dir(encoder_checkpoint, strategy)
+        pretrainer.backbone,
+        vocab_path,
+        data.lower_case,
+        distribution.write_dir(encoder_checkpoint, strategy),
+        heads=pretrainer.head_weights(),
     )
     text_encoder.export_text_encoder(
-        backbone, vocab_path, data.lower_case, data.max_seq_length, distribution.write_dir(serving_model_dir, strategy)
+        pretrainer.backbone,
+        vocab_path,
+        data.lower_case,
+        data.max_seq_length,
+        distribution.write_dir(serving_model_dir, strategy),
     )
     for directory in (encoder_checkpoint, serving_model_dir):
         distribution.discard_scratch(directory, strategy)
@@ -255,7 +266,13 @@ def export_encoder_at_checkpoint(
     tf.train.Checkpoint(model=pretrainer).restore(
         training_checkpoint
     ).assert_existing_objects_matched().expect_partial()
-    backbone_lib.save_checkpoint(pretrainer.backbone, vocabulary_path(transform_output), data.lower_case, directory)
+    backbone_lib.save_checkpoint(
+        pretrainer.backbone,
+        vocabulary_path(transform_output),
+        data.lower_case,
+        directory,
+        heads=pretrainer.head_weights(),
+    )
 
 
 def _write_json(path: str, value) -> None:
