@@ -4,6 +4,6 @@ In a Kubeflow Pipelines step, TFX's executor entry point imports an artifact's c
 TFX's Kubeflow compiler allows only `<namespace>.<Name>` names, so this top-level module is that namespace.
 """
 
-from components.run_artifacts import RunConfiguration, RunReport
+from components.run_artifacts import ExportedEncoder, RunConfiguration, RunReport
 
-__all__ = ["RunConfiguration", "RunReport"]
+__all__ = ["ExportedEncoder", "RunConfiguration", "RunReport"]

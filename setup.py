@@ -58,7 +58,7 @@ setup(
         "dev": ["pytest==9.2.0", "ruff==0.17.5", "playwright==1.65.2"],
         # The libraries that load the exported model, for the tests that prove it loads there (`make test`
         # installs it; the CPU build of PyTorch, see scripts/setup_env.sh). Never needed to run the pipeline.
-        "interop": ["torch==2.13.0", "transformers==5.25.0"],
+        "interop": ["torch==2.13.0", "transformers==5.25.0", "accelerate==1.16.0"],
     },
     entry_points={"console_scripts": ["bert-tfx=pipeline.cli:main"]},
 )

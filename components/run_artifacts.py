@@ -19,3 +19,9 @@ class RunReport(artifact.Artifact):
     """A run's report: `index.html`, `report.md` and their pictures."""
 
     TYPE_NAME = "bert_tfx.RunReport"
+
+
+class ExportedEncoder(artifact.Artifact):
+    """The pre-trained encoder in the formats other libraries load: `huggingface/`, `keras_hub/`, `saved_model/`."""
+
+    TYPE_NAME = "bert_tfx.ExportedEncoder"

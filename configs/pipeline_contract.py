@@ -21,6 +21,7 @@ SCHEMA_GEN = "SchemaGen"
 TRANSFORM = "Transform"
 INSTANCE_STATISTICS_GEN = "InstanceStatisticsGen"
 TRAINER = "Trainer"
+ENCODER_EXPORT = "EncoderExport"
 REPORT_GEN = "ReportGen"
 
 # Kinds of the nodes that run once per GLUE task; a node's id is `task_node_id(kind, task)`.
@@ -45,6 +46,7 @@ MODEL_RUN = "model_run"  # a ModelRun artifact: logs and figures of one training
 BLESSING = "blessing"
 PUSHED_MODEL = "pushed_model"
 RUN_CONFIGURATION = "run_configuration"
+EXPORTED_ENCODER = "exported_encoder"
 REPORT = "report"
 
 # Files and folders inside artifacts (and beside them), by the artifact that holds them.
@@ -54,7 +56,9 @@ CORPUS_COUNTS_FILE = "corpus_counts.json"  # TextExampleGen's Examples: what it 
 CORPUS_COUNT_PREFIX = "corpus_"  # ... the same counts as the artifact's custom properties (`corpus_documents_kept`)
 ENCODER_CHECKPOINT_DIR = "checkpoint"  # Trainer's Model: the encoder checkpoint fine-tuning loads
 TRAINER_CHECKPOINTS_DIR = "checkpoints"  # `<pipeline root>/Trainer/checkpoints/<fingerprint>/`: resumable state
-# EncoderExport's ExportedEncoder (and `bert-tfx export --output`): a folder per format of the pre-trained model.
+TRAINER_INPUTS_FILE = "trainer_inputs.json"  # ... beside them: the Trainer's custom_config and Transform graph
+# EncoderExport's ExportedEncoder (and `bert-tfx export --output`): a folder per format of the pre-trained model,
+# keyed by the format's name.
 EXPORT_FORMAT_DIRS = {"hf": "huggingface", "keras-hub": "keras_hub", "saved-model": "saved_model"}
 HISTORY_FILE = "history.json"  # Trainer's ModelRun: every metric of every logging period ({"loss": [...]})
 TRAINING_FILE = "training.json"  # Trainer's ModelRun: steps run, where training resumed from, the checkpoints
@@ -104,6 +108,7 @@ REPORT_SOURCES = {
     "instance_statistics": ArtifactSource(INSTANCE_STATISTICS_GEN, STATISTICS),
     "transform_graph": ArtifactSource(TRANSFORM, TRANSFORM_GRAPH),
     "pretraining_model_run": ArtifactSource(TRAINER, MODEL_RUN),
+    "exported_encoder": ArtifactSource(ENCODER_EXPORT, EXPORTED_ENCODER),
 }
 # ... and per GLUE task, under `report_task_key(key, task)`.
 REPORT_TASK_SOURCES = {

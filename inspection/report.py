@@ -53,10 +53,19 @@ class ReportContent:
     data: list[str]
     vocab: list[str]
     pretraining: dict[str, float]
+    exports: dict[str, str]
     tasks: list[TaskResult]
     curves: str | None
     lineage: str | None
     notes: list[str]
+
+
+EXPORT_LABELS = {"hf": "Hugging Face", "keras-hub": "keras-hub preset", "saved-model": "raw-text SavedModel"}
+
+
+def _href(folder: str) -> str:
+    """A link to a folder: a file:// URL for a local path, the URI itself otherwise (gs://)."""
+    return folder if "://" in folder else Path(folder).as_uri()
 
 
 def _vocab_sample(vocab: list[str], size: int = 40) -> list[str]:
@@ -90,6 +99,7 @@ def render_markdown(content: ReportContent) -> str:
     lines += [f"- final {k}: {v:.4g}" for k, v in content.pretraining.items()] or ["- no training history found"]
     if content.curves:
         lines += ["", f"![pre-training curves]({content.curves})"]
+    lines += [f"- exported encoder, {EXPORT_LABELS[name]}: `{folder}`" for name, folder in content.exports.items()]
     header = "| task | dev metrics | constant baseline | train steps | gate | pushed to |"
     lines += ["", "## GLUE", "", header, "|---|---|---|---|---|---|"]
     lines += [
@@ -154,6 +164,12 @@ def render_html(content: ReportContent) -> str:
         parts.append("<p>No training history found.</p>")
     if content.curves:
         parts.append(f"<p><img src='{e(content.curves)}' alt='pre-training curves'></p>")
+    if content.exports:
+        links = [
+            f"<li>{e(EXPORT_LABELS[name])}: <a href='{e(_href(folder))}'><code>{e(folder)}</code></a></li>"
+            for name, folder in content.exports.items()
+        ]
+        parts.append("<p>The encoder, exported:</p><ul>" + "".join(links) + "</ul>")
     parts.append("<h2>GLUE</h2>")
     rows = [
         [
@@ -212,6 +228,7 @@ def write_report(
         data=[*run_contents.data_warnings(summary), *run_contents.data_lines(summary)],
         vocab=run_contents.vocabulary(inputs),
         pretraining=run_contents.pretraining_summary(history),
+        exports=run_contents.exported_encoder_dirs(inputs),
         tasks=run_contents.task_results(inputs),
         curves=curves.name if curves else None,
         lineage=drawn_lineage.name if drawn_lineage else None,

@@ -61,6 +61,7 @@ class ReportInputs:
         instance_statistics: InstanceStatisticsGen's ExampleStatistics of the pre-training instances.
         transform_graph: Transform's graph (the learned vocabulary).
         pretraining_model_run: the Trainer's ModelRun (`history.json`).
+        exported_encoder: EncoderExport's ExportedEncoder (a folder per format).
         tasks: per GLUE task, its fine-tuning ModelRun, blessing and pushed model.
     """
 
@@ -70,6 +71,7 @@ class ReportInputs:
     instance_statistics: ArtifactRef | None = None
     transform_graph: ArtifactRef | None = None
     pretraining_model_run: ArtifactRef | None = None
+    exported_encoder: ArtifactRef | None = None
     tasks: dict[str, TaskArtifacts] = dataclasses.field(default_factory=dict)
 
     def uri(self, key: str) -> str | None:
@@ -190,6 +192,15 @@ def vocabulary(inputs: ReportInputs) -> list[str]:
 
 
 # Pre-training.
+
+
+def exported_encoder_dirs(inputs: ReportInputs) -> dict[str, str]:
+    """The exported encoder's folder per format (`contract.EXPORT_FORMAT_DIRS`), those that exist."""
+    uri = inputs.uri("exported_encoder")
+    if not uri:
+        return {}
+    folders = {name: f"{uri}/{folder}" for name, folder in contract.EXPORT_FORMAT_DIRS.items()}
+    return {name: folder for name, folder in folders.items() if glob(f"{folder}/*")}
 
 
 def pretraining_history(inputs: ReportInputs) -> dict[str, list[float]] | None:

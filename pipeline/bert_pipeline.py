@@ -17,6 +17,7 @@ from tfx.dsl.components.base import base_node
 from tfx.orchestration import data_types
 from tfx.types import channel, standard_artifacts
 
+from components.encoder_export.component import EncoderExport
 from components.glue_example_gen.component import GlueExampleGen
 from components.glue_fine_tune.component import GlueFineTune
 from components.pretraining_transform.component import PretrainingTransform
@@ -194,7 +195,10 @@ def create_pipeline(
     run_config = RunConfigGen(run_config=config.to_dict()).with_id(contract.RUN_CONFIG_GEN)
     data = data_nodes(config, paths)
     trainer = pretraining_trainer(config, data.transform)
-    nodes = [run_config, *data.components(), trainer]
+    encoder_export = EncoderExport(
+        model=trainer.outputs[contract.MODEL], custom_config=to_custom_config(config, "data")
+    ).with_id(contract.ENCODER_EXPORT)
+    nodes = [run_config, *data.components(), trainer, encoder_export]
     for task_name in config.glue.tasks:
         nodes += task_nodes(config, paths, task_name, trainer.outputs[contract.MODEL], baseline_models)
     report = ReportGen(

@@ -4,6 +4,7 @@ bert-tfx run --preset smoke [--set trainer.train_steps=500 ...] [--output-dir DI
              [--beam-arg=--OPTION=VALUE ...]
 bert-tfx config --preset base [--set ...]
 bert-tfx runs | show RUN | artifacts [--type T] [--run RUN] | lineage ARTIFACT [--svg FILE] | report RUN
+bert-tfx export RUN|ARTIFACT|MODEL_OR_CHECKPOINT_DIR --output DIR [--format hf|keras-hub|saved-model ...]
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from configs import pipeline_contract as contract
 from configs import presets
 from configs.run_config import RunConfig
 from inspection import glue_report, records, run_contents, store
-from pipeline import console, defaults, metadata_cli, run_lock
+from pipeline import console, defaults, export_cli, metadata_cli, run_lock
 from pipeline.defaults import DEFAULT_DATA_DIR, DEFAULT_OUTPUT_DIR
 
 
@@ -31,6 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the pipeline on the local orchestrator")
     commands.add_parser("config", help="print the resolved config as JSON")
     metadata_cli.add_commands(commands)
+    export_cli.add_command(commands)
     for name, command in commands.choices.items():
         command.add_argument("--preset", default="smoke", choices=sorted(presets.PRESETS))
         command.add_argument(
@@ -68,6 +70,7 @@ def _summarise(config: RunConfig, output_dir: Path, connection, seconds: float, 
     run = reader.runs(config.pipeline_name)[-1]
     outputs = reader.run_artifacts(run)
     report_dir = outputs.get(f"{contract.REPORT_GEN}.{contract.REPORT}", [None])[-1]
+    exported = outputs.get(f"{contract.ENCODER_EXPORT}.{contract.EXPORTED_ENCODER}", [None])[-1]
     tensorboard = Path(paths.pipeline_root) / contract.TRAINER / contract.MODEL_RUN
     lines = [
         f"Pipeline {config.pipeline_name} (preset {config.preset}) finished in {seconds:.0f} s: run {run.name}.",
@@ -78,6 +81,8 @@ def _summarise(config: RunConfig, output_dir: Path, connection, seconds: float, 
         f"  ML Metadata:    {store.describe(connection)}",
         f"  run config:     {base / contract.RUN_CONFIG_FILE}",
         f"  TensorBoard:    tensorboard --logdir {tensorboard}",
+        f"  encoder:        {exported.uri if exported else 'not exported'} "
+        f"({', '.join(contract.EXPORT_FORMAT_DIRS.values())})",
     ]
     inputs = run_contents.inputs_from_store(reader, run)
     summary = run_contents.data_summary(inputs)
@@ -231,6 +236,9 @@ def main(argv: list[str] | None = None) -> int:
         return _run(args, config)
     default_sqlite = defaults.metadata_path(config.pipeline_name, args.output_dir or DEFAULT_OUTPUT_DIR)
     try:
+        if args.command == "export":
+            args.preset_max_seq_length = config.data.max_seq_length
+            return export_cli.main(args, lambda: metadata_cli.open_reader(args, default_sqlite))
         return metadata_cli.main(args, default_sqlite)
     except (LookupError, FileNotFoundError, ConnectionError, ValueError, RuntimeError) as err:
         print(f"bert-tfx {args.command}: {err}", file=sys.stderr)

@@ -194,9 +194,14 @@ def cmd_report(reader: records.MetadataReader, args, default_dir: Path) -> tuple
     return data, f"report: {data['html']}\nmarkdown: {data['markdown']}"
 
 
-def main(args: argparse.Namespace, default_sqlite: Path) -> int:
+def open_reader(args: argparse.Namespace, default_sqlite: Path) -> records.MetadataReader:
+    """A reader of the store the options name, or of the default SQLite file."""
     connection = connection_from_args(args)
-    reader = records.MetadataReader(store.open_store(connection if connection is not None else default_sqlite))
+    return records.MetadataReader(store.open_store(connection if connection is not None else default_sqlite))
+
+
+def main(args: argparse.Namespace, default_sqlite: Path) -> int:
+    reader = open_reader(args, default_sqlite)
     # A run that ML Metadata says is RUNNING is running only while a process holds the pipeline's lock, in the
     # pipeline's folder: the SQLite store's, or the one --output-dir and --preset name.
     pipeline_dir = args.sqlite.parent if args.sqlite else default_sqlite.parent

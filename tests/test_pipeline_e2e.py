@@ -52,6 +52,7 @@ UPSTREAM_OF_TRAINER = {
 }
 TRAINER_AND_DOWNSTREAM = {
     "Trainer",
+    "EncoderExport",
     "GlueFineTune_sst2",
     "GlueFineTune_mrpc",
     "Evaluator_sst2",

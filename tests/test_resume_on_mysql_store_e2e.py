@@ -24,7 +24,7 @@ import h5py
 import numpy as np
 import pytest
 
-from configs.pipeline_contract import ENCODER_CHECKPOINT_DIR
+from configs.pipeline_contract import ENCODER_CHECKPOINT_DIR, EXPORT_FORMAT_DIRS
 from inspection import store
 from models.encoder.backbone import WEIGHTS_FILE
 from tests.mariadb_server import mariadb_server
@@ -89,6 +89,12 @@ def killed_and_resumed(tmp_path_factory):
         os.killpg(first.pid, signal.SIGKILL)
         first.wait()
         saved = checkpoint_steps(root)
+        # The killed run's encoder, from its last checkpoint, before anything runs again.
+        [killed_checkpoints] = list((root / "Trainer" / "checkpoints").iterdir())
+        killed_export = base / "killed_export"
+        export = [str(BIN / "bert-tfx"), "export", str(killed_checkpoints), "--output", str(killed_export)]
+        exported = subprocess.run(export, capture_output=True, text=True, timeout=600)
+        assert exported.returncode == 0, exported.stdout[-3000:] + exported.stderr[-3000:]
 
         second = subprocess.run(run, env=env, capture_output=True, text=True, timeout=1800)
         assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-6000:]
@@ -107,6 +113,7 @@ def killed_and_resumed(tmp_path_factory):
             "root": root,
             "saved": saved,
             "stdout": second.stdout,
+            "killed_export": killed_export,
         }
 
 
@@ -144,6 +151,25 @@ def test_the_resumed_run_exports_the_encoder_of_the_uninterrupted_one(killed_and
     assert max(float(np.abs(first[k] - resumed[k]).max()) for k in first) > 1e-3, "other settings, other weights"
     differences = {k: float(np.abs(resumed[k] - uninterrupted[k]).max()) for k in resumed}
     assert max(differences.values()) == 0.0, differences
+
+
+def test_the_killed_runs_last_checkpoint_exports_in_every_format(killed_and_resumed):
+    from safetensors.numpy import load_file
+
+    export = killed_and_resumed["killed_export"]
+    hf = export / EXPORT_FORMAT_DIRS["hf"]
+    config = json.loads((hf / "config.json").read_text())
+    tensors = load_file(hf / "model.safetensors")
+    assert tensors["bert.embeddings.word_embeddings.weight"].shape == (config["vocab_size"], config["hidden_size"])
+    assert tensors["cls.seq_relationship.weight"].shape == (2, config["hidden_size"])
+    assert (export / EXPORT_FORMAT_DIRS["keras-hub"] / "task.weights.h5").exists()
+    assert (export / EXPORT_FORMAT_DIRS["saved-model"] / "saved_model.pb").exists()
+    # The encoder at the killed run's last checkpoint, which the resumed run trained further.
+    [resumed_model] = list((killed_and_resumed["root"] / "Trainer" / "model").iterdir())
+    final = encoder_weights(resumed_model)
+    exported_embedding = tensors["bert.embeddings.word_embeddings.weight"]
+    [embedding] = [value for value in final.values() if value.shape == exported_embedding.shape]
+    assert 0 < float(np.abs(exported_embedding - embedding).max()) < 1.0
 
 
 def test_runs_are_recorded_in_mariadb_not_sqlite(killed_and_resumed):

@@ -32,7 +32,13 @@ import tensorflow_text  # noqa: F401  (registers the tokenizer ops the transform
 import tensorflow_transform as tft
 from tfx import v1 as tfx
 
-from configs.pipeline_contract import HISTORY_FILE, TENSORBOARD_DIR, TRAINER_CHECKPOINTS_DIR, TRAINING_FILE
+from configs.pipeline_contract import (
+    HISTORY_FILE,
+    TENSORBOARD_DIR,
+    TRAINER_CHECKPOINTS_DIR,
+    TRAINER_INPUTS_FILE,
+    TRAINING_FILE,
+)
 from configs.run_config import ModelConfig, PretrainingDataConfig, TrainerConfig, section_from
 from models import features
 from models.encoder import backbone as backbone_lib
@@ -188,6 +194,11 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     checkpoint_dir = training_checkpoint_dir(fn_args, config, vocab_path)
     scratch = distribution.write_dir(checkpoint_dir, strategy)
     checkpoints = PretrainingCheckpoints(scratch, pretrainer, config.keep_checkpoints, restore_from=checkpoint_dir)
+    # What `export_encoder_at_checkpoint` needs besides a checkpoint, so a killed run's checkpoints export too.
+    _write_json(
+        os.path.join(scratch, TRAINER_INPUTS_FILE),
+        {"custom_config": fn_args.custom_config, "transform_graph": fn_args.transform_output},
+    )
     try:
         callbacks = [
             _progress(data, model_config, config, vocab_size),
