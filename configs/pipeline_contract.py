@@ -22,6 +22,7 @@ TRANSFORM = "Transform"
 INSTANCE_STATISTICS_GEN = "InstanceStatisticsGen"
 TRAINER = "Trainer"
 ENCODER_EXPORT = "EncoderExport"
+ENCODER_PUSHER = "EncoderPusher"
 REPORT_GEN = "ReportGen"
 
 # Kinds of the nodes that run once per GLUE task; a node's id is `task_node_id(kind, task)`.
@@ -56,6 +57,7 @@ CORPUS_COUNTS_FILE = "corpus_counts.json"  # TextExampleGen's Examples: what it 
 CORPUS_COUNT_PREFIX = "corpus_"  # ... the same counts as the artifact's custom properties (`corpus_documents_kept`)
 ENCODER_CHECKPOINT_DIR = "checkpoint"  # Trainer's Model: the encoder checkpoint fine-tuning loads
 TRAINER_CHECKPOINTS_DIR = "checkpoints"  # `<pipeline root>/Trainer/checkpoints/<fingerprint>/`: resumable state
+ENCODER_SERVING_DIR = "encoder"  # `<serving dir>/encoder/<version>/`: EncoderPusher's pushes, a folder per format
 TRAINER_INPUTS_FILE = "trainer_inputs.json"  # ... beside them: the Trainer's custom_config and Transform graph
 # EncoderExport's ExportedEncoder (and `bert-tfx export --output`): a folder per format of the pre-trained model,
 # keyed by the format's name.
@@ -109,6 +111,7 @@ REPORT_SOURCES = {
     "transform_graph": ArtifactSource(TRANSFORM, TRANSFORM_GRAPH),
     "pretraining_model_run": ArtifactSource(TRAINER, MODEL_RUN),
     "exported_encoder": ArtifactSource(ENCODER_EXPORT, EXPORTED_ENCODER),
+    "pushed_encoder": ArtifactSource(ENCODER_PUSHER, PUSHED_MODEL),
 }
 # ... and per GLUE task, under `report_task_key(key, task)`.
 REPORT_TASK_SOURCES = {

@@ -54,6 +54,7 @@ class ReportContent:
     vocab: list[str]
     pretraining: dict[str, float]
     exports: dict[str, str]
+    encoder_push: str | None
     tasks: list[TaskResult]
     curves: str | None
     lineage: str | None
@@ -100,6 +101,8 @@ def render_markdown(content: ReportContent) -> str:
     if content.curves:
         lines += ["", f"![pre-training curves]({content.curves})"]
     lines += [f"- exported encoder, {EXPORT_LABELS[name]}: `{folder}`" for name, folder in content.exports.items()]
+    if content.encoder_push:
+        lines += [f"- encoder {content.encoder_push}"]
     header = "| task | dev metrics | constant baseline | train steps | gate | pushed to |"
     lines += ["", "## GLUE", "", header, "|---|---|---|---|---|---|"]
     lines += [
@@ -169,7 +172,8 @@ def render_html(content: ReportContent) -> str:
             f"<li>{e(EXPORT_LABELS[name])}: <a href='{e(_href(folder))}'><code>{e(folder)}</code></a></li>"
             for name, folder in content.exports.items()
         ]
-        parts.append("<p>The encoder, exported:</p><ul>" + "".join(links) + "</ul>")
+        push = [f"<li>{e(content.encoder_push)}</li>"] if content.encoder_push else []
+        parts.append("<p>The encoder, exported:</p><ul>" + "".join(links + push) + "</ul>")
     parts.append("<h2>GLUE</h2>")
     rows = [
         [
@@ -229,6 +233,7 @@ def write_report(
         vocab=run_contents.vocabulary(inputs),
         pretraining=run_contents.pretraining_summary(history),
         exports=run_contents.exported_encoder_dirs(inputs),
+        encoder_push=run_contents.encoder_push(inputs),
         tasks=run_contents.task_results(inputs),
         curves=curves.name if curves else None,
         lineage=drawn_lineage.name if drawn_lineage else None,

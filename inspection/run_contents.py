@@ -62,6 +62,7 @@ class ReportInputs:
         transform_graph: Transform's graph (the learned vocabulary).
         pretraining_model_run: the Trainer's ModelRun (`history.json`).
         exported_encoder: EncoderExport's ExportedEncoder (a folder per format).
+        pushed_encoder: EncoderPusher's PushedModel.
         tasks: per GLUE task, its fine-tuning ModelRun, blessing and pushed model.
     """
 
@@ -72,6 +73,7 @@ class ReportInputs:
     transform_graph: ArtifactRef | None = None
     pretraining_model_run: ArtifactRef | None = None
     exported_encoder: ArtifactRef | None = None
+    pushed_encoder: ArtifactRef | None = None
     tasks: dict[str, TaskArtifacts] = dataclasses.field(default_factory=dict)
 
     def uri(self, key: str) -> str | None:
@@ -201,6 +203,18 @@ def exported_encoder_dirs(inputs: ReportInputs) -> dict[str, str]:
         return {}
     folders = {name: f"{uri}/{folder}" for name, folder in contract.EXPORT_FORMAT_DIRS.items()}
     return {name: folder for name, folder in folders.items() if glob(f"{folder}/*")}
+
+
+def encoder_push(inputs: ReportInputs) -> str | None:
+    """Where EncoderPusher put the encoder and which tasks' blessings carried it, or why it did not; None when no
+    EncoderPusher ran."""
+    pushed = inputs.pushed_encoder
+    if pushed is None:
+        return None
+    if not pushed.properties.get("pushed"):
+        return "not pushed: no GLUE task's Evaluator blessed the model fine-tuned from it"
+    blessed_by = str(pushed.properties.get("blessed_by", "")).replace(",", ", ")
+    return f"pushed to {pushed.properties.get('pushed_destination', pushed.uri)} (blessed on {blessed_by})"
 
 
 def pretraining_history(inputs: ReportInputs) -> dict[str, list[float]] | None:

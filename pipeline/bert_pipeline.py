@@ -18,6 +18,7 @@ from tfx.orchestration import data_types
 from tfx.types import channel, standard_artifacts
 
 from components.encoder_export.component import EncoderExport
+from components.encoder_pusher.component import EncoderPusher
 from components.glue_example_gen.component import GlueExampleGen
 from components.glue_fine_tune.component import GlueFineTune
 from components.pretraining_transform.component import PretrainingTransform
@@ -153,6 +154,21 @@ def task_nodes(
     return [examples, fine_tune, *([resolver] if resolver else []), evaluator, pusher]
 
 
+def encoder_pusher(
+    nodes: list[base_node.BaseNode], tasks: list[str], encoder_export: EncoderExport, paths: PipelinePaths
+) -> EncoderPusher:
+    """Pushes the exported encoder to `serving/encoder/` when a task's Evaluator blessed its fine-tuned model."""
+    by_id = {node.id: node for node in nodes}
+    blessings = {
+        task: by_id[contract.task_node_id(contract.EVALUATOR, task)].outputs[contract.BLESSING] for task in tasks
+    }
+    return EncoderPusher(
+        exported_encoder=encoder_export.outputs[contract.EXPORTED_ENCODER],
+        blessings=blessings,
+        push_destination=os.path.join(paths.serving_dir, contract.ENCODER_SERVING_DIR),
+    ).with_id(contract.ENCODER_PUSHER)
+
+
 def report_channels(nodes: list[base_node.BaseNode], tasks: list[str]) -> dict[str, channel.BaseChannel]:
     """ReportGen's inputs, found by the contract's table (`REPORT_SOURCES`, and `REPORT_TASK_SOURCES` per task).
 
@@ -201,6 +217,7 @@ def create_pipeline(
     nodes = [run_config, *data.components(), trainer, encoder_export]
     for task_name in config.glue.tasks:
         nodes += task_nodes(config, paths, task_name, trainer.outputs[contract.MODEL], baseline_models)
+    nodes.append(encoder_pusher(nodes, config.glue.tasks, encoder_export, paths))
     report = ReportGen(
         inputs=report_channels(nodes, config.glue.tasks), metadata_connection=report_metadata_connection
     ).with_id(contract.REPORT_GEN)

@@ -85,6 +85,9 @@ def _summarise(config: RunConfig, output_dir: Path, connection, seconds: float, 
         f"({', '.join(contract.EXPORT_FORMAT_DIRS.values())})",
     ]
     inputs = run_contents.inputs_from_store(reader, run)
+    push = run_contents.encoder_push(inputs)
+    if push:
+        lines.append(f"                  {push}")
     summary = run_contents.data_summary(inputs)
     lines += [f"  {line}" for line in run_contents.data_lines(summary)]
     lines += [f"  {line}" for line in run_contents.data_warnings(summary)]

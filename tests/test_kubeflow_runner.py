@@ -56,7 +56,7 @@ def base_spec(base_spec_path):
 def test_compiles_every_component_into_a_kfp_pipeline_spec(base_spec, base_spec_path):
     tasks = set(base_spec["root"]["dag"]["tasks"])
     expected = {"RunConfigGen", "TextExampleGen", "StatisticsGen", "SchemaGen", "Transform", "InstanceStatisticsGen"}
-    expected |= {"Trainer", "EncoderExport", "ReportGen"}
+    expected |= {"Trainer", "EncoderExport", "EncoderPusher", "ReportGen"}
     for task in ("sst2", "mrpc", "rte"):
         expected |= {f"GlueExampleGen_{task}", f"GlueFineTune_{task}", f"Evaluator_{task}", f"Pusher_{task}"}
     # No baseline resolvers: TFX compiles them into artifact queries that ignore which task made a model.

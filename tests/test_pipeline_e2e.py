@@ -59,6 +59,7 @@ TRAINER_AND_DOWNSTREAM = {
     "Evaluator_mrpc",
     "Pusher_sst2",
     "Pusher_mrpc",
+    "EncoderPusher",
     "ReportGen",
 }
 
@@ -68,7 +69,7 @@ def runs(smoke_runs):
     return smoke_runs
 
 
-GATING = {"Evaluator_sst2", "Evaluator_mrpc", "Pusher_sst2", "Pusher_mrpc", "ReportGen"}
+GATING = {"Evaluator_sst2", "Evaluator_mrpc", "Pusher_sst2", "Pusher_mrpc", "EncoderPusher", "ReportGen"}
 
 
 def assert_cached_except_gating(executions):

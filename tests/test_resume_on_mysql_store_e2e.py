@@ -199,7 +199,9 @@ def test_the_killed_run_and_the_finished_one_are_told_apart(killed_and_resumed):
 
 def test_lineage_from_the_pushed_model_back_to_the_corpus(killed_and_resumed):
     bert_tfx = killed_and_resumed["bert_tfx"]
-    [pushed] = json.loads(bert_tfx("artifacts", "--type", "PushedModel", "--json"))
+    pushed_models = json.loads(bert_tfx("artifacts", "--type", "PushedModel", "--json"))
+    assert {p["producer"] for p in pushed_models} == {"Pusher_mrpc", "EncoderPusher"}
+    [pushed] = [p for p in pushed_models if p["producer"] == "Pusher_mrpc"]
     graph = json.loads(bert_tfx("lineage", str(pushed["id"]), "--upstream-only", "--json"))
     producers = {a["producer"] for a in graph["artifacts"]}
     assert {"TextExampleGen", "Transform", "Trainer", "GlueFineTune_mrpc", "GlueExampleGen_mrpc"} <= producers

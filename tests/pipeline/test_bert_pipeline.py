@@ -48,7 +48,7 @@ def test_node_ids_are_the_pretraining_chain_five_per_task_and_the_run_records(no
     _, by_id = nodes
     per_task = ("GlueExampleGen", "GlueFineTune", "LatestBlessedModelResolver", "Evaluator", "Pusher")
     expected = {"RunConfigGen", "TextExampleGen", "StatisticsGen", "SchemaGen", "Transform", "InstanceStatisticsGen"}
-    expected |= {"Trainer", "EncoderExport", "ReportGen"}
+    expected |= {"Trainer", "EncoderExport", "EncoderPusher", "ReportGen"}
     expected |= {f"{kind}_{task}" for kind in per_task for task in TASKS}
     assert set(by_id) == expected
 
