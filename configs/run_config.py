@@ -110,6 +110,9 @@ class PretrainingDataConfig:
             it reads one (RoBERTa); `dupe_factor` 1 is then enough.
         seed: seeds every random choice of the instances (hashed with each document's id and copy).
         groups_per_batch: TextExampleGen records (groups of documents) Transform processes together.
+        vocab_file: "" (learn the vocabulary from the corpus), or a WordPiece vocabulary file (one token per line,
+            [PAD] [UNK] [CLS] [SEP] [MASK] on its first five lines) Transform uses instead, e.g. the `vocab.txt` of
+            the model `trainer.init_from` continues; `vocab_size` and `max_alphabet` then do not apply.
     """
 
     vocab_size: int = 30522
@@ -127,6 +130,7 @@ class PretrainingDataConfig:
     dynamic_masking: bool = False
     seed: int = 12345
     groups_per_batch: int = 2
+    vocab_file: str = ""
 
     def validate(self) -> None:
         """Raises ValueError naming the first setting out of its range."""
@@ -225,6 +229,9 @@ class TrainerConfig:
         gradient_accumulation_steps: micro-batches whose averaged gradients make one optimizer step (1: none).
         strategy: tf.distribute strategy: "default" (one device), "mirrored" (all local GPUs, or
             CPUs), "multi_worker" (MultiWorkerMirroredStrategy over the workers in TF_CONFIG).
+        init_from: "" (fresh weights), or a folder whose weights pre-training continues from: a Hugging Face BERT
+            (`config.json` + `model.safetensors`), a keras-hub BertBackbone preset, or an earlier run's Trainer model,
+            encoder checkpoint or ExportedEncoder. Its vocabulary must be this run's (see `data.vocab_file`).
         checkpoint_every_steps: optimizer steps between checkpoints of model, optimizer and input
             position; a re-run of the same Trainer (same config, same input data) resumes from the
             last one. 0 disables checkpoints.
@@ -245,6 +252,7 @@ class TrainerConfig:
     batch_size: int = 32
     gradient_accumulation_steps: int = 1
     strategy: str = "default"
+    init_from: str = ""
     checkpoint_every_steps: int = 1000
     learning_rate: float = 1e-4
     warmup_steps: int = 100

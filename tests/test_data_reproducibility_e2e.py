@@ -2,7 +2,9 @@
 uncached: two runs with the same seed write byte-identical instances whatever Beam's batching and number
 of worker processes; a third run, with another seed, writes unmasked instances (dynamic masking) that a
 short Trainer masks itself, and its token sequences differ from the first run's once that run's masks are
-undone. Real TFX components on LocalDagRunner, real Beam."""
+undone. The third run also continues from an exported model: Transform takes the model's vocabulary
+(`data.vocab_file`) and the Trainer its weights (`trainer.init_from`, a Hugging Face folder). Real TFX
+components on LocalDagRunner, real Beam."""
 
 import glob
 
@@ -22,6 +24,7 @@ from tests.conftest import DATA_DIR
 pytestmark = pytest.mark.e2e
 
 IN_PROCESS = list(IN_PROCESS_BEAM_ARGS)
+VOCAB_ASSET = "transform_fn/assets/vocab.txt"
 TWO_WORKERS = ["--runner=FnApiRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=2"]
 
 
@@ -61,11 +64,45 @@ def instances(files):
     return sorted(raw.numpy() for raw in tf.data.TFRecordDataset(files, compression_type="GZIP"))
 
 
+def exported_model(vocab_path: str, directory) -> dict:
+    """A smoke-shaped pre-trainer over `vocab_path`, every weight moved off its initialisation, exported for
+    Hugging Face; returns its weights and the export's folder."""
+    import keras
+
+    from models.encoder import backbone as backbone_lib
+    from models.encoder import export_formats
+    from models.pretraining.bert_pretrainer import BertPretrainer
+    from tests.models.tiny import pretraining_batch
+
+    keras.utils.set_random_seed(21)
+    vocab_size = len(open(vocab_path).read().splitlines())
+    pretrainer = BertPretrainer(backbone_lib.build_backbone(presets.preset("smoke").model, vocab_size))
+    pretrainer({name: tf.constant(value) for name, value in pretraining_batch(batch_size=2).items()})
+    rng = np.random.default_rng(5)
+    for variable in pretrainer.trainable_variables:
+        variable.assign(variable.numpy() + rng.normal(0.0, 0.05, variable.shape).astype(np.float32))
+    checkpoint = directory / "checkpoint"
+    backbone_lib.save_checkpoint(
+        pretrainer.backbone, vocab_path, True, str(checkpoint), heads=pretrainer.head_weights()
+    )
+    folders = export_formats.export_checkpoint(str(checkpoint), str(directory / "exported"), 128, ["hf"])
+    return {"hf": folders["hf"], "backbone": pretrainer.backbone.get_weights(), "heads": pretrainer.head_weights()}
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     base = tmp_path_factory.mktemp("data_steps")
+    first = run_data_steps(base / "first", ["data.groups_per_batch=1"], IN_PROCESS)
+    [learned] = glob.glob(str(base / "first" / "pipeline_root" / "Transform" / "transform_graph" / "*" / VOCAB_ASSET))
+    # The exported model's vocabulary is not the one this corpus would give: its last tokens are its own.
+    tokens = open(learned).read().splitlines()
+    vocab = base / "source_vocab.txt"
+    vocab.write_text("".join(f"{t}\n" for t in [*tokens[:-3], "exportedtokena", "exportedtokenb", "exportedtokenc"]))
+    source = exported_model(str(vocab), base / "source")
     return {
-        "first": run_data_steps(base / "first", ["data.groups_per_batch=1"], IN_PROCESS),
+        "first": first,
+        "source": source,
+        "source_vocab": str(vocab),
         "again": run_data_steps(base / "again", ["data.groups_per_batch=5"], TWO_WORKERS),
         "dynamic": run_data_steps(
             base / "dynamic",
@@ -77,6 +114,8 @@ def runs(tmp_path_factory):
                 "trainer.warmup_steps=5",
                 "trainer.log_every_steps=20",
                 "trainer.eval_steps=2",
+                f"data.vocab_file={source['hf']}/vocab.txt",
+                f"trainer.init_from={source['hf']}",
             ],
             IN_PROCESS,
             with_trainer=True,
@@ -134,3 +173,33 @@ def test_dynamic_masking_writes_unmasked_instances_and_the_trainer_masks_them(ru
     # The masked-LM head was trained on masks drawn by the Trainer: its loss fell and it predicts some.
     assert history["lm_example_loss"][-1] < history["lm_example_loss"][0]
     assert history["val_masked_lm_accuracy"][-1] > 0
+
+
+def test_a_run_given_an_exported_vocabulary_and_weights_starts_from_them_exactly(runs, tmp_path):
+    """Export -> `data.vocab_file` + `trainer.init_from` -> the Trainer's step-0 checkpoint: the vocabulary byte
+    for byte, and every weight of the encoder and both heads equal to the exported ones."""
+    import json
+
+    from models.encoder import backbone as backbone_lib
+    from models.pretraining.trainer_module import export_encoder_at_checkpoint
+
+    [vocab] = glob.glob(str(runs["dynamic_root"] / "Transform" / "transform_graph" / "*" / VOCAB_ASSET))
+    assert open(vocab, "rb").read() == open(runs["source_vocab"], "rb").read()
+    [training] = glob.glob(str(runs["dynamic_root"] / "Trainer" / "model_run" / "*" / "training.json"))
+    checkpoint_dir = json.loads(open(training).read())["checkpoint_dir"]
+    inputs = json.loads(open(f"{checkpoint_dir}/trainer_inputs.json").read())
+    assert tf.train.load_checkpoint(f"{checkpoint_dir}/ckpt-0") is not None, "the step-0 checkpoint is kept"
+    export_encoder_at_checkpoint(
+        f"{checkpoint_dir}/ckpt-0", inputs["custom_config"], inputs["transform_graph"], str(tmp_path / "step0")
+    )
+    backbone, _, _ = backbone_lib.load_checkpoint(str(tmp_path / "step0"))
+    for got, expected in zip(backbone.get_weights(), runs["source"]["backbone"], strict=True):
+        np.testing.assert_array_equal(got, expected)
+    heads = backbone_lib.load_heads(str(tmp_path / "step0"))
+    for name, expected in runs["source"]["heads"].items():
+        np.testing.assert_array_equal(heads[name], expected, err_msg=name)
+    # ... and it trained on from there.
+    final, _, _ = backbone_lib.load_checkpoint(
+        backbone_lib.checkpoint_dir(glob.glob(str(runs["dynamic_root"] / "Trainer" / "model" / "*"))[0])
+    )
+    assert any(not np.array_equal(a, b) for a, b in zip(final.get_weights(), runs["source"]["backbone"], strict=True))

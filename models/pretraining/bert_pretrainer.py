@@ -146,8 +146,15 @@ class BertPretrainer(keras.Model):
         return {name: keras.ops.convert_to_numpy(variable) for name, variable in self.head_variables().items()}
 
     def set_head_weights(self, weights: dict[str, np.ndarray]) -> None:
-        """Assigns the heads' weights by `head_variables` names (an encoder checkpoint's, or an imported model's)."""
-        for name, variable in self.head_variables().items():
+        """Assigns head weights by `head_variables` names (an encoder checkpoint's, or an imported model's); the
+        weights not given keep their values."""
+        variables = self.head_variables()
+        unknown = sorted(set(weights) - set(variables))
+        if unknown:
+            raise ValueError(f"unknown head weights {unknown}; the heads have {sorted(variables)}")
+        for name, variable in variables.items():
+            if name not in weights:
+                continue
             if tuple(weights[name].shape) != tuple(variable.shape):
                 raise ValueError(
                     f"head weight {name} has shape {weights[name].shape}; this model needs {variable.shape}"

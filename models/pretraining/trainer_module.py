@@ -42,7 +42,7 @@ from configs.pipeline_contract import (
 from configs.run_config import ModelConfig, PretrainingDataConfig, TrainerConfig, section_from
 from models import features
 from models.encoder import backbone as backbone_lib
-from models.encoder import text_encoder
+from models.encoder import initial_weights, text_encoder
 from models.pretraining import checkpoint_fingerprint, distribution, flops, training_input
 from models.pretraining.bert_pretrainer import BertPretrainer
 from models.pretraining.training_callbacks import (
@@ -143,11 +143,14 @@ def train(
     """Trains from the restored state (or step 0) to exactly `config.train_steps` optimizer steps.
 
     The input resumes at the checkpoint's position; the health check comes before the checkpoints, so a bad step
-    is never saved; the final state is saved too (`checkpoint_every_steps` > 0), so a re-run finds it.
+    is never saved; the final state is saved too (`checkpoint_every_steps` > 0), so a re-run finds it. A run that
+    starts from `trainer.init_from` saves step 0 first.
     """
     start_step = checkpoints.restore()
     if start_step:
         _LOG.info("Resuming pre-training at step %d from %s", start_step, checkpoints.restore_from)
+    elif config.init_from and config.checkpoint_every_steps > 0 and 0 not in checkpoints.saved_steps:
+        checkpoints.save()  # step 0: the weights `trainer.init_from` gave, a record of where the run started
     loss_scaled = isinstance(pretrainer.optimizer, keras.optimizers.LossScaleOptimizer)
     every = [TrainingHealth(checkpoints, loss_scaled)]
     if config.checkpoint_every_steps > 0:
@@ -191,6 +194,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         # Creates the weights, so that a checkpoint can be restored.
         pretrainer(_zero_instance(transform_output, data.max_predictions_per_seq))
         pretrainer.optimizer.build(pretrainer.trainable_variables)
+        if config.init_from:  # a checkpoint of this run, when there is one, is restored over it below
+            initialise_from(pretrainer, config.init_from, vocab_path)
     checkpoint_dir = training_checkpoint_dir(fn_args, config, vocab_path)
     scratch = distribution.write_dir(checkpoint_dir, strategy)
     checkpoints = PretrainingCheckpoints(scratch, pretrainer, config.keep_checkpoints, restore_from=checkpoint_dir)
@@ -223,6 +228,19 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
             "checkpoint_dir": checkpoint_dir,
             "replicas": strategy.num_replicas_in_sync,
         },
+    )
+
+
+def initialise_from(pretrainer: BertPretrainer, init_from: str, vocab_path: str) -> None:
+    """Assigns the weights of `init_from` (`models.encoder.initial_weights`) to the pre-trainer: the encoder, and
+    the heads the source has."""
+    heads = initial_weights.load_initial_weights(init_from, pretrainer.backbone, vocab_path)
+    pretrainer.set_head_weights(heads)
+    kept = [name for name in backbone_lib.HEAD_WEIGHTS if name not in heads]
+    _LOG.info(
+        "Pre-training starts from the weights of %s (the encoder%s)",
+        init_from,
+        "; freshly initialised: " + ", ".join(kept) if kept else " and both heads",
     )
 
 

@@ -43,7 +43,10 @@ def preprocessing_fn(inputs: dict[str, Any], custom_config: dict[str, Any]) -> d
     doc_ids = _as_ragged(inputs[features.DOC_ID])  # [groups, (documents)]
 
     words = tokenization.basic_tokenizer(config.lower_case).tokenize(sentences.flat_values)  # [sentences, (words)]
-    vocab_path = vocab_learner.learn_wordpiece_vocab(words.flat_values, config.vocab_size, config.max_alphabet)
+    if config.vocab_file:
+        vocab_path = vocab_learner.provided_vocab(words.flat_values, config.vocab_file)
+    else:
+        vocab_path = vocab_learner.learn_wordpiece_vocab(words.flat_values, config.vocab_size, config.max_alphabet)
     tft.annotate_asset(features.VOCAB_FILE, features.VOCAB_FILE)  # the analyzer writes it under that name
     table = tokenization.vocab_table(vocab_path)
 

@@ -94,6 +94,74 @@ class WordpieceVocabLearner(tft_beam.experimental.PTransformAnalyzer):
         return np.array(path.encode("utf-8"))
 
 
+class ProvidedVocabulary(tft_beam.experimental.PTransformAnalyzer):
+    """Beam PTransform: the vocabulary file `data.vocab_file` names, checked and written where the learned one
+    would be (so it travels in the transform graph as the same asset).
+
+    Args:
+        vocab_file: the WordPiece vocabulary, one token per line.
+        reserved_tokens: the tokens its first lines must hold, in this order (the feature contract's ids).
+    """
+
+    def __init__(self, vocab_file: str, reserved_tokens: tuple[str, ...]):
+        super().__init__()
+        self.vocab_file = vocab_file
+        self.reserved_tokens = list(reserved_tokens)
+
+    def expand(self, batches: beam.PCollection) -> beam.PCollection:
+        return (
+            batches
+            | "One" >> beam.combiners.Count.Globally()
+            | "Copy" >> beam.Map(lambda _, output_dir: self._check_and_copy(output_dir), self.base_temp_dir)
+        )
+
+    def _check_and_copy(self, output_dir: str) -> np.ndarray:
+        name = f"data.vocab_file={self.vocab_file}"
+        if not tf.io.gfile.exists(self.vocab_file):
+            raise FileNotFoundError(f"{name}: no such file")
+        with tf.io.gfile.GFile(self.vocab_file) as f:
+            tokens = f.read().splitlines()
+        check_vocabulary(tokens, self.reserved_tokens, name)
+        path = os.path.join(output_dir, features.VOCAB_FILE)
+        tf.io.gfile.makedirs(output_dir)
+        with tf.io.gfile.GFile(path, "w") as f:
+            f.write("".join(token + "\n" for token in tokens))
+        return np.array(path.encode("utf-8"))
+
+
+def check_vocabulary(tokens: list[str], reserved_tokens: list[str], name: str) -> None:
+    """Raises ValueError naming the line of `tokens` that is not what a vocabulary of this pipeline needs."""
+    for line, (token, reserved) in enumerate(zip(tokens, reserved_tokens, strict=False), start=1):
+        if token != reserved:
+            raise ValueError(
+                f"{name}: line {line} is {token!r}; this pipeline needs {' '.join(reserved_tokens)} on lines "
+                f"1-{len(reserved_tokens)} (the ids its features use)"
+            )
+    if len(tokens) <= len(reserved_tokens):
+        raise ValueError(f"{name}: {len(tokens)} lines; a vocabulary needs tokens after {' '.join(reserved_tokens)}")
+    seen = {}
+    for line, token in enumerate(tokens, start=1):
+        if not token or any(c.isspace() for c in token):
+            raise ValueError(f"{name}: line {line} is {token!r}; every line must be one token without spaces")
+        if token in seen:
+            raise ValueError(f"{name}: line {line} repeats {token!r} of line {seen[token]}")
+        seen[token] = line
+
+
+def provided_vocab(words: tf.Tensor, vocab_file: str) -> tf.Tensor:
+    """Analyzer: the asset path of the vocabulary file `vocab_file` (`ProvidedVocabulary`); `words` only tie it
+    to the dataset, as the learned vocabulary's analyzer is."""
+    (path,) = tft.experimental.ptransform_analyzer(
+        inputs=[tf.unique(words)[0][:1]],
+        ptransform=ProvidedVocabulary(vocab_file, features.SPECIAL_TOKENS),
+        output_dtypes=[tf.string],
+        output_shapes=[[]],
+        output_asset_default_values=["\n".join(features.SPECIAL_TOKENS).encode("utf-8")],
+        name="provided_vocab",
+    )
+    return path
+
+
 CONTINUATION = "##"
 
 

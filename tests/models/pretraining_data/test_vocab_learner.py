@@ -1,10 +1,11 @@
 import collections
 
+import pytest
 import tensorflow as tf
 
 from models import features
 from models.encoder import tokenization
-from models.pretraining_data.vocab_learner import learn_vocabulary
+from models.pretraining_data.vocab_learner import check_vocabulary, learn_vocabulary
 from tests.conftest import DATA_DIR
 
 
@@ -54,3 +55,26 @@ def test_same_counts_give_the_same_vocabulary_in_any_order():
     [vocab] = vocabularies
     singles = [t for t in vocab if len(t) == 1 and t not in features.SPECIAL_TOKENS]
     assert len(singles) == 120
+
+
+@pytest.mark.parametrize(
+    ("tokens", "message"),
+    [
+        (
+            ["[PAD]", "[UNK]", "[SEP]", "[CLS]", "[MASK]", "cat"],
+            r"line 3 is '\[SEP\]'; this pipeline needs \[PAD\] \[UNK\] \[CLS\]",
+        ),
+        (["[PAD]", "[UNK]", "[CLS]", "[SEP]"], r"line 5 is .*|4 lines"),
+        ([*features.SPECIAL_TOKENS], r"5 lines; a vocabulary needs tokens after"),
+        ([*features.SPECIAL_TOKENS, "cat", "dog", "cat"], r"line 8 repeats 'cat' of line 6"),
+        ([*features.SPECIAL_TOKENS, "cat", "big dog"], r"line 7 is 'big dog'; every line must be one token"),
+        ([*features.SPECIAL_TOKENS, "cat", ""], r"line 7 is ''"),
+    ],
+)
+def test_a_given_vocabulary_that_does_not_fit_names_the_line(tokens, message):
+    with pytest.raises(ValueError, match=message):
+        check_vocabulary(tokens, list(features.SPECIAL_TOKENS), "data.vocab_file=v.txt")
+
+
+def test_a_given_vocabulary_of_this_pipelines_layout_passes():
+    check_vocabulary([*features.SPECIAL_TOKENS, "cat", "##s"], list(features.SPECIAL_TOKENS), "data.vocab_file=v.txt")
