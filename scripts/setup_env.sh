@@ -121,16 +121,17 @@ install_system_tools() {
 }
 
 # The `interop` extra (transformers and the CPU build of PyTorch), which the tests that load the exported model in
-# those libraries need: with `--with-test-tools` only, so `make run` never installs PyTorch. The CPU wheel is taken
-# from /opt/wheels where this machine has it, else from PyTorch's CPU index (PyPI's build carries CUDA, several GB).
+# those libraries need: with `--with-test-tools` only, so `make run` never installs PyTorch. The pinned CPU wheel is
+# taken from /opt/wheels where this machine has it, else from PyTorch's CPU index (PyPI's build carries CUDA, several
+# GB).
 install_interop_extra() {
   local stamp_file="${VENV}/.bert-tfx-interop-installed" want
   want=$(install_stamp)
   [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$want" ] && return 0
   say "installing the interop test extra (transformers, PyTorch for the CPU) into ${VENV}"
-  local wheels=()
-  [ -d /opt/wheels ] && wheels=(--find-links /opt/wheels)
-  pip_install -c constraints.txt "${wheels[@]}" --extra-index-url https://download.pytorch.org/whl/cpu -e ".[dev,interop]"
+  local torch_source=(--extra-index-url https://download.pytorch.org/whl/cpu)
+  compgen -G "/opt/wheels/torch-$(pinned torch)-*.whl" >/dev/null && torch_source=(--find-links /opt/wheels)
+  pip_install -c constraints.txt "${torch_source[@]}" -e ".[dev,interop]"
   echo "$want" >"$stamp_file"
 }
 
