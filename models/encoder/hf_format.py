@@ -232,8 +232,9 @@ def read_hf_weights(directory: str, backbone: keras_hub.models.BertBackbone) -> 
     for name, variable, layout in _backbone_map(backbone.num_layers):
         target = variable(backbone)
         shape = tuple(target.shape)
-        if np.prod(tensors[name].shape) != np.prod(shape):
-            raise ValueError(f"{path}: {name} has shape {tensors[name].shape}; the encoder needs {shape}")
+        needed = to_hf(layout, np.zeros(shape, np.float32)).shape
+        if tuple(tensors[name].shape) != needed:
+            raise ValueError(f"{path}: {name} has shape {tensors[name].shape}; the encoder needs {needed}")
         target.assign(from_hf(layout, tensors[name], shape))
     if not all(name in tensors for name, _, _ in HEAD_MAP):
         return None

@@ -18,7 +18,7 @@ import tensorflow as tf
 from configs.pipeline_contract import ENCODER_CHECKPOINT_DIR, EXPORT_FORMAT_DIRS
 from models import features
 from models.encoder import backbone as backbone_lib
-from models.encoder import hf_format
+from models.encoder import hf_format, keras_hub_format
 
 HUGGING_FACE = "Hugging Face folder"
 KERAS_HUB = "keras-hub preset"
@@ -136,11 +136,4 @@ def _load_keras_hub(folder: str, backbone: keras_hub.models.BertBackbone) -> dic
         return {}
     task = keras_hub.models.BertMaskedLM.from_preset(folder)
     backbone.set_weights(task.backbone.get_weights())
-    head = task.masked_lm_head
-    return {
-        "masked_lm/dense/kernel": head._intermediate_dense.kernel.numpy(),
-        "masked_lm/dense/bias": head._intermediate_dense.bias.numpy(),
-        "masked_lm/layer_norm/gamma": head._intermediate_layer_norm.gamma.numpy(),
-        "masked_lm/layer_norm/beta": head._intermediate_layer_norm.beta.numpy(),
-        "masked_lm/output_bias": head._bias.numpy(),
-    }
+    return {name: np.asarray(v.numpy()) for name, v in keras_hub_format.masked_lm_head_variables(task).items()}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import keras
 import keras_hub
 import numpy as np
 import tensorflow as tf
@@ -30,16 +31,21 @@ def masked_lm_task(
     preprocessor = keras_hub.models.BertMaskedLMPreprocessor(tokenizer, sequence_length=backbone.max_sequence_length)
     task = keras_hub.models.BertMaskedLM(backbone, preprocessor=preprocessor)
     if heads is not None:
-        head = task.masked_lm_head
-        for variable, name in (
-            (head._intermediate_dense.kernel, "masked_lm/dense/kernel"),
-            (head._intermediate_dense.bias, "masked_lm/dense/bias"),
-            (head._intermediate_layer_norm.gamma, "masked_lm/layer_norm/gamma"),
-            (head._intermediate_layer_norm.beta, "masked_lm/layer_norm/beta"),
-            (head._bias, "masked_lm/output_bias"),
-        ):
+        for name, variable in masked_lm_head_variables(task).items():
             variable.assign(heads[name])
     return task
+
+
+def masked_lm_head_variables(task: keras_hub.models.BertMaskedLM) -> dict[str, keras.Variable]:
+    """keras-hub BertMaskedLM's head variables by our head weight names (`backbone_lib.HEAD_WEIGHTS`)."""
+    head = task.masked_lm_head
+    return {
+        "masked_lm/dense/kernel": head._intermediate_dense.kernel,
+        "masked_lm/dense/bias": head._intermediate_dense.bias,
+        "masked_lm/layer_norm/gamma": head._intermediate_layer_norm.gamma,
+        "masked_lm/layer_norm/beta": head._intermediate_layer_norm.beta,
+        "masked_lm/output_bias": head._bias,
+    }
 
 
 def write_keras_hub_preset(
