@@ -142,7 +142,7 @@ main() {
   local stamp_file="${VENV}/.bert-tfx-installed" want
   want=$(install_stamp)
   if [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$want" ]; then
-    say "${VENV} is up to date (pinned install ${want})."
+    say "${VENV} is up to date (pinned install ${want}); nothing to do."
     [ "${1:-}" = "--with-test-tools" ] && install_interop_extra
     return 0
   fi

@@ -121,6 +121,8 @@ def test_the_export_holds_every_format_and_is_pushed_when_a_task_blessed_a_model
     for folder in export["folders"].values():
         assert str(folder) in markdown
     assert "- encoder pushed to " in markdown or "- encoder not pushed: no GLUE task" in markdown
+    (_, stdout, _), _ = smoke_runs["changed"]
+    assert f"  encoder:        {export['folders']['hf'].parent} (huggingface, keras_hub, saved_model)" in stdout
 
 
 def test_auto_tokenizer_and_keras_hub_give_our_token_ids_on_held_out_sentences(export, ours):

@@ -135,7 +135,7 @@ def run(spec: dict, data_dir: Path, out_dir: Path) -> None:
     kill = [_Kill(spec["kill_at"], spec.get("kill_where", "between"))] if spec.get("kill_at") else []
     train(pretrainer, batches, config, checkpoints, kill, verbose=0)
     if spec.get("export"):
-        export_encoder(pretrainer.backbone, DATA, vocab, str(Path(spec["export"]) / "Format-Serving"), strategy)
+        export_encoder(pretrainer, DATA, vocab, str(Path(spec["export"]) / "Format-Serving"), strategy)
     if distribution.is_chief(strategy):
         moved = max(
             float(np.abs(v.numpy() - w).max()) for v, w in zip(pretrainer.trainable_variables, initial, strict=True)
