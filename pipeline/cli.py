@@ -240,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     default_sqlite = defaults.metadata_path(config.pipeline_name, args.output_dir or DEFAULT_OUTPUT_DIR)
     try:
         if args.command == "export":
+            console.quiet_libraries()
+            console.import_tensorflow_quietly()
             args.preset_max_seq_length = config.data.max_seq_length
             return export_cli.main(args, lambda: metadata_cli.open_reader(args, default_sqlite))
         return metadata_cli.main(args, default_sqlite)
