@@ -170,10 +170,12 @@ HEAD_MAP = (
 )
 
 
-def weight_map(num_layers: int) -> list[tuple[str, str, Layout]]:
-    """The table of names, as text: (Hugging Face tensor, keras-hub variable path or head weight, layout)."""
-    backbone = [(name, "backbone", layout) for name, _, layout in _backbone_map(num_layers)]
-    return backbone + [(name, head, layout) for name, head, layout in HEAD_MAP]
+def weight_map(backbone: keras_hub.models.BertBackbone) -> list[tuple[str, str, Layout]]:
+    """The table of names, as text: (Hugging Face tensor, the BertBackbone variable's path or our head weight's
+    name, layout), e.g. `("bert.encoder.layer.0.attention.self.query.weight",
+    "transformer_layer_0/self_attention_layer/query/kernel", Layout.HEADS_IN)`."""
+    encoder = [(name, variable(backbone).path, layout) for name, variable, layout in _backbone_map(backbone.num_layers)]
+    return encoder + [(name, head, layout) for name, head, layout in HEAD_MAP]
 
 
 def hf_config(backbone: keras_hub.models.BertBackbone, with_heads: bool) -> dict:

@@ -129,3 +129,11 @@ def test_keras_hub_presets_load_the_same_encoder_tokenizer_and_masked_lm_head(ex
     preprocessor = keras_hub.models.BertTextClassifierPreprocessor.from_preset(preset, sequence_length=SEQ_LENGTH)
     classifier = keras_hub.models.BertTextClassifier.from_preset(preset, num_classes=3, preprocessor=preprocessor)
     assert classifier.predict(["the cat sat", "a dog ran far away"], verbose=0).shape == (2, 3)
+
+
+def test_the_weight_table_names_every_encoder_and_head_weight_once(exported):
+    backbone = exported["pretrainer"].backbone
+    table = hf_format.weight_map(backbone)
+    ours = [path for _, path, _ in table]
+    assert sorted(ours) == sorted([v.path for v in backbone.weights] + list(backbone_lib.HEAD_WEIGHTS))
+    assert len({name for name, _, _ in table}) == len(table)
