@@ -105,7 +105,8 @@ class PretrainingDataConfig:
         short_seq_prob: share of documents cut into shorter instances, as in the original BERT data.
         next_sentence_random_prob: share of instances whose second segment comes from another document.
         dupe_factor: times each document is used, each time packed and masked differently.
-        whole_word_masking: choose masked-LM targets by whole words (a word and its `##` pieces).
+        whole_word_masking: choose masked-LM targets by whole words (a word and its `##` pieces); a word that
+            would overrun the budget is skipped and later words are tried, as in BERT's script.
         dynamic_masking: Transform writes unmasked instances and the Trainer draws new masks each time
             it reads one (RoBERTa); `dupe_factor` 1 is then enough.
         seed: seeds every random choice of the instances (hashed with each document's id and copy).

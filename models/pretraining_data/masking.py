@@ -7,7 +7,9 @@ Used by the Transform (static masking: masks fixed in the data) and by the Train
 - eligible tokens: real tokens other than [CLS], [SEP] and [UNK] ([UNK] is never a target);
 - budget per instance: `round(eligible * masked_lm_prob)`, at least 1, at most `max_predictions_per_seq`;
 - the budget goes to the eligible tokens in a random order; with whole-word masking the order is over
-  words (a word is a token and the `##` pieces that follow it) and a word is taken whole or not at all;
+  words (a word is a token and the `##` pieces that follow it), a word is taken whole or not at all, and a
+  word that does not fit what is left of the budget is skipped while later words are still tried (as the
+  original `create_pretraining_data.py` does);
 - each chosen token becomes [MASK] (`mask_token_rate`), a random non-special token
   (`random_token_rate`) or stays as it is.
 """
@@ -119,23 +121,11 @@ def mask_instances(
     if settings.whole_word_masking:
         if is_continuation is None:
             raise ValueError("whole-word masking needs is_continuation")
-        starts = ~(is_continuation & eligible)
-        word_index = tf.cumsum(tf.cast(starts, tf.int64), axis=1)  # positions of a word share it
-        score = keyed_random.uniform(row_keys, keyed_random.MASK_ORDER, word_index)
+        selected = _whole_words_within_budget(eligible, is_continuation, row_keys, budget)
     else:
-        score = keyed_random.uniform(row_keys, keyed_random.MASK_ORDER, positions)
-    score = tf.where(eligible, score, 2.0)
-    order = tf.argsort(score, axis=1, stable=True)  # ties (a word's pieces) stay in position order
-    rank = tf.cast(tf.argsort(order, axis=1, stable=True), tf.int64)  # rank of each position
-
-    if settings.whole_word_masking:
-        # A word's pieces hold consecutive ranks; it is chosen when its last piece still fits the budget.
-        rows = tf.shape(word_ids, out_type=tf.int64)[0]
-        flat_word = tf.reshape(word_index + tf.range(rows)[:, tf.newaxis] * (length + 1), [-1])
-        eligible_rank = tf.reshape(tf.where(eligible, rank, -1), [-1])
-        last_rank = tf.math.unsorted_segment_max(eligible_rank, flat_word, rows * (length + 1))
-        selected = eligible & (tf.reshape(tf.gather(last_rank, flat_word), tf.shape(rank)) < budget)
-    else:
+        score = tf.where(eligible, keyed_random.uniform(row_keys, keyed_random.MASK_ORDER, positions), 2.0)
+        order = tf.argsort(score, axis=1, stable=True)
+        rank = tf.cast(tf.argsort(order, axis=1, stable=True), tf.int64)  # rank of each position
         selected = eligible & (rank < budget)
 
     kind = keyed_random.uniform(row_keys, keyed_random.MASK_KIND, positions)
@@ -158,3 +148,49 @@ def mask_instances(
         features.MASKED_LM_IDS: tf.where(weights, tf.gather(word_ids, chosen, batch_dims=1), 0),
         features.MASKED_LM_WEIGHTS: tf.cast(weights, tf.float32),
     }
+
+
+def _whole_words_within_budget(
+    eligible: tf.Tensor, is_continuation: tf.Tensor, row_keys: tf.Tensor, budget: tf.Tensor
+) -> tf.Tensor:
+    """Positions of the words chosen for masking: bool [instances, length].
+
+    Words (an eligible token and the eligible `##` pieces after it) are visited in a random order; a word
+    is taken when it fits what is left of the instance's budget and skipped otherwise, so a long word
+    drawn early does not stop shorter ones after it from filling the budget.
+
+    Args:
+        eligible: bool [instances, length], tokens that may be targets.
+        is_continuation: bool [instances, length], True for `##` pieces.
+        row_keys: int64 [instances, 1], one random key per instance.
+        budget: int64 [instances, 1], the number of targets wanted.
+    """
+    rows = tf.shape(eligible, out_type=tf.int64)[0]
+    width = tf.shape(eligible, out_type=tf.int64)[1] + 1  # word indices run from 1 to length
+    starts = ~(is_continuation & eligible)
+    word_index = tf.cumsum(tf.cast(starts, tf.int64), axis=1)  # positions of a word share it
+    flat_word = tf.reshape(word_index + tf.range(rows)[:, tf.newaxis] * width, [-1])
+    size = tf.math.unsorted_segment_sum(tf.reshape(tf.cast(eligible, tf.int64), [-1]), flat_word, rows * width)
+    size = tf.reshape(size, [rows, width])  # eligible pieces of each word; 0: not a word to mask
+    score = keyed_random.uniform(row_keys, keyed_random.MASK_ORDER, tf.range(width)[tf.newaxis, :])
+    word_order = tf.argsort(tf.where(size > 0, score, 2.0), axis=1, stable=True)
+    sizes_in_order = tf.transpose(tf.gather(size, word_order, batch_dims=1))  # [width, instances]
+    budget = budget[:, 0]
+    words = tf.reduce_max(tf.concat([tf.reduce_sum(tf.cast(size > 0, tf.int64), axis=1), [0]], axis=0))
+
+    def visit(step, count, taken):
+        fits = (sizes_in_order[step] > 0) & (count + sizes_in_order[step] <= budget)
+        taken = taken.write(tf.cast(step, tf.int32) + 1, fits)
+        return step + 1, count + tf.where(fits, sizes_in_order[step], 0), taken
+
+    # Element 0 is a row of False, so the list stacks even when no instance has a word.
+    first = tf.TensorArray(tf.bool, size=1, dynamic_size=True).write(0, tf.zeros([rows], tf.bool))
+    _, _, taken = tf.while_loop(
+        lambda step, count, _: (step < words) & tf.reduce_any(count < budget),  # until every budget is full
+        visit,
+        (tf.constant(0, tf.int64), tf.zeros_like(budget), first),
+    )
+    taken = tf.reshape(taken.stack(), [-1, rows])[1:]  # [words visited, instances]
+    taken_in_order = tf.pad(tf.transpose(taken), [[0, 0], [0, width - tf.shape(taken, out_type=tf.int64)[0]]])
+    taken_by_word = tf.gather(taken_in_order, tf.argsort(word_order, axis=1, stable=True), batch_dims=1)
+    return eligible & tf.gather(taken_by_word, word_index, batch_dims=1)
