@@ -26,6 +26,8 @@ from configs.strict_dataclasses import check, from_dict
 STRATEGIES = ("default", "mirrored", "multi_worker")
 OPTIMIZERS = ("adamw", "lamb")
 MIXED_PRECISION_POLICIES = ("", "mixed_float16", "mixed_bfloat16")
+# Shapes of the learning rate's decay after warm-up (`models.training.optimization.WarmupDecay`).
+LEARNING_RATE_SCHEDULES = ("linear", "cosine", "polynomial", "constant_then_decay")
 ON_BAD_BYTES = ("fail", "replace", "skip_line")
 
 # Config keys that were renamed: the old key's error names the new one.
@@ -237,7 +239,18 @@ class TrainerConfig:
             position; a re-run of the same Trainer (same config, same input data) resumes from the
             last one. 0 disables checkpoints.
         learning_rate: peak learning rate, reached at the end of warm-up.
-        warmup_steps: linear warm-up steps; the rate then decays linearly to zero.
+        warmup_steps: linear warm-up steps; the rate then decays to zero at `train_steps`.
+        schedule: the decay's shape: "linear" (BERT), "cosine", "polynomial" (`(1 - progress) ** decay_power`,
+            Model Garden's) or "constant_then_decay" (the peak rate until the last `decay_fraction` of the
+            training after warm-up, then linearly to zero).
+        decay_power: the power of the "polynomial" schedule.
+        decay_fraction: the share of the training after warm-up that "constant_then_decay" spends decaying.
+        time_budget_minutes: 0 (the step count governs), or minutes of training: warm-up and decay then follow
+            the training time spent instead of the step count, training stops when the budget is spent (or at
+            `train_steps`, whichever comes first), and a resumed run goes on from the time its checkpoint had
+            used (`models.pretraining.time_budget`).
+        warmup_fraction: with `time_budget_minutes`, the share of the budget spent warming up (instead of
+            `warmup_steps`).
         optimizer: "adamw" or "lamb".
         weight_decay: decoupled weight decay (not applied to biases and LayerNorm).
         clip_norm: global gradient-norm clip; 0 disables it.
@@ -257,6 +270,11 @@ class TrainerConfig:
     checkpoint_every_steps: int = 1000
     learning_rate: float = 1e-4
     warmup_steps: int = 100
+    schedule: str = "linear"
+    decay_power: float = 1.0
+    decay_fraction: float = 0.1
+    time_budget_minutes: float = 0.0
+    warmup_fraction: float = 0.0
     optimizer: str = "adamw"
     weight_decay: float = 0.01
     clip_norm: float = 1.0
@@ -302,6 +320,26 @@ class TrainerConfig:
         )
         check(self.eval_steps >= 0, f"trainer.eval_steps={self.eval_steps} must be 0 (no evaluation) or more")
         check(0 <= self.seed < 2**32, f"trainer.seed={self.seed} must be in [0, 2**32) (NumPy's seeds)")
+        check(
+            self.schedule in LEARNING_RATE_SCHEDULES,
+            f"trainer.schedule={self.schedule!r} must be one of {', '.join(LEARNING_RATE_SCHEDULES)}",
+        )
+        _check_positive("trainer", {"decay_power": self.decay_power})
+        check(0 < self.decay_fraction <= 1, f"trainer.decay_fraction={self.decay_fraction} must be in (0, 1]")
+        _check_non_negative("trainer", {"time_budget_minutes": self.time_budget_minutes})
+        check(0 <= self.warmup_fraction < 1, f"trainer.warmup_fraction={self.warmup_fraction} must be in [0, 1)")
+        if self.time_budget_minutes > 0:
+            check(
+                self.strategy != "multi_worker",
+                "trainer.time_budget_minutes does not work with trainer.strategy=multi_worker yet: each worker would "
+                "follow its own clock; use trainer.train_steps",
+            )
+        else:
+            check(
+                self.warmup_fraction == 0,
+                f"trainer.warmup_fraction={self.warmup_fraction} needs trainer.time_budget_minutes; "
+                "without a time budget warm-up is trainer.warmup_steps",
+            )
 
 
 @dataclasses.dataclass

@@ -53,6 +53,7 @@ class ReportContent:
     data: list[str]
     vocab: list[str]
     pretraining: dict[str, float]
+    recipe: str | None
     exports: dict[str, str]
     encoder_push: str | None
     tasks: list[TaskResult]
@@ -97,6 +98,7 @@ def render_markdown(content: ReportContent) -> str:
     if content.vocab:
         lines += [f"- vocabulary: {len(content.vocab):,} WordPieces; sample: {' '.join(_vocab_sample(content.vocab))}"]
     lines += ["", "## Pre-training", ""]
+    lines += [f"- recipe: {content.recipe}"] if content.recipe else []
     lines += [f"- final {k}: {v:.4g}" for k, v in content.pretraining.items()] or ["- no training history found"]
     if content.curves:
         lines += ["", f"![pre-training curves]({content.curves})"]
@@ -161,6 +163,8 @@ def render_html(content: ReportContent) -> str:
         sample = " ".join(_vocab_sample(content.vocab))
         parts.append(f"<li>vocabulary: {len(content.vocab):,} WordPieces; sample: <code>{e(sample)}</code></li>")
     parts.append("</ul><h2>Pre-training</h2>")
+    if content.recipe:
+        parts.append(f"<p>Recipe: {html.escape(content.recipe)}</p>")
     if content.pretraining:
         parts.append(_table(["metric", "final value"], [[k, f"{v:.4g}"] for k, v in content.pretraining.items()]))
     else:
@@ -232,6 +236,7 @@ def write_report(
         data=[*run_contents.data_warnings(summary), *run_contents.data_lines(summary)],
         vocab=run_contents.vocabulary(inputs),
         pretraining=run_contents.pretraining_summary(history),
+        recipe=run_contents.pretraining_recipe(inputs.config),
         exports=run_contents.exported_encoder_dirs(inputs),
         encoder_push=run_contents.encoder_push(inputs),
         tasks=run_contents.task_results(inputs),

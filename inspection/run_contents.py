@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from configs import pipeline_contract as contract
+from configs.run_config import TrainerConfig
 from inspection import statistics
 from inspection.artifact_files import glob, read_bytes, read_json
 from inspection.records import MetadataReader, RunRecord, run_config_of
@@ -232,6 +233,33 @@ HEADLINE_PRETRAINING_METRICS = (
     "val_perplexity",
     "sequences_per_second",
 )
+
+
+def pretraining_recipe(config: Mapping[str, Any] | None) -> str | None:
+    """One line naming the run's pre-training recipe: objective, sequence length, optimizer and learning-rate
+    schedule over the steps or the time budget (settings a config recorded before they existed take their
+    defaults)."""
+    if not config or "trainer" not in config:
+        return None
+    trainer = {**dataclasses.asdict(TrainerConfig()), **config["trainer"]}
+    data = config.get("data", {})
+    shape = {
+        "linear": "linear decay",
+        "cosine": "cosine decay",
+        "polynomial": f"polynomial decay (power {trainer['decay_power']:g})",
+        "constant_then_decay": f"constant, then linear decay over the last {trainer['decay_fraction']:.0%}",
+    }.get(trainer["schedule"], trainer["schedule"])
+    if trainer["time_budget_minutes"] > 0:
+        span = (
+            f"warm-up over {trainer['warmup_fraction']:.0%} of a {trainer['time_budget_minutes']:g}-minute time "
+            f"budget (at most {trainer['train_steps']:,} steps)"
+        )
+    else:
+        span = f"{trainer['warmup_steps']:,} warm-up steps of {trainer['train_steps']:,}"
+    return (
+        f"masked LM + next-sentence prediction at {data.get('max_seq_length', '?')} tokens; "
+        f"{trainer['optimizer']}, peak learning rate {trainer['learning_rate']:g}, {shape}; {span}"
+    )
 
 
 def pretraining_summary(history: dict[str, list[float]] | None) -> dict[str, float]:

@@ -149,6 +149,8 @@ def cmd_show(reader: records.MetadataReader, args) -> tuple[Any, str]:
         "",
     ]
     lines += run_contents.data_lines(metrics["data"]) + run_contents.data_warnings(metrics["data"])
+    recipe = run_contents.pretraining_recipe(config)
+    lines += [f"pre-training recipe: {recipe}"] if recipe else []
     for key, value in metrics["pretraining"].items():
         lines.append(f"pre-training final {key}: {value:.4g}")
     for task, result in metrics["glue"].items():

@@ -1,8 +1,8 @@
 """The smoke pipeline's four runs that several end-to-end tests read (one session fixture, `smoke_runs`).
 
 Four runs share one output folder: a first full run; an unchanged re-run; a second unchanged re-run; and a run
-with Trainer settings changed (`CHANGED_TRAINER`: another learning rate, and each step's 32 examples taken as
-2 micro-batches of 16, the accumulation real runs use). The run killed and resumed in
+with Trainer settings changed (`CHANGED_TRAINER`: another learning rate with a cosine decay, and each step's 32
+examples taken as 2 micro-batches of 16, the accumulation real runs use). The run killed and resumed in
 `test_resume_on_mysql_store_e2e.py` trains with those settings too, so the fourth run is its uninterrupted twin.
 """
 
@@ -20,6 +20,7 @@ CHANGED_TRAINER = (
     "trainer.learning_rate=0.002",
     "trainer.batch_size=16",
     "trainer.gradient_accumulation_steps=2",
+    "trainer.schedule=cosine",
 )
 
 

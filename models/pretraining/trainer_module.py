@@ -23,7 +23,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import keras
@@ -45,13 +46,14 @@ from models.encoder import backbone as backbone_lib
 from models.encoder import initial_weights, text_encoder
 from models.pretraining import checkpoint_fingerprint, distribution, flops, training_input
 from models.pretraining.bert_pretrainer import BertPretrainer
+from models.pretraining.time_budget import TimeBudget, TrainingClock
 from models.pretraining.training_callbacks import (
     CheckpointEveryNSteps,
     PretrainingCheckpoints,
     TrainingHealth,
     TrainingProgress,
 )
-from models.training.optimization import create_optimizer
+from models.training.optimization import WarmupDecay, create_optimizer
 from models.training.step_budget import fit_for_steps
 
 _LOG = logging.getLogger(__name__)
@@ -93,8 +95,28 @@ def training_checkpoint_dir(fn_args: tfx.components.FnArgs, config: TrainerConfi
     return os.path.join(node_dir, TRAINER_CHECKPOINTS_DIR, fingerprint)
 
 
-def build_pretrainer(model_config: ModelConfig, vocab_size: int, config: TrainerConfig) -> BertPretrainer:
-    """The compiled pre-training task (call it inside the strategy's scope)."""
+def learning_rate_schedule(config: TrainerConfig, clock: TrainingClock | None = None) -> WarmupDecay:
+    """The pre-training learning rate: over `trainer.train_steps`, or over the seconds of `clock` when the run has
+    a time budget (`trainer.time_budget_minutes`)."""
+    shape = {"schedule": config.schedule, "power": config.decay_power, "decay_fraction": config.decay_fraction}
+    if config.time_budget_minutes > 0:
+        if clock is None:
+            raise ValueError("a run with trainer.time_budget_minutes needs its training clock")
+        budget = 60.0 * config.time_budget_minutes
+        return WarmupDecay(config.learning_rate, config.warmup_fraction * budget, budget, clock=clock, **shape)
+    return WarmupDecay(config.learning_rate, config.warmup_steps, config.train_steps, **shape)
+
+
+def build_pretrainer(
+    model_config: ModelConfig, vocab_size: int, config: TrainerConfig, clock: TrainingClock | None = None
+) -> BertPretrainer:
+    """The compiled pre-training task (call it inside the strategy's scope).
+
+    `clock` is the run's training clock, which a time budget's learning rate follows; a run with a time budget
+    and no clock (exporting a checkpoint's weights) gets a new one.
+    """
+    if clock is None and config.time_budget_minutes > 0:
+        clock = TrainingClock()
     # Mixed precision is the model's own dtype policy, never the process-wide one, so it cannot leak
     # into components that run later in the same process (GLUE fine-tuning under the local runner).
     dtype = config.mixed_precision or None
@@ -106,11 +128,9 @@ def build_pretrainer(model_config: ModelConfig, vocab_size: int, config: Trainer
     pretrainer.compile(
         optimizer=create_optimizer(
             config.optimizer,
-            config.learning_rate,
-            config.warmup_steps,
-            config.train_steps,
-            config.weight_decay,
-            config.clip_norm,
+            learning_rate_schedule(config, clock),
+            weight_decay=config.weight_decay,
+            clip_norm=config.clip_norm,
             summed_gradients=True,
         ),
         jit_compile=config.jit_compile,
@@ -118,7 +138,7 @@ def build_pretrainer(model_config: ModelConfig, vocab_size: int, config: Trainer
     return pretrainer
 
 
-def _progress(data: PretrainingDataConfig, model_config: ModelConfig, config: TrainerConfig, vocab_size: int):
+def _progress(data: PretrainingDataConfig, model_config: ModelConfig, config: TrainerConfig, vocab_size: int, clock):
     sequences_per_step = training_input.step_batch_size(config)
     flops_per_sequence = flops.pretraining_flops_per_sequence(
         model_config, vocab_size, data.max_seq_length, data.max_predictions_per_seq
@@ -129,6 +149,8 @@ def _progress(data: PretrainingDataConfig, model_config: ModelConfig, config: Tr
         tokens_per_sequence=data.max_seq_length,
         flops_per_step=sequences_per_step * flops_per_sequence,
         peak_flops=flops.measure_matmul_flops(),
+        clock=clock,
+        budget_seconds=60.0 * config.time_budget_minutes,
     )
 
 
@@ -138,13 +160,17 @@ def train(
     config: TrainerConfig,
     checkpoints: PretrainingCheckpoints,
     callbacks: list[keras.callbacks.Callback] = (),
+    time_source: Callable[[], float] = time.perf_counter,
     **fit_kwargs,
 ) -> keras.callbacks.History:
-    """Trains from the restored state (or step 0) to exactly `config.train_steps` optimizer steps.
+    """Trains from the restored state (or step 0) to exactly `config.train_steps` optimizer steps, or, with a time
+    budget, until the checkpoints' training clock has counted `config.time_budget_minutes` (at most
+    `train_steps`).
 
-    The input resumes at the checkpoint's position; the health check comes before the checkpoints, so a bad step
-    is never saved; the final state is saved too (`checkpoint_every_steps` > 0), so a re-run finds it. A run that
-    starts from `trainer.init_from` saves step 0 first.
+    The input resumes at the checkpoint's position (and the clock at its time); the health check comes before the
+    checkpoints, so a bad step is never saved; the final state is saved too (`checkpoint_every_steps` > 0), so a
+    re-run finds it. A run that starts from `trainer.init_from` saves step 0 first. `time_source` times the steps
+    for the budget (tests give their own).
     """
     start_step = checkpoints.restore()
     if start_step:
@@ -153,6 +179,14 @@ def train(
         checkpoints.save()  # step 0: the weights `trainer.init_from` gave, a record of where the run started
     loss_scaled = isinstance(pretrainer.optimizer, keras.optimizers.LossScaleOptimizer)
     every = [TrainingHealth(checkpoints, loss_scaled)]
+    if checkpoints.clock is not None:
+        budget = TimeBudget(checkpoints.clock, 60.0 * config.time_budget_minutes, time_source)
+        if budget.spent:
+            _LOG.info("The time budget was spent by step %d: nothing left to train", start_step)
+            return keras.callbacks.History()
+        every.append(budget)  # before the checkpoints: a checkpoint holds the time of its steps
+    elif config.time_budget_minutes > 0:
+        raise ValueError("a run with trainer.time_budget_minutes needs checkpoints that keep its training clock")
     if config.checkpoint_every_steps > 0:
         every.append(CheckpointEveryNSteps(checkpoints, config.checkpoint_every_steps))
     history = fit_for_steps(
@@ -190,7 +224,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         validation = {"validation_data": validation_data, "validation_steps": config.eval_steps}
 
     with strategy.scope():
-        pretrainer = build_pretrainer(model_config, vocab_size, config)
+        clock = TrainingClock()  # seconds of training, saved with every checkpoint
+        pretrainer = build_pretrainer(model_config, vocab_size, config, clock)
         # Creates the weights, so that a checkpoint can be restored.
         pretrainer(_zero_instance(transform_output, data.max_predictions_per_seq))
         pretrainer.optimizer.build(pretrainer.trainable_variables)
@@ -198,7 +233,9 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
             initialise_from(pretrainer, config.init_from, vocab_path)
     checkpoint_dir = training_checkpoint_dir(fn_args, config, vocab_path)
     scratch = distribution.write_dir(checkpoint_dir, strategy)
-    checkpoints = PretrainingCheckpoints(scratch, pretrainer, config.keep_checkpoints, restore_from=checkpoint_dir)
+    checkpoints = PretrainingCheckpoints(
+        scratch, pretrainer, config.keep_checkpoints, restore_from=checkpoint_dir, clock=clock
+    )
     # What `export_encoder_at_checkpoint` needs besides a checkpoint, so a killed run's checkpoints export too.
     _write_json(
         os.path.join(scratch, TRAINER_INPUTS_FILE),
@@ -206,7 +243,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     )
     try:
         callbacks = [
-            _progress(data, model_config, config, vocab_size),
+            _progress(data, model_config, config, vocab_size, clock),
             keras.callbacks.TensorBoard(log_dir=os.path.join(fn_args.model_run_dir, TENSORBOARD_DIR)),
         ]
         history = train(pretrainer, train_batches, config, checkpoints, callbacks, verbose=0, **validation)
@@ -225,6 +262,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
             "resumed_from_step": checkpoints.restored_step,
             "final_step": checkpoints.step,
             "train_steps": config.train_steps,
+            "training_seconds": clock.elapsed,
+            "time_budget_minutes": config.time_budget_minutes,
             "checkpoint_dir": checkpoint_dir,
             "replicas": strategy.num_replicas_in_sync,
         },

@@ -57,13 +57,17 @@ class PretrainingCheckpoints:
         keep: how many checkpoints to keep.
         restore_from: the folder `restore` reads, if not `directory` (multi-worker training: every
             worker restores the chief's checkpoints and saves to a folder of its own).
+        clock: the run's training clock (`models.pretraining.time_budget.TrainingClock`), kept with the rest, so
+            that a resumed run with a time budget goes on from the time it had used.
     """
 
-    def __init__(self, directory: str, model: keras.Model, keep: int, restore_from: str | None = None):
+    def __init__(self, directory: str, model: keras.Model, keep: int, restore_from: str | None = None, clock=None):
         self.directory = directory
         self.restore_from = restore_from or directory
+        self.clock = clock
         self._model = model
-        self._checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
+        parts = {"clock": clock} if clock is not None else {}
+        self._checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer, **parts)
         self._manager = tf.train.CheckpointManager(self._checkpoint, directory, max_to_keep=keep)
         self.restored_step = 0  # the step `restore` found (0: none)
 
@@ -194,6 +198,8 @@ class TrainingProgress(keras.callbacks.Callback):
         flops_per_step: model FLOPs of one optimizer step (`models.pretraining.flops`).
         peak_flops: the FLOP/s ceiling MFU is relative to (`models.pretraining.flops.measure_matmul_flops`).
         print_fn: where the progress line goes; defaults to this module's logger (INFO).
+        clock: the run's training clock: its minutes go into the logs (`training_minutes`).
+        budget_seconds: a time budget (with `clock`): the ETA is the budget left when that comes first.
     """
 
     def __init__(
@@ -204,8 +210,12 @@ class TrainingProgress(keras.callbacks.Callback):
         flops_per_step: float,
         peak_flops: float,
         print_fn: Callable[[str], None] = _LOG.info,
+        clock=None,
+        budget_seconds: float = 0.0,
     ):
         super().__init__()
+        self.clock = clock
+        self.budget_seconds = budget_seconds
         self.total_steps = total_steps
         self.sequences_per_step = sequences_per_step
         self.tokens_per_sequence = tokens_per_sequence
@@ -237,7 +247,12 @@ class TrainingProgress(keras.callbacks.Callback):
         logs["tokens_per_second"] = sequences_per_second * self.tokens_per_sequence
         logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         logs["mfu"] = self.flops_per_step / step_time / self.peak_flops
-        eta = datetime.timedelta(seconds=round(step_time * max(self.total_steps - step, 0)))
+        eta_seconds = step_time * max(self.total_steps - step, 0)
+        if self.clock is not None:
+            logs["training_minutes"] = self.clock.elapsed / 60.0
+            if self.budget_seconds > 0:
+                eta_seconds = min(eta_seconds, max(self.budget_seconds - self.clock.elapsed, 0.0))
+        eta = datetime.timedelta(seconds=round(eta_seconds))
         self.print_fn(
             f"step {step}/{self.total_steps} ({100 * step / self.total_steps:.0f}%)"
             f" loss {logs.get('loss', float('nan')):.4f}"

@@ -76,11 +76,18 @@ def test_glue_step_budget_is_a_count_or_null_for_epochs():
         ("glue.learning_rate=0.001", "config key 'glue.learning_rate' was renamed to 'glue.learning_rates'"),
         ("trainer.grad_accum_steps=2", "renamed to 'trainer.gradient_accumulation_steps'"),
         ("trainer.clip_norm=-1", "trainer.clip_norm=-1.0 must be 0 or more"),
+        ("trainer.schedule=step", "trainer.schedule='step' must be one of linear, cosine, polynomial"),
+        ("trainer.warmup_fraction=0.1", "trainer.warmup_fraction=0.1 needs trainer.time_budget_minutes"),
     ],
 )
 def test_bad_overrides_name_the_key_and_value(override, message):
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("(", r"\(").replace("{", r"\{")):
         presets.load("smoke", [override])
+
+
+def test_a_time_budget_is_refused_for_several_workers():
+    with pytest.raises(ValueError, match="does not work with trainer.strategy=multi_worker yet"):
+        presets.load("smoke", ["trainer.time_budget_minutes=5", "trainer.strategy=multi_worker"])
 
 
 def test_unknown_preset_lists_known_ones():
@@ -162,6 +169,10 @@ OUT_OF_RANGE = {
     "trainer.log_every_steps": 0,
     "trainer.keep_checkpoints": 0,
     "trainer.seed": -1,
+    "trainer.decay_power": 0.0,
+    "trainer.decay_fraction": 0.0,
+    "trainer.time_budget_minutes": -1.0,
+    "trainer.warmup_fraction": 1.0,
     "glue.max_seq_length": 7,
     "glue.batch_size": 0,
     "glue.train_steps": 0,

@@ -8,10 +8,12 @@ runs, each: `name`, `replicas` (1: one CPU device; 2: MirroredStrategy over two 
 MultiWorkerMirroredStrategy over the workers in TF_CONFIG), `accumulation`, `precision` ("",
 "mixed_bfloat16", "mixed_float16"), `loss_scale` (an initial float16 loss scale, to force overflows),
 `jit_compile`, `kill_at` (SIGKILL this process when the optimizer reaches that step: `between` steps, or
-`inside` the next step, from a timer that fires while it runs), `checkpoint_dir` and `export` (a folder to export
-the encoder to, as the Trainer does). A run with an existing checkpoint resumes.
-Each run that finishes writes `<name>.npz`: every trainable weight, every optimizer variable, the step and
-`batches_seen`. The input is the Trainer's own (`training_input.step_batches`: TFRecords of tf.Examples,
+`inside` the next step, from a timer that fires while it runs), `time_budget` (train for `TIME_BUDGET` instead of
+`train_steps`, each step timed at `STEP_SECONDS` by a clock of the harness), `checkpoint_dir` and `export` (a
+folder to export the encoder to, as the Trainer does). A run with an existing checkpoint resumes.
+Each run that finishes writes `<name>.npz`: every trainable weight, every optimizer variable, the step,
+`batches_seen` and the training clock's seconds (`meta/clock`).
+The input is the Trainer's own (`training_input.step_batches`: TFRecords of tf.Examples,
 shuffled with the seed), the model, optimizer, loop and checkpoints too (`trainer_module.build_pretrainer`,
 `train`); only the sizes are tiny.
 """
@@ -19,6 +21,7 @@ shuffled with the seed), the model, optimizer, loop and checkpoints too (`traine
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import os
 import signal
@@ -42,6 +45,7 @@ import numpy as np  # noqa: E402
 from configs.run_config import PretrainingDataConfig, TrainerConfig  # noqa: E402
 from models import features  # noqa: E402
 from models.pretraining import distribution, training_input  # noqa: E402
+from models.pretraining.time_budget import TrainingClock  # noqa: E402
 from models.pretraining.trainer_module import build_pretrainer, export_encoder, train  # noqa: E402
 from models.pretraining.training_callbacks import PretrainingCheckpoints  # noqa: E402
 from tests.models.tiny import MODEL, PREDICTIONS, SEQ_LENGTH, VOCAB  # noqa: E402
@@ -64,6 +68,10 @@ TRAINER = TrainerConfig(
     keep_checkpoints=10,
     seed=7,
 )
+# The time-budget runs: 15 s of training with a warm-up over its first quarter, each step timed at 15/8 s by the
+# harness's clock, so that they take the 8 steps of `TRAINER` with the same warm-up and decay, now in seconds.
+TIME_BUDGET = {"train_steps": 100, "time_budget_minutes": 0.25, "warmup_fraction": 0.25}
+STEP_SECONDS = 15 / 8
 DATA = PretrainingDataConfig(max_seq_length=SEQ_LENGTH, max_predictions_per_seq=PREDICTIONS)
 FEATURE_SPEC = {
     **{name: tf.io.FixedLenFeature([SEQ_LENGTH], tf.int64) for name in features.SEQUENCE_FEATURES},
@@ -107,6 +115,12 @@ def _state(pretrainer) -> dict[str, np.ndarray]:
     return state
 
 
+def _harness_time():
+    """Seconds that pass by `STEP_SECONDS` at every call: each step (from its begin to its end) takes that long."""
+    ticks = itertools.count()
+    return lambda: next(ticks) * STEP_SECONDS
+
+
 def run(spec: dict, data_dir: Path, out_dir: Path) -> None:
     config = dataclasses.replace(
         TRAINER,
@@ -114,6 +128,7 @@ def run(spec: dict, data_dir: Path, out_dir: Path) -> None:
         gradient_accumulation_steps=spec["accumulation"],
         mixed_precision=spec.get("precision", ""),
         jit_compile=spec.get("jit_compile", TRAINER.jit_compile),
+        **(TIME_BUDGET if spec.get("time_budget") else {}),
     )
     keras.utils.set_random_seed(config.seed)  # first, as run_fn does: the input's shuffle takes the global seed too
     vocab = str(data_dir / "vocab.txt")
@@ -122,7 +137,8 @@ def run(spec: dict, data_dir: Path, out_dir: Path) -> None:
     )
     strategy = _strategy(spec["replicas"])
     with strategy.scope():
-        pretrainer = build_pretrainer(MODEL_WITH_DROPOUT, len(VOCAB), config)
+        clock = TrainingClock()
+        pretrainer = build_pretrainer(MODEL_WITH_DROPOUT, len(VOCAB), config, clock)
         pretrainer(next(iter(batches)))
         pretrainer.optimizer.build(pretrainer.trainable_variables)
         if spec.get("loss_scale"):
@@ -130,17 +146,22 @@ def run(spec: dict, data_dir: Path, out_dir: Path) -> None:
     initial = [v.numpy() for v in pretrainer.trainable_variables]
     directory = spec["checkpoint_dir"]
     checkpoints = PretrainingCheckpoints(
-        distribution.write_dir(directory, strategy), pretrainer, config.keep_checkpoints, restore_from=directory
+        distribution.write_dir(directory, strategy),
+        pretrainer,
+        config.keep_checkpoints,
+        restore_from=directory,
+        clock=clock,
     )
     kill = [_Kill(spec["kill_at"], spec.get("kill_where", "between"))] if spec.get("kill_at") else []
-    train(pretrainer, batches, config, checkpoints, kill, verbose=0)
+    train(pretrainer, batches, config, checkpoints, kill, time_source=_harness_time(), verbose=0)
     if spec.get("export"):
         export_encoder(pretrainer, DATA, vocab, str(Path(spec["export"]) / "Format-Serving"), strategy)
     if distribution.is_chief(strategy):
         moved = max(
             float(np.abs(v.numpy() - w).max()) for v, w in zip(pretrainer.trainable_variables, initial, strict=True)
         )
-        np.savez(out_dir / f"{spec['name']}.npz", **_state(pretrainer), **{"meta/moved": np.asarray(moved)})
+        meta = {"meta/moved": np.asarray(moved), "meta/clock": np.asarray(clock.elapsed)}
+        np.savez(out_dir / f"{spec['name']}.npz", **_state(pretrainer), **meta)
     distribution.discard_scratch(directory, strategy)
 
 

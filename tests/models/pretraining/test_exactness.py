@@ -15,6 +15,11 @@ examples, in the same precision:
 - bfloat16 and float16: c and d-c.
 - float16 with a loss scale so high that the first steps overflow: skipped steps do not count, the run ends at
   exactly 8 applied steps, and a kill and a re-run change nothing.
+- t, d-t: a time budget instead of a step count (`trainer.time_budget_minutes`, the learning rate following the
+  training clock, each step timed at 15/8 s by the harness so that the budget is 8 steps), 2 replicas x 2
+  micro-batches, uninterrupted and killed inside step 5: both stop at step 8 with 15 s on the clock, as the
+  step-counted reference within the float32 bound (the same rates, computed from seconds), and the killed one
+  exactly as the uninterrupted one (the clock resumes from the checkpoint).
 
 Tolerances. A cell computes the same sums as the reference in another order (split over micro-batches and
 replicas, then added), so in float32 each gradient differs from the reference's by rounding, about 1e-7 of its
@@ -45,7 +50,7 @@ from tests.models.tiny import pretraining_batch, write_vocab
 PRECISIONS = {"fp32": "", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
 TOLERANCE = {"fp32": 1e-6, "bf16": 5e-4, "fp16": 1e-4}
 LAYOUTS = {"a": (1, 2), "b": (2, 1), "c": (2, 2)}  # (replicas, micro-batches)
-KILLS = {"d-a": ("a", 3, "inside"), "d-b": ("b", 4, "between"), "d-c": ("c", 5, "inside")}
+KILLS = {"d-a": ("a", 3, "inside"), "d-b": ("b", 4, "between"), "d-c": ("c", 5, "inside"), "d-t": ("t", 5, "inside")}
 OVERFLOW_SCALE = 2.0**24  # the first ~10 steps overflow in float16 and are skipped
 
 
@@ -53,7 +58,7 @@ def cells() -> list[tuple[str, str]]:
     """(precision, cell) pairs of the matrix: every cell in float32; in bfloat16 and float16 the combination, 2
     replicas x 2 micro-batches, uninterrupted and killed (what differs between precisions, the rounding and the
     loss scale checked on the summed gradient, is all in that path)."""
-    found = [("fp32", cell) for cell in [*LAYOUTS, *KILLS, "e"]]
+    found = [("fp32", cell) for cell in [*LAYOUTS, *KILLS, "e", "t"]]
     found += [(p, cell) for p in ("bf16", "fp16") for cell in ("c", "d-c")]
     return [*found, ("fp16", "overflow"), ("fp16", "overflow-killed")]
 
@@ -114,8 +119,11 @@ def cell_spec(precision: str, cell: str, checkpoints: Path) -> dict:
             spec |= {"kill_at": 3, "kill_where": "inside"}
     elif cell in KILLS:
         layout, step, where = KILLS[cell]
-        replicas, accumulation = LAYOUTS[layout]
+        replicas, accumulation = LAYOUTS.get(layout, LAYOUTS["c"])
         spec = {"replicas": replicas, "accumulation": accumulation, "kill_at": step, "kill_where": where}
+        spec |= {"time_budget": True} if layout == "t" else {}
+    elif cell == "t":
+        spec = {"replicas": 2, "accumulation": 2, "time_budget": True}
     else:
         replicas, accumulation = LAYOUTS.get(cell, (1, 1))
         spec = {"replicas": replicas, "accumulation": accumulation}
@@ -138,6 +146,7 @@ PROCESSES = [
     [("bf16", "ref"), ("bf16", "c"), ("bf16", "d-c")],
     [("fp16", "ref"), ("fp16", "c"), ("fp16", "d-c")],
     [("fp16", "overflow"), ("fp16", "overflow-killed")],
+    [("fp32", "t"), ("fp32", "d-t")],
 ]
 
 
@@ -204,6 +213,10 @@ def test_every_layout_killed_or_not_ends_as_one_uninterrupted_device(matrix, pre
         assert max_difference(final, reference) == 0.0
         return
     assert int(final["batches_seen"]) == 8
+    if cell in ("t", "d-t"):
+        assert float(final["meta/clock"]) == 15.0, "the budget, spent; the killed run's clock resumed"
+    else:
+        assert float(final["meta/clock"]) == 8 * 15 / 8, "the clock counts (and resumes) without a budget too"
     reference = state(matrix, f"{precision}-ref")
     assert float(np.load(matrix / f"{precision}-ref.npz")["meta/moved"]) > 1e-3, "training moved the weights"
     difference = max_difference(final, reference)
