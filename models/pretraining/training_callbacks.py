@@ -253,8 +253,11 @@ class TrainingProgress(keras.callbacks.Callback):
             if self.budget_seconds > 0:
                 eta_seconds = min(eta_seconds, max(self.budget_seconds - self.clock.elapsed, 0.0))
         eta = datetime.timedelta(seconds=round(eta_seconds))
+        done = f"step {step}/{self.total_steps} ({100 * step / self.total_steps:.0f}%)"
+        if self.clock is not None and self.budget_seconds > 0:
+            done = f"step {step} ({100 * self.clock.elapsed / self.budget_seconds:.0f}% of the time budget)"
         self.print_fn(
-            f"step {step}/{self.total_steps} ({100 * step / self.total_steps:.0f}%)"
+            done + f" loss {logs.get('loss', float('nan')):.4f}"
             f" loss {logs.get('loss', float('nan')):.4f}"
             f" masked-LM accuracy {logs.get('masked_lm_accuracy', float('nan')):.4f}"
             f" | {sequences_per_second:.1f} seq/s, {1000 * step_time:.0f} ms/step, MFU {100 * logs['mfu']:.1f}%"

@@ -71,12 +71,17 @@ def cosine_rate(seconds):
 
 def test_training_stops_at_the_budget_and_the_rate_follows_the_clock(tmp_path):
     pretrainer, checkpoints = pretrainer_and_checkpoints(tmp_path)
-    progress = TrainingProgress(10, 8, 16, 1e6, 1e9, print_fn=lambda line: None, clock=checkpoints.clock)
+    lines = []
+    progress = TrainingProgress(
+        1000, 8, 16, 1e6, 1e9, print_fn=lines.append, clock=checkpoints.clock, budget_seconds=15.0
+    )
     history = train(pretrainer, batches(), CONFIG, checkpoints, [progress], time_source=fake_time(), verbose=0)
     assert checkpoints.step == 10, "15 s of 1.5 s steps, far below train_steps"
     assert checkpoints.clock.elapsed == 15.0
     assert checkpoints.saved_steps == [3, 6, 9, 10], "the final state is saved too"
     np.testing.assert_allclose(history.history["training_minutes"], [7.5 / 60, 15 / 60])
+    assert lines[0].startswith("step 5 (50% of the time budget)") and lines[1].startswith("step 10 (100% of the")
+    assert lines[1].endswith("ETA 0:00:00"), "no budget left, whatever the steps left"
     # Logged after steps 5 and 10, at 7.5 s and 15 s of training: by the step count, 5 of 1000 steps would still
     # be in the default warm-up.
     np.testing.assert_allclose(history.history["learning_rate"], [cosine_rate(7.5), cosine_rate(15.0)], atol=1e-9)
