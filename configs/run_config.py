@@ -26,6 +26,12 @@ from configs.strict_dataclasses import check, from_dict
 STRATEGIES = ("default", "mirrored", "multi_worker")
 OPTIMIZERS = ("adamw", "lamb")
 MIXED_PRECISION_POLICIES = ("", "mixed_float16", "mixed_bfloat16")
+# Pre-training objectives (`models.pretraining_data.objectives` registers what each builds and trains), with what
+# they train in the report's words.
+OBJECTIVES = {
+    "mlm_nsp": "masked LM + next-sentence prediction (BERT)",
+    "mlm": "masked LM over full sentences packed across documents (RoBERTa)",
+}
 # Shapes of the learning rate's decay after warm-up (`models.training.optimization.WarmupDecay`).
 LEARNING_RATE_SCHEDULES = ("linear", "cosine", "polynomial", "constant_then_decay")
 ON_BAD_BYTES = ("fail", "replace", "skip_line")
@@ -104,8 +110,11 @@ class PretrainingDataConfig:
         masked_lm_prob: share of real tokens selected for prediction.
         mask_token_rate: share of selected tokens replaced by [MASK].
         random_token_rate: share of selected tokens replaced by a random token (the rest stay).
-        short_seq_prob: share of documents cut into shorter instances, as in the original BERT data.
-        next_sentence_random_prob: share of instances whose second segment comes from another document.
+        objective: "mlm_nsp" (BERT: pairs of segments, masked LM + next-sentence prediction) or "mlm" (RoBERTa's
+            FULL-SENTENCES: contiguous sentences packed up to the length across document boundaries, a [SEP]
+            between documents, masked LM only, no next-sentence head).
+        short_seq_prob: share of instances cut to a random shorter length, as in the original BERT data.
+        next_sentence_random_prob: share of instances whose second segment comes from another document ("mlm_nsp").
         dupe_factor: times each document is used, each time packed and masked differently.
         whole_word_masking: choose masked-LM targets by whole words (a word and its `##` pieces); a word that
             would overrun the budget is skipped and later words are tried, as in BERT's script.
@@ -123,6 +132,7 @@ class PretrainingDataConfig:
     lower_case: bool = True
     max_seq_length: int = 128
     max_predictions_per_seq: int = 20
+    objective: str = "mlm_nsp"
     masked_lm_prob: float = 0.15
     mask_token_rate: float = 0.8
     random_token_rate: float = 0.1
@@ -137,6 +147,10 @@ class PretrainingDataConfig:
 
     def validate(self) -> None:
         """Raises ValueError naming the first setting out of its range."""
+        check(
+            self.objective in OBJECTIVES,
+            f"data.objective={self.objective!r} must be one of {', '.join(OBJECTIVES)}",
+        )
         check(0 < self.masked_lm_prob < 1, f"data.masked_lm_prob={self.masked_lm_prob} must be in (0, 1)")
         _check_fractions(
             "data",

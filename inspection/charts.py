@@ -18,6 +18,8 @@ from models.glue import metrics as glue_metrics  # noqa: E402
 CURVES = (
     ("loss", "loss", "val_loss"),
     ("masked-LM accuracy", "masked_lm_accuracy", "val_masked_lm_accuracy"),
+    # Only for an objective with the next-sentence task (a history without it draws no panel).
+    ("next-sentence accuracy", "next_sentence_accuracy", "val_next_sentence_accuracy"),
     ("perplexity", "perplexity", "val_perplexity"),
     ("learning rate", "learning_rate", None),
     ("sequences per second", "sequences_per_second", None),

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from configs import pipeline_contract as contract
-from configs.run_config import TrainerConfig
+from configs.run_config import OBJECTIVES, TrainerConfig
 from inspection import statistics
 from inspection.artifact_files import glob, read_bytes, read_json
 from inspection.records import MetadataReader, RunRecord, run_config_of
@@ -256,8 +256,9 @@ def pretraining_recipe(config: Mapping[str, Any] | None) -> str | None:
         )
     else:
         span = f"{trainer['warmup_steps']:,} warm-up steps of {trainer['train_steps']:,}"
+    objective = OBJECTIVES.get(data.get("objective", "mlm_nsp"), data.get("objective"))
     return (
-        f"masked LM + next-sentence prediction at {data.get('max_seq_length', '?')} tokens; "
+        f"{objective} at {data.get('max_seq_length', '?')} tokens; "
         f"{trainer['optimizer']}, peak learning rate {trainer['learning_rate']:g}, {shape}; {span}"
     )
 

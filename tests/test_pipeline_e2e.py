@@ -369,7 +369,7 @@ def test_metadata_commands_read_the_runs_back(runs):
     assert changed_config["trainer"]["gradient_accumulation_steps"] == 2
     text = bert_tfx("show", first, *store_args)
     assert f"run {first}  pipeline bert-smoke  preset smoke" in text and "Transform" in text
-    assert "pre-training recipe: masked LM + next-sentence prediction at 64 tokens; adamw, peak learning rate" in text
+    assert "pre-training recipe: masked LM + next-sentence prediction (BERT) at 64 tokens; adamw, peak learning" in text
     assert "linear decay; 30 warm-up steps of 300" in text
     changed_text = bert_tfx("show", changed, *store_args)
     assert "peak learning rate 0.002, cosine decay; 30 warm-up steps of 300" in changed_text

@@ -32,7 +32,8 @@ HEADS_FILE = "pretraining_heads.npz"
 # BertBackbone's layer-norm epsilon (and the original BERT's); the pre-training heads use it too.
 LAYER_NORM_EPSILON = 1e-12
 # The pre-training heads' weights, as `pretraining_heads.npz` names them: the masked-LM head's transform
-# (dense + GELU + layer norm) and output bias (its decoder is the token embedding), the next-sentence classifier.
+# (dense + GELU + layer norm) and output bias (its decoder is the token embedding), the next-sentence classifier
+# (absent for an objective without that task).
 HEAD_WEIGHTS = (
     "masked_lm/dense/kernel",
     "masked_lm/dense/bias",
@@ -42,6 +43,7 @@ HEAD_WEIGHTS = (
     "next_sentence/kernel",
     "next_sentence/bias",
 )
+NEXT_SENTENCE_WEIGHTS = ("next_sentence/kernel", "next_sentence/bias")
 
 
 def checkpoint_dir(model_artifact_uri: str) -> str:
@@ -85,7 +87,8 @@ def save_checkpoint(
     directory: str,
     heads: Mapping[str, np.ndarray] | None = None,
 ) -> None:
-    """Writes the encoder checkpoint folder (see the module docstring); `heads` by `HEAD_WEIGHTS` names."""
+    """Writes the encoder checkpoint folder (see the module docstring); `heads` by `HEAD_WEIGHTS` names (the
+    masked-LM head's, and the next-sentence head's when the objective has one)."""
     tf.io.gfile.makedirs(directory)
     with tf.io.gfile.GFile(os.path.join(directory, CONFIG_FILE), "w") as f:
         json.dump(keras.saving.serialize_keras_object(backbone), f, indent=2)
@@ -95,22 +98,23 @@ def save_checkpoint(
     tf.io.gfile.copy(vocab_path, os.path.join(directory, features.VOCAB_FILE), overwrite=True)
     if heads is not None:
         buffer = io.BytesIO()
-        np.savez(buffer, **{name: np.asarray(heads[name], dtype=np.float32) for name in HEAD_WEIGHTS})
+        np.savez(buffer, **{name: np.asarray(heads[name], dtype=np.float32) for name in HEAD_WEIGHTS if name in heads})
         with tf.io.gfile.GFile(os.path.join(directory, HEADS_FILE), "wb") as f:
             f.write(buffer.getvalue())
 
 
 def load_heads(directory: str) -> dict[str, np.ndarray] | None:
-    """The pre-training heads of an encoder checkpoint by `HEAD_WEIGHTS` names; None when it holds none."""
+    """The pre-training heads of an encoder checkpoint by `HEAD_WEIGHTS` names (the next-sentence head's only where
+    the objective had one); None when it holds none."""
     path = os.path.join(directory, HEADS_FILE)
     if not tf.io.gfile.exists(path):
         return None
     with tf.io.gfile.GFile(path, "rb") as f:
         arrays = np.load(io.BytesIO(f.read()))
-        missing = [name for name in HEAD_WEIGHTS if name not in arrays]
+        missing = [name for name in HEAD_WEIGHTS if name not in arrays and name not in NEXT_SENTENCE_WEIGHTS]
         if missing:
             raise ValueError(f"{path} lacks the head weights {', '.join(missing)}")
-        return {name: arrays[name] for name in HEAD_WEIGHTS}
+        return {name: arrays[name] for name in HEAD_WEIGHTS if name in arrays}
 
 
 def load_checkpoint(directory: str, dtype: str = "float32") -> tuple[keras_hub.models.BertBackbone, str, bool]:

@@ -2,8 +2,9 @@
 
 `write_hf_model` writes a folder `transformers.AutoModel*.from_pretrained` and `AutoTokenizer.from_pretrained`
 load: `config.json` (a BertConfig), `model.safetensors` (the encoder and, when the checkpoint has them, both
-pre-training heads, under `BertForPreTraining`'s names; the masked-LM decoder is tied to the word embeddings, so it
-is not stored), `vocab.txt`, `tokenizer.json`, `tokenizer_config.json` and `special_tokens_map.json`.
+pre-training heads, under `BertForPreTraining`'s names, or the masked-LM head alone for an objective without the
+next-sentence task, as `BertForMaskedLM`; the masked-LM decoder is tied to the word embeddings, so it is not
+stored), `vocab.txt`, `tokenizer.json`, `tokenizer_config.json` and `special_tokens_map.json`.
 `read_hf_weights` goes the other way, for a Hugging Face BERT of the same shape.
 
 `WEIGHT_MAP` is the one table of names: each Hugging Face tensor, the keras-hub variable (or pre-training head
@@ -178,10 +179,19 @@ def weight_map(backbone: keras_hub.models.BertBackbone) -> list[tuple[str, str, 
     return encoder + [(name, head, layout) for name, head, layout in HEAD_MAP]
 
 
-def hf_config(backbone: keras_hub.models.BertBackbone, with_heads: bool) -> dict:
-    """The BertConfig of `backbone`, as `config.json` holds it."""
+def architecture(heads: Mapping[str, np.ndarray] | None) -> str:
+    """The transformers class that holds these heads: both, the masked-LM head alone, or none."""
+    if heads is None:
+        return "BertModel"
+    return (
+        "BertForPreTraining" if all(name in heads for name in backbone_lib.NEXT_SENTENCE_WEIGHTS) else "BertForMaskedLM"
+    )
+
+
+def hf_config(backbone: keras_hub.models.BertBackbone, architecture_name: str) -> dict:
+    """The BertConfig of `backbone`, as `config.json` holds it, for the class `architecture_name`."""
     return {
-        "architectures": ["BertForPreTraining" if with_heads else "BertModel"],
+        "architectures": [architecture_name],
         "model_type": "bert",
         "vocab_size": backbone.vocabulary_size,
         "hidden_size": backbone.hidden_dim,
@@ -211,15 +221,19 @@ def hf_tensors(
         for name, variable, layout in _backbone_map(backbone.num_layers)
     }
     if heads is not None:
-        tensors.update({name: to_hf(layout, np.asarray(heads[head])) for name, head, layout in HEAD_MAP})
+        tensors.update(
+            {name: to_hf(layout, np.asarray(heads[head])) for name, head, layout in HEAD_MAP if head in heads}
+        )
     return tensors
 
 
 def read_hf_weights(directory: str, backbone: keras_hub.models.BertBackbone) -> dict[str, np.ndarray] | None:
-    """Assigns a Hugging Face BERT's weights (`model.safetensors` of BertModel or BertForPreTraining) to `backbone`.
+    """Assigns a Hugging Face BERT's weights (`model.safetensors` of BertModel, BertForMaskedLM or
+    BertForPreTraining) to `backbone`.
 
     Returns:
-        the pre-training heads by our names, or None when the file has none.
+        the pre-training heads by our names (the masked-LM head's, and the next-sentence head's where the file
+        has it), or None when the file has no masked-LM head.
     Raises:
         ValueError naming the tensor whose shape differs from the backbone's, or the tensors the file lacks.
     """
@@ -238,10 +252,11 @@ def read_hf_weights(directory: str, backbone: keras_hub.models.BertBackbone) -> 
         if tuple(tensors[name].shape) != needed:
             raise ValueError(f"{path}: {name} has shape {tensors[name].shape}; the encoder needs {needed}")
         target.assign(from_hf(layout, tensors[name], shape))
-    if not all(name in tensors for name, _, _ in HEAD_MAP):
+    present = [(name, head, layout) for name, head, layout in HEAD_MAP if name in tensors]
+    if not any(head.startswith("masked_lm/") for _, head, _ in present):
         return None
     shapes = _head_shapes(backbone)
-    return {head: from_hf(layout, tensors[name], shapes[head]) for name, head, layout in HEAD_MAP}
+    return {head: from_hf(layout, tensors[name], shapes[head]) for name, head, layout in present}
 
 
 def _head_shapes(backbone: keras_hub.models.BertBackbone) -> dict[str, tuple[int, ...]]:
@@ -308,7 +323,7 @@ def write_hf_model(
 ) -> None:
     """Writes the Hugging Face folder (see the module docstring)."""
     tf.io.gfile.makedirs(directory)
-    _write_json(os.path.join(directory, CONFIG_FILE), hf_config(backbone, with_heads=heads is not None))
+    _write_json(os.path.join(directory, CONFIG_FILE), hf_config(backbone, architecture(heads)))
     with tf.io.gfile.GFile(os.path.join(directory, WEIGHTS_FILE), "wb") as f:
         f.write(safetensors_numpy.save(hf_tensors(backbone, heads), metadata={"format": "pt"}))
     tf.io.gfile.copy(vocab_path, os.path.join(directory, features.VOCAB_FILE), overwrite=True)

@@ -1,6 +1,7 @@
 """BERT pre-training task: a backbone plus masked-LM and next-sentence heads, its losses and its training step.
 
-Composition in the keras-hub style: the task takes a backbone and adds two small heads. The MLM head is tied
+Composition in the keras-hub style: the task takes a backbone and adds two small heads (the masked-LM head only
+for an objective without the next-sentence task, `next_sentence=False`: RoBERTa's). The MLM head is tied
 to the backbone's token embedding and computes logits only at the masked positions. `train_step`/`test_step`
 compute the two losses and the Model Garden metric names: `lm_example_loss`, `next_sentence_loss`,
 `masked_lm_accuracy`, `next_sentence_accuracy`, and `perplexity` (exp of the masked-LM loss); training also
@@ -54,13 +55,15 @@ def gelu_tanh(x):
 
 
 class BertPretrainer(keras.Model):
-    """Masked-LM + next-sentence prediction over a BertBackbone.
+    """Masked-LM (+ next-sentence prediction) over a BertBackbone.
 
     Args:
         backbone: keras_hub.models.BertBackbone. The encoder being pre-trained; its dropout layers become keyed.
         gradient_accumulation_steps: int. Micro-batches each replica splits its part of a step batch into.
             Defaults to 1.
         dropout_seed: int. Seeds the keyed dropout masks. Defaults to 0.
+        next_sentence: bool. Whether to train the next-sentence task (head, loss and accuracy); without it the
+            batches need no `next_sentence_labels`. Defaults to True.
 
     Example:
     >>> backbone = backbone_lib.build_backbone(ModelConfig(num_layers=2, hidden_dim=16, num_heads=2,
@@ -73,6 +76,7 @@ class BertPretrainer(keras.Model):
         backbone: keras_hub.models.BertBackbone,
         gradient_accumulation_steps: int = 1,
         dropout_seed: int = 0,
+        next_sentence: bool = True,
         **kwargs,
     ):
         if gradient_accumulation_steps < 1:
@@ -92,8 +96,17 @@ class BertPretrainer(keras.Model):
             dtype="float32",
             name="masked_lm_head",
         )
-        self.next_sentence_head = keras.layers.Dense(
-            2, kernel_initializer=bert_initializer(), dtype=backbone.dtype_policy, name="next_sentence_head"
+        self.next_sentence = next_sentence
+        if not next_sentence:
+            # Only the next-sentence head reads the pooled output: without it nothing trains the pooler, which keeps
+            # its initial weights (as RoBERTa's) for fine-tuning to train, and weight decay leaves it alone.
+            backbone.get_layer("pooled_dense").trainable = False
+        self.next_sentence_head = (
+            keras.layers.Dense(
+                2, kernel_initializer=bert_initializer(), dtype=backbone.dtype_policy, name="next_sentence_head"
+            )
+            if next_sentence
+            else None
         )
         # The task computes in the backbone's dtype policy (e.g. mixed_bfloat16), so compile() wraps
         # the optimizer in a LossScaleOptimizer for mixed_float16 without any global policy.
@@ -121,10 +134,10 @@ class BertPretrainer(keras.Model):
     def call(self, batch: dict[str, tf.Tensor], training: bool = False) -> dict[str, tf.Tensor]:
         outputs = self.backbone(backbone_lib.backbone_inputs(batch), training=training)
         positions = tf.cast(batch[features.MASKED_LM_POSITIONS], tf.int32)
-        return {
-            "masked_lm_logits": self.masked_lm_head(outputs["sequence_output"], mask_positions=positions),
-            "next_sentence_logits": self.next_sentence_head(outputs["pooled_output"]),
-        }
+        logits = {"masked_lm_logits": self.masked_lm_head(outputs["sequence_output"], mask_positions=positions)}
+        if self.next_sentence:
+            logits["next_sentence_logits"] = self.next_sentence_head(outputs["pooled_output"])
+        return logits
 
     def head_variables(self) -> dict[str, keras.Variable]:
         """The pre-training heads' variables by `backbone_lib.HEAD_WEIGHTS` names (the masked-LM decoder is the
@@ -136,9 +149,10 @@ class BertPretrainer(keras.Model):
             "masked_lm/layer_norm/gamma": mlm._intermediate_layer_norm.gamma,
             "masked_lm/layer_norm/beta": mlm._intermediate_layer_norm.beta,
             "masked_lm/output_bias": mlm._bias,
-            "next_sentence/kernel": self.next_sentence_head.kernel,
-            "next_sentence/bias": self.next_sentence_head.bias,
         }
+        if self.next_sentence:
+            variables["next_sentence/kernel"] = self.next_sentence_head.kernel
+            variables["next_sentence/bias"] = self.next_sentence_head.bias
         return variables
 
     def head_weights(self) -> dict[str, np.ndarray]:
@@ -167,7 +181,7 @@ class BertPretrainer(keras.Model):
     def _totals(batch: dict[str, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
         """The masked-LM weight and the number of examples of the whole batch, summed over every replica."""
         weight = tf.reduce_sum(tf.cast(batch[features.MASKED_LM_WEIGHTS], tf.float32))
-        examples = tf.cast(tf.shape(batch[features.NEXT_SENTENCE_LABELS])[0], tf.float32)
+        examples = tf.cast(tf.shape(batch[features.INPUT_WORD_IDS])[0], tf.float32)
         if tf.distribute.get_strategy().num_replicas_in_sync > 1:
             weight, examples = tf.distribute.get_replica_context().all_reduce(
                 tf.distribute.ReduceOp.SUM, [weight, examples]
@@ -179,24 +193,28 @@ class BertPretrainer(keras.Model):
         part: dict[str, tf.Tensor], outputs: dict[str, tf.Tensor], totals: tuple[tf.Tensor, tf.Tensor]
     ) -> tuple[tf.Tensor, tf.Tensor]:
         """The part's masked-LM and next-sentence losses summed, each divided by the whole batch's total: summed
-        over all parts, they are the batch's mean losses."""
+        over all parts, they are the batch's mean losses (the next-sentence one 0 without that task)."""
         weight_total, example_total = totals
         lm_logits = tf.cast(outputs["masked_lm_logits"], tf.float32)
         per_token = keras.losses.sparse_categorical_crossentropy(
             part[features.MASKED_LM_IDS], lm_logits, from_logits=True
         )
         weights = tf.cast(part[features.MASKED_LM_WEIGHTS], tf.float32)
+        lm_share = tf.reduce_sum(per_token * weights) / weight_total
+        if "next_sentence_logits" not in outputs:
+            return lm_share, tf.constant(0.0)
         nsp_logits = tf.cast(outputs["next_sentence_logits"], tf.float32)
         per_example = keras.losses.sparse_categorical_crossentropy(
             part[features.NEXT_SENTENCE_LABELS], nsp_logits, from_logits=True
         )
-        return tf.reduce_sum(per_token * weights) / weight_total, tf.reduce_sum(per_example) / example_total
+        return lm_share, tf.reduce_sum(per_example) / example_total
 
     def _update_accuracies(self, part: dict[str, tf.Tensor], outputs: dict[str, tf.Tensor]) -> None:
         self.lm_accuracy.update_state(
             part[features.MASKED_LM_IDS], outputs["masked_lm_logits"], sample_weight=part[features.MASKED_LM_WEIGHTS]
         )
-        self.nsp_accuracy.update_state(part[features.NEXT_SENTENCE_LABELS], outputs["next_sentence_logits"])
+        if self.next_sentence:
+            self.nsp_accuracy.update_state(part[features.NEXT_SENTENCE_LABELS], outputs["next_sentence_logits"])
 
     def _update_losses(self, lm_loss: tf.Tensor, nsp_loss: tf.Tensor) -> dict[str, tf.Tensor]:
         """Tracks this replica's shares of the batch's losses. Keras averages a metric over the replicas, so each
@@ -204,7 +222,8 @@ class BertPretrainer(keras.Model):
         replicas = tf.cast(tf.distribute.get_strategy().num_replicas_in_sync, tf.float32)
         self.loss_tracker.update_state((lm_loss + nsp_loss) * replicas)
         self.lm_loss_tracker.update_state(lm_loss * replicas)
-        self.nsp_loss_tracker.update_state(nsp_loss * replicas)
+        if self.next_sentence:
+            self.nsp_loss_tracker.update_state(nsp_loss * replicas)
         results = {metric.name: metric.result() for metric in self._pretraining_metrics()}
         results["perplexity"] = tf.exp(self.lm_loss_tracker.result())
         return results
@@ -231,6 +250,8 @@ class BertPretrainer(keras.Model):
         return [*self._pretraining_metrics(), self.gradient_norm_tracker]
 
     def _pretraining_metrics(self):
+        if not self.next_sentence:
+            return [self.loss_tracker, self.lm_loss_tracker, self.lm_accuracy]
         return [self.loss_tracker, self.lm_loss_tracker, self.nsp_loss_tracker, self.lm_accuracy, self.nsp_accuracy]
 
     # The training step.
@@ -266,13 +287,13 @@ class BertPretrainer(keras.Model):
         tf.distribute splits a batch: replica r holds the r-th contiguous slice.
         """
         steps = self.gradient_accumulation_steps
-        static_rows = batch[features.NEXT_SENTENCE_LABELS].shape[0]
+        static_rows = batch[features.INPUT_WORD_IDS].shape[0]
         if static_rows is not None and static_rows % steps:
             raise ValueError(
                 f"a replica's part of the step batch has {static_rows} examples, which do not divide into "
                 f"{steps} micro-batches (trainer.batch_size must be a multiple of the replica count)"
             )
-        rows = tf.shape(batch[features.NEXT_SENTENCE_LABELS])[0]
+        rows = tf.shape(batch[features.INPUT_WORD_IDS])[0]
         if ROW_IN_STEP not in batch:
             replica = tf.cast(tf.distribute.get_replica_context().replica_id_in_sync_group, tf.int32)
             batch = {**batch, ROW_IN_STEP: tf.range(rows) + replica * rows}

@@ -14,16 +14,19 @@ import time
 from configs.run_config import ModelConfig
 
 
-def pretraining_flops_per_sequence(model: ModelConfig, vocab_size: int, seq_length: int, predictions: int) -> float:
+def pretraining_flops_per_sequence(
+    model: ModelConfig, vocab_size: int, seq_length: int, predictions: int, next_sentence: bool = True
+) -> float:
     """Training FLOPs (forward and backward) of one sequence.
 
     Per token and layer, forward: 8 h^2 (Q, K, V, output projections) + 4 h i (feed-forward)
     + 4 s h (attention scores and weighted values), 2 FLOPs per multiply-add. The MLM head adds
-    2 h^2 + 2 h V per prediction, the pooler and NSP head 2 h^2 + 4 h per sequence.
+    2 h^2 + 2 h V per prediction, the pooler and NSP head 2 h^2 + 4 h per sequence (an objective without the
+    next-sentence task, `next_sentence=False`, trains neither).
     """
     h, i, s = model.hidden_dim, model.intermediate_dim, seq_length
     encoder = model.num_layers * s * (8 * h * h + 4 * h * i + 4 * s * h)
-    heads = predictions * (2 * h * h + 2 * h * vocab_size) + 2 * h * h + 4 * h
+    heads = predictions * (2 * h * h + 2 * h * vocab_size) + (2 * h * h + 4 * h if next_sentence else 0)
     return 3.0 * (encoder + heads)
 
 

@@ -53,6 +53,7 @@ from models.pretraining.training_callbacks import (
     TrainingHealth,
     TrainingProgress,
 )
+from models.pretraining_data import objectives
 from models.training.optimization import WarmupDecay, create_optimizer
 from models.training.step_budget import fit_for_steps
 
@@ -108,9 +109,13 @@ def learning_rate_schedule(config: TrainerConfig, clock: TrainingClock | None = 
 
 
 def build_pretrainer(
-    model_config: ModelConfig, vocab_size: int, config: TrainerConfig, clock: TrainingClock | None = None
+    model_config: ModelConfig,
+    vocab_size: int,
+    config: TrainerConfig,
+    clock: TrainingClock | None = None,
+    objective: str = "mlm_nsp",
 ) -> BertPretrainer:
-    """The compiled pre-training task (call it inside the strategy's scope).
+    """The compiled pre-training task of `objective` (`data.objective`; call it inside the strategy's scope).
 
     `clock` is the run's training clock, which a time budget's learning rate follows; a run with a time budget
     and no clock (exporting a checkpoint's weights) gets a new one.
@@ -124,6 +129,7 @@ def build_pretrainer(
         backbone_lib.build_backbone(model_config, vocab_size, dtype=dtype),
         gradient_accumulation_steps=config.gradient_accumulation_steps,
         dropout_seed=config.seed,
+        next_sentence=objectives.objective(objective).next_sentence,
     )
     pretrainer.compile(
         optimizer=create_optimizer(
@@ -141,7 +147,11 @@ def build_pretrainer(
 def _progress(data: PretrainingDataConfig, model_config: ModelConfig, config: TrainerConfig, vocab_size: int, clock):
     sequences_per_step = training_input.step_batch_size(config)
     flops_per_sequence = flops.pretraining_flops_per_sequence(
-        model_config, vocab_size, data.max_seq_length, data.max_predictions_per_seq
+        model_config,
+        vocab_size,
+        data.max_seq_length,
+        data.max_predictions_per_seq,
+        objectives.objective(data.objective).next_sentence,
     )
     return TrainingProgress(
         total_steps=config.train_steps,
@@ -225,7 +235,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
 
     with strategy.scope():
         clock = TrainingClock()  # seconds of training, saved with every checkpoint
-        pretrainer = build_pretrainer(model_config, vocab_size, config, clock)
+        pretrainer = build_pretrainer(model_config, vocab_size, config, clock, data.objective)
         # Creates the weights, so that a checkpoint can be restored.
         pretrainer(_zero_instance(transform_output, data.max_predictions_per_seq))
         pretrainer.optimizer.build(pretrainer.trainable_variables)
@@ -274,12 +284,15 @@ def initialise_from(pretrainer: BertPretrainer, init_from: str, vocab_path: str)
     """Assigns the weights of `init_from` (`models.encoder.initial_weights`) to the pre-trainer: the encoder, and
     the heads the source has."""
     heads = initial_weights.load_initial_weights(init_from, pretrainer.backbone, vocab_path)
-    pretrainer.set_head_weights(heads)
-    kept = [name for name in backbone_lib.HEAD_WEIGHTS if name not in heads]
+    own = pretrainer.head_variables()
+    pretrainer.set_head_weights({name: value for name, value in heads.items() if name in own})
+    kept = [name for name in own if name not in heads]
+    left = [name for name in heads if name not in own]
     _LOG.info(
-        "Pre-training starts from the weights of %s (the encoder%s)",
+        "Pre-training starts from the weights of %s (the encoder%s%s)",
         init_from,
-        "; freshly initialised: " + ", ".join(kept) if kept else " and both heads",
+        "; freshly initialised: " + ", ".join(kept) if kept else " and its heads",
+        "; not used (this objective has no such head): " + ", ".join(left) if left else "",
     )
 
 
@@ -327,7 +340,12 @@ def export_encoder_at_checkpoint(
     model_config = section_from(custom_config, "model", ModelConfig)
     config = section_from(custom_config, "trainer", TrainerConfig)
     transform_output = tft.TFTransformOutput(transform_graph_uri)
-    pretrainer = build_pretrainer(model_config, transform_output.vocabulary_size_by_name(features.VOCAB_FILE), config)
+    pretrainer = build_pretrainer(
+        model_config,
+        transform_output.vocabulary_size_by_name(features.VOCAB_FILE),
+        config,
+        objective=data.objective,
+    )
     pretrainer(_zero_instance(transform_output, data.max_predictions_per_seq))
     # The optimizer's slots and the input position stay in the checkpoint: only the model is read back, and every
     # weight of the model must be found there.

@@ -56,7 +56,8 @@ class InstanceStatistics:
         self.replaced_by_mask += int((weights & (shown == features.MASK_ID)).sum())
         self.kept += int((weights & (shown == targets)).sum())
         self.replaced_by_random += int((weights & (shown != features.MASK_ID) & (shown != targets)).sum())
-        self.random_next += int((batch[features.NEXT_SENTENCE_LABELS] == features.IS_RANDOM_NEXT).sum())
+        if features.NEXT_SENTENCE_LABELS in batch:  # objectives without the next-sentence task have none
+            self.random_next += int((batch[features.NEXT_SENTENCE_LABELS] == features.IS_RANDOM_NEXT).sum())
         self.unk_targets += int((weights & (targets == features.UNK_ID)).sum())
 
     def summary(self) -> dict[str, float]:

@@ -15,10 +15,14 @@ def test_the_recipe_names_the_schedule_and_what_it_runs_over():
             "trainer.optimizer=lamb",
         ],
     )
+    roberta = presets.load("tiny", ["data.objective=mlm"])
     assert pretraining_recipe(by_time.to_dict()) == (
-        f"masked LM + next-sentence prediction at {by_time.data.max_seq_length} tokens; lamb, peak learning rate "
-        f"{by_time.trainer.learning_rate:g}, polynomial decay (power 2); warm-up over 5% of a 60-minute time budget "
-        f"(at most {by_time.trainer.train_steps:,} steps)"
+        f"masked LM + next-sentence prediction (BERT) at {by_time.data.max_seq_length} tokens; lamb, peak learning "
+        f"rate {by_time.trainer.learning_rate:g}, polynomial decay (power 2); warm-up over 5% of a 60-minute time "
+        f"budget (at most {by_time.trainer.train_steps:,} steps)"
+    )
+    assert pretraining_recipe(roberta.to_dict()).startswith(
+        "masked LM over full sentences packed across documents (RoBERTa) at"
     )
 
 

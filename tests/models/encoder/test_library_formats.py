@@ -137,3 +137,39 @@ def test_the_weight_table_names_every_encoder_and_head_weight_once(exported):
     ours = [path for _, path, _ in table]
     assert sorted(ours) == sorted([v.path for v in backbone.weights] + list(backbone_lib.HEAD_WEIGHTS))
     assert len({name for name, _, _ in table}) == len(table)
+
+
+def test_an_encoder_pretrained_without_the_next_sentence_task_loads_as_bert_for_masked_lm(tmp_path):
+    """RoBERTa's objective (`data.objective=mlm`) trains no next-sentence head: the export is a BertForMaskedLM
+    whose masked-LM logits are ours, with nothing missing or left over, and it reads back with that head only."""
+    keras.utils.set_random_seed(4)
+    pretrainer = BertPretrainer(backbone_lib.build_backbone(MODEL, len(VOCAB)), next_sentence=False)
+    batch = {name: tf.constant(value) for name, value in pretraining_batch(batch_size=4).items()}
+    batch.pop(features.NEXT_SENTENCE_LABELS)
+    ours = pretrainer(batch)
+    assert set(ours) == {"masked_lm_logits"} and set(pretrainer.head_weights()) == {
+        name for name in backbone_lib.HEAD_WEIGHTS if not name.startswith("next_sentence/")
+    }
+    rng = np.random.default_rng(8)
+    for variable in pretrainer.trainable_variables:
+        variable.assign(variable.numpy() + rng.normal(0.0, 0.1, variable.shape).astype(np.float32))
+    ours = pretrainer(batch)
+    checkpoint = tmp_path / "checkpoint"
+    vocab = write_vocab(tmp_path / "vocab.txt")
+    backbone_lib.save_checkpoint(pretrainer.backbone, vocab, True, str(checkpoint), heads=pretrainer.head_weights())
+    assert set(backbone_lib.load_heads(str(checkpoint))) == set(pretrainer.head_weights())
+    folders = export_formats.export_checkpoint(str(checkpoint), str(tmp_path / "export"), SEQ_LENGTH, ["hf"])
+    config = json.loads(open(f"{folders['hf']}/{hf_format.CONFIG_FILE}").read())
+    assert config["architectures"] == ["BertForMaskedLM"]
+    model, info = transformers.AutoModelForMaskedLM.from_pretrained(folders["hf"], output_loading_info=True)
+    assert type(model).__name__ == "BertForMaskedLM"
+    assert not info["missing_keys"] and not info["mismatched_keys"], info
+    assert set(info["unexpected_keys"]) <= {"bert.pooler.dense.weight", "bert.pooler.dense.bias"}, info
+    model.eval()
+    with torch.no_grad():
+        logits = model(**torch_inputs(batch)).logits.numpy()
+    positions = batch[features.MASKED_LM_POSITIONS].numpy()
+    masked_lm = np.take_along_axis(logits, positions[..., None], axis=1)
+    np.testing.assert_allclose(masked_lm, ours["masked_lm_logits"].numpy(), atol=TOLERANCE)
+    heads = hf_format.read_hf_weights(folders["hf"], backbone_lib.build_backbone(MODEL, len(VOCAB)))
+    assert set(heads) == set(pretrainer.head_weights())

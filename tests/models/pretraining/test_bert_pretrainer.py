@@ -151,11 +151,13 @@ def varying_masks(seed: int) -> dict[str, np.ndarray]:
     return {**batch, features.MASKED_LM_WEIGHTS: weights}
 
 
-def trained(accumulation: int, batches, dropout: float = 0.1) -> BertPretrainer:
+def trained(accumulation: int, batches, dropout: float = 0.1, next_sentence: bool = True) -> BertPretrainer:
     """A tiny pretrainer after one AdamW step (clipping at 1.0) per batch, with `accumulation` micro-batches."""
     keras.utils.set_random_seed(0)
     backbone = backbone_lib.build_backbone(dataclasses.replace(MODEL, dropout=dropout), len(VOCAB))
-    pretrainer = BertPretrainer(backbone, gradient_accumulation_steps=accumulation, dropout_seed=3)
+    pretrainer = BertPretrainer(
+        backbone, gradient_accumulation_steps=accumulation, dropout_seed=3, next_sentence=next_sentence
+    )
     optimizer = create_optimizer("adamw", 1e-3, 1, 10, clip_norm=1.0, summed_gradients=True)
     pretrainer.compile(optimizer=optimizer, jit_compile=False)
     for batch in batches:
@@ -207,3 +209,25 @@ def test_dropout_masks_are_a_function_of_the_example_and_the_step():
     dropouts = [layer for layer in pretrainer.backbone._flatten_layers() if isinstance(layer, keras.layers.Dropout)]
     assert dropouts and all(isinstance(layer, keyed_dropout.KeyedDropout) for layer in dropouts)
     assert len({layer.stream for layer in dropouts}) == len(dropouts) == 1 + 3 * MODEL.num_layers
+
+
+def test_without_the_next_sentence_task_the_loss_is_the_masked_lm_loss_and_accumulation_stays_exact():
+    """RoBERTa's objective: no next-sentence head, labels or metrics; the loss is the masked-LM loss of the batch
+    (what the same model's masked-LM head scores), and micro-batches with dropout and uneven masks still train as
+    the whole batch."""
+    batches = [{k: v for k, v in batch.items() if k != features.NEXT_SENTENCE_LABELS} for batch in BATCHES]
+    whole = trained(1, batches, next_sentence=False)
+    assert "next_sentence_head" not in {layer.name for layer in whole.layers}
+    assert not any("next_sentence" in v.path for v in whole.trainable_variables)
+    assert max_difference(whole, trained(2, batches, next_sentence=False)) < 1e-6
+    results = whole.test_on_batch(batches[0], return_dict=True)
+    assert set(results) == {"loss", "lm_example_loss", "masked_lm_accuracy", "perplexity"}
+    assert results["loss"] == pytest.approx(results["lm_example_loss"], rel=1e-6)
+    logits = whole(batches[0])["masked_lm_logits"]
+    weights = batches[0][features.MASKED_LM_WEIGHTS]
+    per_token = keras.losses.sparse_categorical_crossentropy(
+        batches[0][features.MASKED_LM_IDS], logits, from_logits=True
+    ).numpy()
+    assert results["lm_example_loss"] == pytest.approx((per_token * weights).sum() / weights.sum(), rel=1e-5)
+    with_task = trained(1, BATCHES)
+    assert max_difference(with_task, trained(1, BATCHES[:1])) > 1e-4
