@@ -258,7 +258,6 @@ class TrainingProgress(keras.callbacks.Callback):
             done = f"step {step} ({100 * self.clock.elapsed / self.budget_seconds:.0f}% of the time budget)"
         self.print_fn(
             done + f" loss {logs.get('loss', float('nan')):.4f}"
-            f" loss {logs.get('loss', float('nan')):.4f}"
             f" masked-LM accuracy {logs.get('masked_lm_accuracy', float('nan')):.4f}"
             f" | {sequences_per_second:.1f} seq/s, {1000 * step_time:.0f} ms/step, MFU {100 * logs['mfu']:.1f}%"
             f" | ETA {eta}"

@@ -112,7 +112,8 @@ def test_progress_adds_throughput_learning_rate_and_mfu_to_the_logs():
     # warm-up of 2 steps to a peak of 1e-2, linear decay to 0 at step 20: steps 3 and 6 (as logged after them).
     np.testing.assert_allclose(history.history["learning_rate"], [1e-2 * 17 / 18, 1e-2 * 14 / 18], rtol=1e-5)
     assert all(g > 0 for g in history.history["gradient_norm"])
-    assert lines[0].startswith("step 3/6 (50%)") and "seq/s" in lines[0] and "ETA" in lines[0]
+    assert lines[0].startswith("step 3/6 (50%) loss ") and "seq/s" in lines[0] and "ETA" in lines[0]
+    assert lines[0].count(" loss ") == 1 and " masked-LM accuracy " in lines[0]
     assert lines[1].startswith("step 6/6 (100%)") and lines[1].endswith("ETA 0:00:00")
 
 
