@@ -342,13 +342,7 @@ class TrainerConfig:
         check(0 < self.decay_fraction <= 1, f"trainer.decay_fraction={self.decay_fraction} must be in (0, 1]")
         _check_non_negative("trainer", {"time_budget_minutes": self.time_budget_minutes})
         check(0 <= self.warmup_fraction < 1, f"trainer.warmup_fraction={self.warmup_fraction} must be in [0, 1)")
-        if self.time_budget_minutes > 0:
-            check(
-                self.strategy != "multi_worker",
-                "trainer.time_budget_minutes does not work with trainer.strategy=multi_worker yet: each worker would "
-                "follow its own clock; use trainer.train_steps",
-            )
-        else:
+        if self.time_budget_minutes == 0:
             check(
                 self.warmup_fraction == 0,
                 f"trainer.warmup_fraction={self.warmup_fraction} needs trainer.time_budget_minutes; "

@@ -4,7 +4,9 @@
 checkpoint saving and logging between steps not), in a variable that the learning-rate schedule reads at every
 step (`models.training.optimization.WarmupDecay` with `clock`) and that is saved in every resumable checkpoint,
 so a resumed run goes on from the time it had used, not from zero. `TimeBudget` advances the clock after each
-step and stops training once the budget is spent; `trainer.train_steps` stays an upper bound.
+step and stops training once the budget is spent; `trainer.train_steps` stays an upper bound. Workers of a
+cluster (MultiWorkerMirroredStrategy) add the mean of their step times, so they follow one clock: the same
+learning rate at every step, and all stop after the same step.
 
 A time budget is not exact in the way a step count is: how far training gets depends on the machine.
 """
@@ -16,6 +18,8 @@ from collections.abc import Callable
 
 import keras
 import tensorflow as tf
+
+from models.pretraining import distribution
 
 
 class TrainingClock(tf.Module):
@@ -39,15 +43,21 @@ class TimeBudget(keras.callbacks.Callback):
         clock: the run's `TrainingClock` (restored from the checkpoint when resuming).
         budget_seconds: training time after which training stops; 0: no budget (the clock only counts).
         time_source: monotonic seconds; tests pass a clock of their own.
+        strategy: the run's distribution strategy; across workers, with a budget, each step's time is their mean.
     """
 
     def __init__(
-        self, clock: TrainingClock, budget_seconds: float, time_source: Callable[[], float] = time.perf_counter
+        self,
+        clock: TrainingClock,
+        budget_seconds: float,
+        time_source: Callable[[], float] = time.perf_counter,
+        strategy: tf.distribute.Strategy | None = None,
     ):
         super().__init__()
         self.clock = clock
         self.budget_seconds = budget_seconds
         self.time_source = time_source
+        self._across_workers = strategy if strategy and distribution.in_multi_worker_mode(strategy) else None
         self._step_began = None
 
     @property
@@ -58,6 +68,15 @@ class TimeBudget(keras.callbacks.Callback):
         self._step_began = self.time_source()
 
     def on_train_batch_end(self, batch, logs=None):
-        self.clock.seconds.assign_add(self.time_source() - self._step_began)
+        seconds = self.time_source() - self._step_began
+        if self._across_workers is not None and self.budget_seconds > 0:
+            seconds = self._mean_over_workers(seconds)
+        self.clock.seconds.assign_add(seconds)
         if self.spent:
             self.model.stop_training = True
+
+    def _mean_over_workers(self, seconds: float) -> float:
+        """The mean of every worker's `seconds` (a collective every worker joins after the same step)."""
+        strategy = self._across_workers
+        per_replica = strategy.run(lambda: tf.constant(seconds, tf.float64))
+        return float(strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica, axis=None))

@@ -190,7 +190,9 @@ def train(
     loss_scaled = isinstance(pretrainer.optimizer, keras.optimizers.LossScaleOptimizer)
     every = [TrainingHealth(checkpoints, loss_scaled)]
     if checkpoints.clock is not None:
-        budget = TimeBudget(checkpoints.clock, 60.0 * config.time_budget_minutes, time_source)
+        budget = TimeBudget(
+            checkpoints.clock, 60.0 * config.time_budget_minutes, time_source, pretrainer.distribute_strategy
+        )
         if budget.spent:
             _LOG.info("The time budget was spent by step %d: nothing left to train", start_step)
             return keras.callbacks.History()

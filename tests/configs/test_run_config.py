@@ -85,11 +85,6 @@ def test_bad_overrides_name_the_key_and_value(override, message):
         presets.load("smoke", [override])
 
 
-def test_a_time_budget_is_refused_for_several_workers():
-    with pytest.raises(ValueError, match="does not work with trainer.strategy=multi_worker yet"):
-        presets.load("smoke", ["trainer.time_budget_minutes=5", "trainer.strategy=multi_worker"])
-
-
 def test_unknown_preset_lists_known_ones():
     with pytest.raises(ValueError, match="smoke, tiny, mini, base, large"):
         presets.preset("huge")

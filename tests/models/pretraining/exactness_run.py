@@ -9,8 +9,9 @@ MultiWorkerMirroredStrategy over the workers in TF_CONFIG), `accumulation`, `pre
 "mixed_bfloat16", "mixed_float16"), `loss_scale` (an initial float16 loss scale, to force overflows),
 `jit_compile`, `kill_at` (SIGKILL this process when the optimizer reaches that step: `between` steps, or
 `inside` the next step, from a timer that fires while it runs), `time_budget` (train for `TIME_BUDGET` instead of
-`train_steps`, each step timed at `STEP_SECONDS` by a clock of the harness), `checkpoint_dir` and `export` (a
-folder to export the encoder to, as the Trainer does). A run with an existing checkpoint resumes.
+`train_steps`, each step timed at `STEP_SECONDS` by a clock of the harness; a worker of a cluster times its steps
+`WORKER_PACE` times that, so that only their mean is `STEP_SECONDS`), `checkpoint_dir` and `export` (a folder to
+export the encoder to, as the Trainer does). A run with an existing checkpoint resumes.
 Each run that finishes writes `<name>.npz`: every trainable weight, every optimizer variable, the step,
 `batches_seen` and the training clock's seconds (`meta/clock`).
 The input is the Trainer's own (`training_input.step_batches`: TFRecords of tf.Examples,
@@ -72,6 +73,10 @@ TRAINER = TrainerConfig(
 # harness's clock, so that they take the 8 steps of `TRAINER` with the same warm-up and decay, now in seconds.
 TIME_BUDGET = {"train_steps": 100, "time_budget_minutes": 0.25, "warmup_fraction": 0.25}
 STEP_SECONDS = 15 / 8
+# Worker 0 times each step at 0.75 x STEP_SECONDS, worker 1 at 1.25 x (both exact in binary): on their own clocks
+# they would stop after different steps (11 and 7) with different learning rates; on one clock (the mean), both
+# after step 8.
+WORKER_PACE = (0.75, 1.25)
 DATA = PretrainingDataConfig(max_seq_length=SEQ_LENGTH, max_predictions_per_seq=PREDICTIONS)
 FEATURE_SPEC = {
     **{name: tf.io.FixedLenFeature([SEQ_LENGTH], tf.int64) for name in features.SEQUENCE_FEATURES},
@@ -116,9 +121,13 @@ def _state(pretrainer) -> dict[str, np.ndarray]:
 
 
 def _harness_time():
-    """Seconds that pass by `STEP_SECONDS` at every call: each step (from its begin to its end) takes that long."""
+    """Seconds that pass by `STEP_SECONDS` at every call (a worker's by its `WORKER_PACE`): each step, from its
+    begin to its end, takes that long."""
+    step = STEP_SECONDS
+    if "TF_CONFIG" in os.environ:
+        step *= WORKER_PACE[json.loads(os.environ["TF_CONFIG"])["task"]["index"]]
     ticks = itertools.count()
-    return lambda: next(ticks) * STEP_SECONDS
+    return lambda: next(ticks) * step
 
 
 def run(spec: dict, data_dir: Path, out_dir: Path) -> None:

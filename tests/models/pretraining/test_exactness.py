@@ -20,6 +20,9 @@ examples, in the same precision:
   micro-batches, uninterrupted and killed inside step 5: both stop at step 8 with 15 s on the clock, as the
   step-counted reference within the float32 bound (the same rates, computed from seconds), and the killed one
   exactly as the uninterrupted one (the clock resumes from the checkpoint).
+- e-t: the two workers of e on that budget, each timing its steps otherwise (0.75 and 1.25 times 15/8 s), killed
+  and run again: they follow one clock (the mean of their step times), so both stop after step 8 with 15.0 s,
+  as e does with a step count.
 
 Tolerances. A cell computes the same sums as the reference in another order (split over micro-batches and
 replicas, then added), so in float32 each gradient differs from the reference's by rounding, about 1e-7 of its
@@ -58,7 +61,7 @@ def cells() -> list[tuple[str, str]]:
     """(precision, cell) pairs of the matrix: every cell in float32; in bfloat16 and float16 the combination, 2
     replicas x 2 micro-batches, uninterrupted and killed (what differs between precisions, the rounding and the
     loss scale checked on the summed gradient, is all in that path)."""
-    found = [("fp32", cell) for cell in [*LAYOUTS, *KILLS, "e", "t"]]
+    found = [("fp32", cell) for cell in [*LAYOUTS, *KILLS, "e", "t", "e-t"]]
     found += [(p, cell) for p in ("bf16", "fp16") for cell in ("c", "d-c")]
     return [*found, ("fp16", "overflow"), ("fp16", "overflow-killed")]
 
@@ -171,16 +174,17 @@ def matrix(tmp_path_factory) -> Path:
     resumed = [{k: v for k, v in spec.items() if k not in ("kill_at", "kill_where")} for spec in killed]
     resuming = run_spec({**common, "runs": resumed}, root / "resumed.json")
 
-    # Two workers, killed at step 5 and run again (beside the resuming process above).
+    # Two workers, killed at step 5 and run again (beside the resuming process above); then again on a time budget.
     workers = [f"localhost:{free_port()}" for _ in range(2)]
-    worker_spec = {**cell_spec("fp32", "e", checkpoints), "replicas": "workers", "export": str(root / "model")}
-    for kill in (True, False):
-        spec = {**common, "runs": [{**worker_spec, **({"kill_at": 5} if kill else {})}]}
+    counted = {**cell_spec("fp32", "e", checkpoints), "replicas": "workers", "export": str(root / "model")}
+    budgeted = {**cell_spec("fp32", "e-t", checkpoints), "replicas": "workers", "time_budget": True}
+    for worker_run, kill in ((counted, True), (counted, False), (budgeted, True), (budgeted, False)):
+        spec = {**common, "runs": [{**worker_run, **({"kill_at": 5} if kill else {})}]}
         cluster = {"cluster": {"worker": workers}}
         processes = [
             run_spec(
                 spec,
-                root / f"worker-{index}-{kill}.json",
+                root / f"worker-{index}-{worker_run['name']}-{kill}.json",
                 env={"TF_CONFIG": json.dumps({**cluster, "task": {"type": "worker", "index": index}})},
             )
             for index in range(2)
@@ -213,10 +217,11 @@ def test_every_layout_killed_or_not_ends_as_one_uninterrupted_device(matrix, pre
         assert max_difference(final, reference) == 0.0
         return
     assert int(final["batches_seen"]) == 8
-    if cell in ("t", "d-t"):
+    if cell in ("t", "d-t", "e-t"):
         assert float(final["meta/clock"]) == 15.0, "the budget, spent; the killed run's clock resumed"
-    else:
-        assert float(final["meta/clock"]) == 8 * 15 / 8, "the clock counts (and resumes) without a budget too"
+    else:  # without a budget each worker keeps its own time: the chief's steps take 0.75 x 15/8 s (WORKER_PACE)
+        pace = 0.75 if cell == "e" else 1.0
+        assert float(final["meta/clock"]) == 8 * 15 / 8 * pace, "the clock counts (and resumes) without a budget too"
     reference = state(matrix, f"{precision}-ref")
     assert float(np.load(matrix / f"{precision}-ref.npz")["meta/moved"]) > 1e-3, "training moved the weights"
     difference = max_difference(final, reference)
@@ -224,6 +229,8 @@ def test_every_layout_killed_or_not_ends_as_one_uninterrupted_device(matrix, pre
     assert difference <= TOLERANCE[precision]
     if cell in KILLS:
         assert max_difference(final, state(matrix, f"{precision}-{KILLS[cell][0]}")) == 0.0, "resumed exactly"
+    if cell == "e-t":
+        assert max_difference(final, state(matrix, "fp32-e")) <= TOLERANCE["fp32"], "one clock: as e's steps"
     if cell == "e":
         assert max_difference(final, state(matrix, "fp32-b")) <= TOLERANCE["fp32"]
         written = sorted(p.name for p in (matrix.parent / "model").iterdir())
