@@ -62,8 +62,9 @@ def _streams(documents: Documents) -> tuple[tf.Tensor, tf.Tensor, _Streams]:
     ids = documents.sentence_ids
     sentence_doc = tf.repeat(tf.range(tf.size(documents.sentence_counts, out_type=tf.int64)), documents.sentence_counts)
     sentence_group = tf.gather(documents.group, sentence_doc)
-    ends_document = tf.concat([sentence_doc[1:] != sentence_doc[:-1], [True]], axis=0)
-    group_goes_on = tf.concat([sentence_group[1:] == sentence_group[:-1], [False]], axis=0)
+    sentences = tf.size(sentence_doc)  # the [:sentences] keeps a batch without sentences empty
+    ends_document = tf.concat([sentence_doc[1:] != sentence_doc[:-1], [True]], axis=0)[:sentences]
+    group_goes_on = tf.concat([sentence_group[1:] == sentence_group[:-1], [False]], axis=0)[:sentences]
     separated = tf.cast(ends_document & group_goes_on, tf.int64)
     separators = tf.RaggedTensor.from_row_lengths(
         tf.fill([tf.reduce_sum(separated)], tf.constant(features.SEP_ID, ids.flat_values.dtype)), separated

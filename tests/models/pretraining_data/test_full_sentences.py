@@ -118,6 +118,13 @@ def test_mlm_instances_have_one_segment_masks_and_no_next_sentence_labels(groups
     assert len(twice) > 10 and sum(a != b for a, b in twice) > len(twice) / 2
 
 
+def test_sentences_without_tokens_and_single_document_groups_lose_nothing():
+    groups = [[[[11] * 5, [], [12] * 40]], [[[113] * 3, []], [[214] * 7]]]  # empty sentences; a group of one
+    out = run(groups, config_for(objective="mlm", max_seq_length=LENGTH, short_seq_prob=0.0))
+    found = texts(out)
+    assert found == [[11] * 5, [113] * 3 + [features.SEP_ID] + [214] * 7, [12] * 30, [12] * 10]
+
+
 def test_short_targets_cut_instances_shorter_by_the_seed(groups):
     full = texts(run(groups, config_for(objective="mlm", max_seq_length=LENGTH, short_seq_prob=0.0)))
     short = texts(run(groups, config_for(objective="mlm", max_seq_length=LENGTH, short_seq_prob=0.5)))

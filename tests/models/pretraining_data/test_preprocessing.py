@@ -188,9 +188,11 @@ def test_a_group_of_one_document_keeps_only_true_pairs():
     assert (out[features.NEXT_SENTENCE_LABELS] == features.IS_NEXT).all()
 
 
-def test_empty_batch_gives_empty_outputs():
-    out = run([], config_for(max_seq_length=16, max_predictions_per_seq=3))
+@pytest.mark.parametrize("objective", ["mlm_nsp", "mlm"])
+def test_empty_batch_gives_empty_outputs(objective):
+    out = run([], config_for(max_seq_length=16, max_predictions_per_seq=3, objective=objective))
     assert out[features.INPUT_WORD_IDS].shape == (0, 16)
+    assert out[features.MASKED_LM_POSITIONS].shape == (0, 3)
 
 
 def test_dupe_factor_multiplies_instances_with_different_packing_and_masks():
