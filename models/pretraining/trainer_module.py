@@ -2,7 +2,9 @@
 
 `custom_config` carries the run config sections `data`, `model` and `trainer`
 (`configs.run_config.to_custom_config`); the step budget is `trainer.train_steps`, the only place
-it is set. The vocabulary is the transform graph's asset named `features.VOCAB_FILE`. Outputs:
+it is set, or the time budget `trainer.time_budget_minutes` (`models.pretraining.time_budget`); the objective
+(`data.objective`) decides the heads. The vocabulary is the transform graph's asset named
+`features.VOCAB_FILE`. Outputs:
 - `serving_model_dir`: the raw-text encoder SavedModel (`models.encoder.text_encoder`);
 - `<model artifact>/checkpoint/`: the encoder checkpoint GLUE fine-tuning loads (`models.encoder.backbone`);
 - `model_run_dir`: TensorBoard logs, `history.json` (the metrics of every logging period) and
