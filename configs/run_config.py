@@ -298,6 +298,11 @@ class TrainerConfig:
     keep_checkpoints: int = 3
     seed: int = 42
 
+    @property
+    def time_budget_seconds(self) -> float:
+        """`time_budget_minutes` in seconds (0: no time budget)."""
+        return 60.0 * self.time_budget_minutes
+
     def validate(self) -> None:
         """Raises ValueError naming the first setting out of its range."""
         _check_positive(

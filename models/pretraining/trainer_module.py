@@ -105,7 +105,7 @@ def learning_rate_schedule(config: TrainerConfig, clock: TrainingClock | None = 
     if config.time_budget_minutes > 0:
         if clock is None:
             raise ValueError("a run with trainer.time_budget_minutes needs its training clock")
-        budget = 60.0 * config.time_budget_minutes
+        budget = config.time_budget_seconds
         return WarmupDecay(config.learning_rate, config.warmup_fraction * budget, budget, clock=clock, **shape)
     return WarmupDecay(config.learning_rate, config.warmup_steps, config.train_steps, **shape)
 
@@ -162,7 +162,7 @@ def _progress(data: PretrainingDataConfig, model_config: ModelConfig, config: Tr
         flops_per_step=sequences_per_step * flops_per_sequence,
         peak_flops=flops.measure_matmul_flops(),
         clock=clock,
-        budget_seconds=60.0 * config.time_budget_minutes,
+        budget_seconds=config.time_budget_seconds,
     )
 
 
@@ -192,9 +192,7 @@ def train(
     loss_scaled = isinstance(pretrainer.optimizer, keras.optimizers.LossScaleOptimizer)
     every = [TrainingHealth(checkpoints, loss_scaled)]
     if checkpoints.clock is not None:
-        budget = TimeBudget(
-            checkpoints.clock, 60.0 * config.time_budget_minutes, time_source, pretrainer.distribute_strategy
-        )
+        budget = TimeBudget(checkpoints.clock, config.time_budget_seconds, time_source, pretrainer.distribute_strategy)
         if budget.spent:
             _LOG.info("The time budget was spent by step %d: nothing left to train", start_step)
             return keras.callbacks.History()

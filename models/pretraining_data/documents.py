@@ -5,6 +5,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from models import features
+from models.pretraining_data import keyed_random
 
 
 class Documents(tf.experimental.ExtensionType):
@@ -27,3 +28,12 @@ class Documents(tf.experimental.ExtensionType):
 def unknown_tokens(word_ids: tf.Tensor) -> tf.Tensor:
     """[UNK] tokens per instance (`features.UNKNOWN_TOKENS`), for the statistics of the instances."""
     return tf.reduce_sum(tf.cast(tf.equal(word_ids, features.UNK_ID), tf.int64), axis=1)
+
+
+def copies(keys: tf.Tensor, dupe_factor: int) -> tuple[tf.Tensor, tf.Tensor]:
+    """Each of `keys`' items (documents or streams) `dupe_factor` times, item after item: per copy, the index of
+    its item and its random key (the item's key combined with the copy's number)."""
+    items = tf.size(keys, out_type=tf.int64)
+    item = tf.repeat(tf.range(items), dupe_factor)
+    key = keyed_random.combine(tf.gather(keys, item), tf.tile(tf.range(dupe_factor, dtype=tf.int64), [items]))
+    return item, key

@@ -19,7 +19,7 @@ import tensorflow as tf
 from configs.run_config import PretrainingDataConfig
 from models import features
 from models.pretraining_data import keyed_random
-from models.pretraining_data.documents import Documents, unknown_tokens
+from models.pretraining_data.documents import Documents, copies, unknown_tokens
 
 
 @tf.autograph.experimental.do_not_convert  # plain TF ops: tracing is faster without autograph
@@ -27,13 +27,9 @@ def build_instances(documents: Documents, config: PretrainingDataConfig) -> tupl
     """Tokenized documents -> unmasked instances [instances, ...] (see the module docstring), and one random key per
     instance for its masks."""
     tokens, sentence_end, streams = _streams(documents)
-    copies = tf.repeat(tf.range(tf.size(streams.start, out_type=tf.int64)), config.dupe_factor)
-    copy_key = keyed_random.combine(
-        tf.gather(streams.key, copies),
-        tf.tile(tf.range(config.dupe_factor, dtype=tf.int64), [tf.size(streams.start)]),
-    )
+    copy_stream, copy_key = copies(streams.key, config.dupe_factor)
     copy, step, start, end = _pack(
-        tf.gather(streams.start, copies), tf.gather(streams.end, copies), copy_key, sentence_end, config
+        tf.gather(streams.start, copy_stream), tf.gather(streams.end, copy_stream), copy_key, sentence_end, config
     )
     # A document separator at an instance's edge is dropped: [CLS] and the closing [SEP] stand there.
     last = tf.gather(tokens, tf.maximum(end - 1, 0))

@@ -19,7 +19,7 @@ import tensorflow as tf
 from configs.run_config import PretrainingDataConfig
 from models import features
 from models.pretraining_data import keyed_random
-from models.pretraining_data.documents import Documents, unknown_tokens
+from models.pretraining_data.documents import Documents, copies, unknown_tokens
 
 
 @tf.autograph.experimental.do_not_convert  # plain TF ops, no Python control flow on tensors: tracing is faster
@@ -31,11 +31,7 @@ def build_instances(documents: Documents, config: PretrainingDataConfig) -> tupl
     first_sentence = tf.cumsum(documents.sentence_counts, exclusive=True)
     last_sentence = first_sentence + documents.sentence_counts  # exclusive
 
-    copy_doc = tf.repeat(tf.range(tf.size(documents.keys, out_type=tf.int64)), config.dupe_factor)
-    copy_key = keyed_random.combine(
-        tf.gather(documents.keys, copy_doc),
-        tf.tile(tf.range(config.dupe_factor, dtype=tf.int64), [tf.size(documents.keys)]),
-    )
+    copy_doc, copy_key = copies(documents.keys, config.dupe_factor)
     group_start, group_size = _group_sizes(documents.group)
     chunks = _pack_chunks(
         tf.gather(first_sentence, copy_doc),
