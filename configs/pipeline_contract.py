@@ -56,6 +56,8 @@ RUN_CONFIG_FILE = "run_config.json"  # RunConfiguration; also `<output dir>/<pip
 CORPUS_COUNTS_FILE = "corpus_counts.json"  # TextExampleGen's Examples: what it read, dropped and kept
 CORPUS_COUNT_PREFIX = "corpus_"  # ... the same counts as the artifact's custom properties (`corpus_documents_kept`)
 ENCODER_CHECKPOINT_DIR = "checkpoint"  # Trainer's Model: the encoder checkpoint fine-tuning loads
+TRAINER_PHASE_KEY = "phase"  # a Trainer's custom_config: the number of the phase it trains (1 when absent)
+TRAINING_STATE_DIR = "training_state"  # Trainer's Model of a phase with a later one: the state the next starts from
 TRAINER_CHECKPOINTS_DIR = "checkpoints"  # `<pipeline root>/Trainer/checkpoints/<fingerprint>/`: resumable state
 ENCODER_SERVING_DIR = "encoder"  # `<serving dir>/encoder/<version>/`: EncoderPusher's pushes, a folder per format
 TRAINER_INPUTS_FILE = "trainer_inputs.json"  # ... beside them: the Trainer's custom_config and Transform graph
@@ -78,6 +80,20 @@ GLUE_REPORT_JSON_FILE = "glue_report.json"
 GLUE_REPORT_MARKDOWN_FILE = "glue_report.md"
 GLUE_REPORT_CHART_FILE = "glue_report.png"
 GLUE_SUBMISSION_FILE = "glue_submission.zip"
+
+
+def phase_node_id(kind: str, number: int, count: int) -> str:
+    """The id of a pre-training phase's TRANSFORM or TRAINER (`configs.training_phases`). The first phase's Transform
+    is `Transform` (it learns the vocabulary) and a later one's `Transform_phase2`; the last phase's Trainer is
+    `Trainer` (its model is the run's: export and fine-tuning read it) and an earlier one's `Trainer_phase1`. A run
+    of one phase has `Transform` and `Trainer` only."""
+    plain = number == 1 if kind == TRANSFORM else number == count
+    return kind if plain else f"{kind}_phase{number}"
+
+
+def node_kind(node_id: str) -> str:
+    """The kind of a phase's node (`Trainer_phase1` -> `Trainer`); other ids unchanged."""
+    return node_id.split("_phase", 1)[0] if node_id.startswith((TRANSFORM + "_phase", TRAINER + "_phase")) else node_id
 
 
 def task_node_id(kind: str, task: str) -> str:
@@ -124,3 +140,9 @@ REPORT_TASK_SOURCES = {
 def report_task_key(key: str, task: str) -> str:
     """ReportGen's input key of a per-task source, e.g. `blessing_sst2`."""
     return f"{key}_{task}"
+
+
+def report_phase_key(number: int) -> str:
+    """ReportGen's input key of an earlier pre-training phase's ModelRun, `pretraining_model_run_phase1` from the
+    Trainer `Trainer_phase1` (the last phase's, `Trainer`, is `pretraining_model_run` of `REPORT_SOURCES`)."""
+    return f"pretraining_model_run_phase{number}"

@@ -14,6 +14,7 @@ from configs.run_config import (
     GlueConfig,
     KubeflowConfig,
     ModelConfig,
+    PhaseConfig,
     PretrainingDataConfig,
     RunConfig,
     StepResources,
@@ -54,8 +55,15 @@ def _smoke() -> RunConfig:
         model=ModelConfig(
             num_layers=2, hidden_dim=64, num_heads=2, intermediate_dim=128, dropout=0.1, max_position_embeddings=128
         ),
+        # Two phases, as real runs: 240 steps at 64 tokens, then 60 at 128 that train position embeddings 64-127.
         trainer=TrainerConfig(
-            train_steps=300, eval_steps=10, batch_size=32, learning_rate=1e-3, warmup_steps=30, log_every_steps=50
+            train_steps=300,
+            eval_steps=10,
+            batch_size=32,
+            learning_rate=1e-3,
+            warmup_steps=30,
+            log_every_steps=50,
+            later_phases=[PhaseConfig(step_fraction=0.2, max_seq_length=128, max_predictions_per_seq=20)],
         ),
         # 400 steps at 3e-4: the smoke encoder's SST-2 classifier leaves the constant answer after 200-300 steps
         # (seeds 42, 1, 7: dev accuracy 0.686, 0.667, 0.675; 150 steps at 1e-3 stayed at the constant 0.509 for 42).
@@ -95,7 +103,8 @@ def _mini() -> RunConfig:
 
 
 def _base() -> RunConfig:
-    """BERT-Base (12 layers, 768 wide), the original recipe's shape; meant for accelerators."""
+    """BERT-Base (12 layers, 768 wide), the original recipe's shape; meant for accelerators: 90% of the steps at 128
+    tokens (20 predictions), then 10% at 512 (80 predictions), one warm-up and decay over both, as in the paper."""
     return RunConfig(
         preset="base",
         pipeline_name="bert-base",
@@ -106,6 +115,7 @@ def _base() -> RunConfig:
             warmup_steps=10000,
             mixed_precision="mixed_bfloat16",
             log_every_steps=1000,
+            later_phases=[PhaseConfig(step_fraction=0.1, max_seq_length=512, max_predictions_per_seq=80)],
         ),
         glue=GlueConfig(
             tasks=list(ALL_TASKS), learning_rates=[2e-5, 3e-5, 5e-5], seeds=[1, 2, 3, 4, 5], bounds=_BASE_BOUNDS

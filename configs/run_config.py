@@ -235,6 +235,47 @@ class ModelConfig:
 
 
 @dataclasses.dataclass
+class PhaseConfig:
+    """A later phase of pre-training: longer instances, starting from the weights the phase before ended with
+    (BERT's phase 2: the last 10% of the steps at 512 tokens, so that positions 128-511 are trained at all).
+
+    Attributes:
+        step_fraction: the share of `trainer.train_steps` this phase trains; the first phase trains the steps the
+            later ones leave.
+        max_seq_length: tokens per instance in this phase (the first phase's is `data.max_seq_length`).
+        max_predictions_per_seq: masked-LM targets per instance at most, in this phase.
+        batch_size: instances per micro-batch in this phase, or None (`null`) for `trainer.batch_size`.
+        warmup_steps: None (`null`): the phase continues the previous phase's optimizer state and learning-rate
+            schedule (one warm-up and one decay over the phases it spans, as in the BERT paper); a number: the phase
+            starts with fresh optimizer state, warms up over that many steps and decays to zero over its own steps
+            (NVIDIA's recipe); the phases before it then decay to zero by their own end.
+    """
+
+    step_fraction: float = 0.1
+    max_seq_length: int = 512
+    max_predictions_per_seq: int = 80
+    batch_size: int | None = None
+    warmup_steps: int | None = None
+
+    def validate(self, key: str) -> None:
+        """Raises ValueError naming the first setting out of its range; `key` names the phase in the messages."""
+        check(0 < self.step_fraction < 1, f"{key}.step_fraction={self.step_fraction} must be in (0, 1)")
+        check(
+            0 < self.max_predictions_per_seq < self.max_seq_length,
+            f"{key}.max_predictions_per_seq={self.max_predictions_per_seq} must be in "
+            f"(0, {key}.max_seq_length={self.max_seq_length})",
+        )
+        check(
+            self.batch_size is None or self.batch_size > 0,
+            f"{key}.batch_size={self.batch_size} must be positive, or null for trainer.batch_size",
+        )
+        check(
+            self.warmup_steps is None or self.warmup_steps >= 0,
+            f"{key}.warmup_steps={self.warmup_steps} must be 0 or more, or null to continue the phase before",
+        )
+
+
+@dataclasses.dataclass
 class TrainerConfig:
     """Pre-training loop (Trainer).
 
@@ -273,6 +314,9 @@ class TrainerConfig:
         log_every_steps: steps between metric logs, validation and TensorBoard summaries.
         keep_checkpoints: how many of the latest checkpoints to keep.
         seed: random seed for initialisation and shuffling.
+        later_phases: phases after the first, each on longer instances (`PhaseConfig`); [] trains one phase at
+            `data.max_seq_length`. Each phase is a Transform and a Trainer of its own in the pipeline
+            (`configs.training_phases`).
     """
 
     train_steps: int = 1000
@@ -297,6 +341,13 @@ class TrainerConfig:
     log_every_steps: int = 100
     keep_checkpoints: int = 3
     seed: int = 42
+    later_phases: list[PhaseConfig] = dataclasses.field(default_factory=list)
+
+    def phase_steps(self) -> list[int]:
+        """Optimizer steps of each phase: the later phases' `step_fraction` of `train_steps` (rounded), the first
+        phase the rest."""
+        later = [round(phase.step_fraction * self.train_steps) for phase in self.later_phases]
+        return [self.train_steps - sum(later), *later]
 
     @property
     def time_budget_seconds(self) -> float:
@@ -347,6 +398,33 @@ class TrainerConfig:
         check(0 < self.decay_fraction <= 1, f"trainer.decay_fraction={self.decay_fraction} must be in (0, 1]")
         _check_non_negative("trainer", {"time_budget_minutes": self.time_budget_minutes})
         check(0 <= self.warmup_fraction < 1, f"trainer.warmup_fraction={self.warmup_fraction} must be in [0, 1)")
+        for number, phase in enumerate(self.later_phases, start=2):
+            phase.validate(f"trainer.later_phases[{number - 2}]")
+        later_fraction = sum(phase.step_fraction for phase in self.later_phases)
+        check(
+            later_fraction < 1,
+            f"trainer.later_phases take {later_fraction:g} of trainer.train_steps together; the first phase needs "
+            "some steps too (their step_fraction must add up to less than 1)",
+        )
+        check(
+            self.phase_steps()[0] >= 1,
+            f"trainer.later_phases leave no step of trainer.train_steps={self.train_steps} to the first phase",
+        )
+        for number, (steps, phase) in enumerate(zip(self.phase_steps()[1:], self.later_phases, strict=True), start=2):
+            key = f"trainer.later_phases[{number - 2}]"
+            check(
+                steps >= 1,
+                f"{key}.step_fraction={phase.step_fraction} of trainer.train_steps={self.train_steps} is no step",
+            )
+            check(
+                phase.warmup_steps is None or phase.warmup_steps <= steps,
+                f"{key}.warmup_steps={phase.warmup_steps} must be within the phase's {steps} steps",
+            )
+        check(
+            not (self.later_phases and self.time_budget_minutes > 0),
+            "trainer.later_phases and trainer.time_budget_minutes do not go together yet: phases divide the step "
+            "count (trainer.train_steps)",
+        )
         if self.time_budget_minutes == 0:
             check(
                 self.warmup_fraction == 0,
@@ -540,6 +618,16 @@ class RunConfig:
                 f"{section}.max_seq_length={value} must be within [8, model.max_position_embeddings="
                 f"{self.model.max_position_embeddings}]",
             )
+        previous = ("data", self.data.max_seq_length)
+        for index, phase in enumerate(self.trainer.later_phases):
+            key = f"trainer.later_phases[{index}]"
+            check(
+                previous[1] < phase.max_seq_length <= self.model.max_position_embeddings,
+                f"{key}.max_seq_length={phase.max_seq_length} must be above the phase before's "
+                f"({previous[0]}.max_seq_length={previous[1]}) and at most model.max_position_embeddings="
+                f"{self.model.max_position_embeddings}",
+            )
+            previous = (key, phase.max_seq_length)
         return self
 
     def to_dict(self) -> dict[str, Any]:

@@ -33,20 +33,22 @@ def _unknown_key(key: str, renamed: Mapping[str, str] | None) -> ValueError:
 
 
 def typed(key: str, value: Any, hint: Any) -> Any:
-    """`value` as the type `hint` asks (an int where a float is asked becomes a float); ValueError naming `key`."""
+    """`value` as the type `hint` asks (an int where a float is asked becomes a float, an object where a dataclass
+    is asked becomes one: its keys known, those it leaves out at their defaults); ValueError naming `key`
+    (`key[1].field` inside a list)."""
     try:
-        return _coerce(value, hint)
+        return _coerce(value, hint, key)
     except TypeError:
         expected = hint.__name__ if isinstance(hint, type) else str(hint)
         raise ValueError(f"config key {key!r} expects {expected}, got {value!r}") from None
 
 
-def _coerce(value: Any, hint: Any) -> Any:
+def _coerce(value: Any, hint: Any, key: str) -> Any:
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (types.UnionType, typing.Union):
         for arg in args:
             try:
-                return _coerce(value, arg)
+                return _coerce(value, arg, key)
             except TypeError:
                 continue
         raise TypeError(hint)
@@ -54,10 +56,13 @@ def _coerce(value: Any, hint: Any) -> Any:
         if value is None:
             return None
         raise TypeError(hint)
+    if dataclasses.is_dataclass(hint) and isinstance(value, Mapping):
+        # An object inside a list (`trainer.later_phases`) may leave out keys: their defaults apply.
+        return from_dict(hint, {**dataclasses.asdict(hint()), **value}, prefix=key + ".")
     if origin is list and isinstance(value, list):
-        return [_coerce(item, args[0]) for item in value]
+        return [typed(f"{key}[{index}]", item, args[0]) for index, item in enumerate(value)]
     if origin is dict and isinstance(value, dict):
-        return {_coerce(k, args[0]): _coerce(v, args[1]) for k, v in value.items()}
+        return {_coerce(k, args[0], key): typed(f"{key}.{k}", v, args[1]) for k, v in value.items()}
     if hint is float and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     if hint in (int, str, bool) and type(value) is hint:

@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from configs import pipeline_contract as contract
-from configs.run_config import OBJECTIVES, TrainerConfig
+from configs.run_config import OBJECTIVES, PretrainingDataConfig, TrainerConfig, section_from
+from configs.training_phases import describe, training_phases
 from inspection import statistics
 from inspection.artifact_files import glob, read_bytes, read_json
 from inspection.records import MetadataReader, RunRecord, run_config_of
@@ -61,7 +62,8 @@ class ReportInputs:
         statistics: StatisticsGen's ExampleStatistics of the corpus (documents per split).
         instance_statistics: InstanceStatisticsGen's ExampleStatistics of the pre-training instances.
         transform_graph: Transform's graph (the learned vocabulary).
-        pretraining_model_run: the Trainer's ModelRun (`history.json`).
+        pretraining_model_run: the Trainer's ModelRun (`history.json`), the last phase's.
+        earlier_phase_runs: the ModelRun of each earlier phase's Trainer, by phase number (`report_phase_key`).
         exported_encoder: EncoderExport's ExportedEncoder (a folder per format).
         pushed_encoder: EncoderPusher's PushedModel.
         tasks: per GLUE task, its fine-tuning ModelRun, blessing and pushed model.
@@ -76,6 +78,7 @@ class ReportInputs:
     exported_encoder: ArtifactRef | None = None
     pushed_encoder: ArtifactRef | None = None
     tasks: dict[str, TaskArtifacts] = dataclasses.field(default_factory=dict)
+    earlier_phase_runs: dict[int, ArtifactRef] = dataclasses.field(default_factory=dict)
 
     def uri(self, key: str) -> str | None:
         ref = getattr(self, key)
@@ -90,6 +93,9 @@ def inputs_from_artifacts(config: dict[str, Any] | None, refs: Mapping[str, Arti
     """ReportInputs from artifacts by ReportGen's input keys (`contract.REPORT_SOURCES`, `report_task_key`)."""
     single = {key: refs.get(key) for key in contract.REPORT_SOURCES if key != contract.RUN_CONFIGURATION}
     inputs = ReportInputs(config=config, **single)
+    for number in range(1, len(refs) + 1):
+        if contract.report_phase_key(number) in refs:
+            inputs.earlier_phase_runs[number] = refs[contract.report_phase_key(number)]
     for task in inputs.glue_tasks():
         per_task = {key: refs.get(contract.report_task_key(key, task)) for key in contract.REPORT_TASK_SOURCES}
         inputs.tasks[task] = TaskArtifacts(**per_task)
@@ -107,6 +113,10 @@ def inputs_from_store(reader: MetadataReader, run: RunRecord) -> ReportInputs:
     for task in tasks:
         for key, source in contract.REPORT_TASK_SOURCES.items():
             refs[contract.report_task_key(key, task)] = _latest(outputs, source, task)
+    phases = len((config or {}).get("trainer", {}).get("later_phases", [])) + 1
+    for number in range(1, phases):
+        source = contract.ArtifactSource(contract.phase_node_id(contract.TRAINER, number, phases), contract.MODEL_RUN)
+        refs[contract.report_phase_key(number)] = _latest(outputs, source)
     return inputs_from_artifacts(config, {key: ref for key, ref in refs.items() if ref})
 
 
@@ -219,9 +229,17 @@ def encoder_push(inputs: ReportInputs) -> str | None:
 
 
 def pretraining_history(inputs: ReportInputs) -> dict[str, list[float]] | None:
-    """The Trainer's `history.json` (every metric of every logging period), if the run has one."""
+    """The Trainer's `history.json` (every metric of every logging period), if the run has one; with phases, the
+    earlier phases' periods first (a metric the last phase logs, over every phase that logged it)."""
     uri = inputs.uri("pretraining_model_run")
-    return read_json(os.path.join(uri, contract.HISTORY_FILE)) if uri else None
+    last = read_json(os.path.join(uri, contract.HISTORY_FILE)) if uri else None
+    if not last:
+        return last
+    earlier = [
+        read_json(os.path.join(inputs.earlier_phase_runs[n].uri, contract.HISTORY_FILE)) or {}
+        for n in sorted(inputs.earlier_phase_runs)
+    ]
+    return {name: [v for history in [*earlier, last] for v in history.get(name, [])] for name in last}
 
 
 HEADLINE_PRETRAINING_METRICS = (
@@ -257,10 +275,15 @@ def pretraining_recipe(config: Mapping[str, Any] | None) -> str | None:
     else:
         span = f"{trainer['warmup_steps']:,} warm-up steps of {trainer['train_steps']:,}"
     objective = OBJECTIVES.get(data.get("objective", "mlm_nsp"), data.get("objective"))
-    return (
-        f"{objective} at {data.get('max_seq_length', '?')} tokens; "
-        f"{trainer['optimizer']}, peak learning rate {trainer['learning_rate']:g}, {shape}; {span}"
-    )
+    length = f"at {data.get('max_seq_length', '?')} tokens"
+    if trainer["later_phases"]:
+        sections = {"data": {**dataclasses.asdict(PretrainingDataConfig()), **data}, "trainer": trainer}
+        phases = training_phases(
+            section_from(sections, "data", PretrainingDataConfig), section_from(sections, "trainer", TrainerConfig)
+        )
+        length = f"in {len(phases)} phases: {describe(phases)}"
+    optimizer = f"{trainer['optimizer']}, peak learning rate {trainer['learning_rate']:g}"
+    return f"{objective} {length}; {optimizer}, {shape}; {span}"
 
 
 def pretraining_summary(history: dict[str, list[float]] | None) -> dict[str, float]:

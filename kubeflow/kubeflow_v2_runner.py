@@ -44,11 +44,11 @@ GLUE_DIR_PARAMETER = "glue_dir"
 def step_resources(kubeflow: KubeflowConfig, node_id: str) -> StepResources:
     """The resources the config gives the step of the node `node_id`: `kubeflow.data` for the nodes that read the
     whole corpus or its instances, `trainer` and `fine_tune` for the training nodes, `default` for the rest."""
-    if node_id == contract.TRAINER:
+    if contract.node_kind(node_id) == contract.TRAINER:  # every phase's
         return kubeflow.trainer
     if node_id.startswith(contract.task_node_id(contract.GLUE_FINE_TUNE, "")):
         return kubeflow.fine_tune
-    if node_id in contract.DATA_NODES:
+    if contract.node_kind(node_id) in contract.DATA_NODES:
         return kubeflow.data
     return kubeflow.default
 

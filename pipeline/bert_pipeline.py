@@ -1,7 +1,8 @@
 """`create_pipeline`: the whole DAG, from a typed run config and paths. Reads no environment.
 
 RunConfigGen (records the resolved config), TextExampleGen -> StatisticsGen -> SchemaGen -> Transform
-(PretrainingTransform) -> InstanceStatisticsGen and Trainer (BERT pre-training), then per GLUE task:
+(PretrainingTransform) -> InstanceStatisticsGen and Trainer (BERT pre-training; with `trainer.later_phases`, a
+Transform and a Trainer per phase, each later Trainer starting from the one before), then per GLUE task:
 GlueExampleGen -> GlueFineTune -> Evaluator (baseline: the task's last blessed model) -> Pusher; last,
 ReportGen (the run report). Node ids and output keys come from `configs.pipeline_contract`, and the report's
 inputs are wired from its table, so a node the report reads cannot be renamed here alone.
@@ -28,6 +29,7 @@ from components.text_example_gen.component import TextExampleGen
 from configs import glue_tasks
 from configs import pipeline_contract as contract
 from configs.run_config import RunConfig, to_custom_config
+from configs.training_phases import training_phases
 from pipeline.evaluation import glue_eval_config
 
 PREPROCESSING_FN = "models.pretraining_data.preprocessing.preprocessing_fn"
@@ -87,7 +89,6 @@ def data_nodes(config: RunConfig, paths: PipelinePaths) -> DataNodes:
         preprocessing_fn=PREPROCESSING_FN,
         splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=["train", "eval"]),
         custom_config=to_custom_config(config, "data"),
-        disable_statistics=True,
     ).with_id(contract.TRANSFORM)
     instance_statistics = tfx.components.StatisticsGen(
         examples=transform.outputs[contract.TRANSFORMED_EXAMPLES]
@@ -95,14 +96,58 @@ def data_nodes(config: RunConfig, paths: PipelinePaths) -> DataNodes:
     return DataNodes(corpus, statistics, schema, transform, instance_statistics)
 
 
-def pretraining_trainer(config: RunConfig, transform: PretrainingTransform) -> tfx.components.Trainer:
-    """The Trainer that pre-trains BERT on the Transform's instances."""
-    return tfx.components.Trainer(
-        run_fn=RUN_FN,
-        examples=transform.outputs[contract.TRANSFORMED_EXAMPLES],
-        transform_graph=transform.outputs[contract.TRANSFORM_GRAPH],
-        custom_config=to_custom_config(config, "data", "model", "trainer"),
-    ).with_id(contract.TRAINER)
+@dataclasses.dataclass(frozen=True)
+class PretrainingNodes:
+    """The pre-training phases' nodes (`configs.training_phases`): the later phases' Transforms (the first phase's
+    is `DataNodes.transform`) and every phase's Trainer, first to last; the last Trainer's model is the run's."""
+
+    later_transforms: list[PretrainingTransform]
+    trainers: list[tfx.components.Trainer]
+
+    @property
+    def final_trainer(self) -> tfx.components.Trainer:
+        return self.trainers[-1]
+
+    def components(self) -> list[base_node.BaseNode]:
+        return [*self.later_transforms, *self.trainers]
+
+
+def pretraining_nodes(config: RunConfig, data: DataNodes) -> PretrainingNodes:
+    """A Trainer per phase, each later one with a Transform of its own.
+
+    A later phase's Transform makes instances of its length from the same corpus examples and the first Transform's
+    vocabulary (its `vocabulary` input): TFX's Transform writes one set of examples with one schema, and the
+    phases' instances differ in length and packing, so one Transform per length. It needs no Trainer, so it runs
+    beside the first phase's training where the orchestrator runs nodes in parallel (Kubeflow). A later Trainer
+    takes the Trainer before as its `base_model` (`models.pretraining.phase_state`), which ML Metadata records.
+    """
+    phases = training_phases(config.data, config.trainer)
+    count = len(phases)
+    custom_config = to_custom_config(config, "data", "model", "trainer")
+    later_transforms, trainers = [], []
+    transform = data.transform
+    for phase in phases:
+        if phase.number > 1:
+            transform = PretrainingTransform(
+                examples=data.corpus.outputs[contract.EXAMPLES],
+                schema=data.schema.outputs[contract.SCHEMA],
+                preprocessing_fn=PREPROCESSING_FN,
+                splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=["train", "eval"]),
+                custom_config={"data": dataclasses.asdict(phase.data)},
+                vocabulary=data.transform.outputs[contract.TRANSFORM_GRAPH],
+            ).with_id(contract.phase_node_id(contract.TRANSFORM, phase.number, count))
+            later_transforms.append(transform)
+        trainer = tfx.components.Trainer(
+            run_fn=RUN_FN,
+            examples=transform.outputs[contract.TRANSFORMED_EXAMPLES],
+            transform_graph=transform.outputs[contract.TRANSFORM_GRAPH],
+            base_model=trainers[-1].outputs[contract.MODEL] if trainers else None,
+            # A run of one phase names none, so its Trainer's config (and its checkpoints' fingerprint) stay as
+            # they were before phases existed.
+            custom_config={**custom_config, contract.TRAINER_PHASE_KEY: phase.number} if count > 1 else custom_config,
+        ).with_id(contract.phase_node_id(contract.TRAINER, phase.number, count))
+        trainers.append(trainer)
+    return PretrainingNodes(later_transforms, trainers)
 
 
 def _baseline_resolver(task_name: str) -> tfx.dsl.Resolver:
@@ -170,7 +215,8 @@ def encoder_pusher(
 
 
 def report_channels(nodes: list[base_node.BaseNode], tasks: list[str]) -> dict[str, channel.BaseChannel]:
-    """ReportGen's inputs, found by the contract's table (`REPORT_SOURCES`, and `REPORT_TASK_SOURCES` per task).
+    """ReportGen's inputs, found by the contract's table (`REPORT_SOURCES`, and `REPORT_TASK_SOURCES` per task), and
+    the ModelRun of each earlier pre-training phase's Trainer (`report_phase_key`).
 
     Raises LookupError naming the node or output the report reads and the DAG lacks.
     """
@@ -188,6 +234,10 @@ def report_channels(nodes: list[base_node.BaseNode], tasks: list[str]) -> dict[s
     for task in tasks:
         for key, source in contract.REPORT_TASK_SOURCES.items():
             inputs[contract.report_task_key(key, task)] = output(source, task)
+    for node_id, node in by_id.items():  # the earlier pre-training phases' curves
+        if node_id != contract.TRAINER and contract.node_kind(node_id) == contract.TRAINER:
+            number = int(node_id.rsplit("_phase", 1)[1])
+            inputs[contract.report_phase_key(number)] = node.outputs[contract.MODEL_RUN]
     return inputs
 
 
@@ -210,11 +260,13 @@ def create_pipeline(
     config.validate()
     run_config = RunConfigGen(run_config=config.to_dict()).with_id(contract.RUN_CONFIG_GEN)
     data = data_nodes(config, paths)
-    trainer = pretraining_trainer(config, data.transform)
+    pretraining = pretraining_nodes(config, data)
+    trainer = pretraining.final_trainer
+    final_data = training_phases(config.data, config.trainer)[-1].data
     encoder_export = EncoderExport(
-        model=trainer.outputs[contract.MODEL], custom_config=to_custom_config(config, "data")
+        model=trainer.outputs[contract.MODEL], custom_config={"data": dataclasses.asdict(final_data)}
     ).with_id(contract.ENCODER_EXPORT)
-    nodes = [run_config, *data.components(), trainer, encoder_export]
+    nodes = [run_config, *data.components(), *pretraining.components(), encoder_export]
     for task_name in config.glue.tasks:
         nodes += task_nodes(config, paths, task_name, trainer.outputs[contract.MODEL], baseline_models)
     nodes.append(encoder_pusher(nodes, config.glue.tasks, encoder_export, paths))

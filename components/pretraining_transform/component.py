@@ -1,4 +1,4 @@
-"""TFX Transform with fixed batches and byte-stable output; otherwise TFX's own.
+"""TFX Transform with fixed batches, byte-stable output and an optional given vocabulary; otherwise TFX's own.
 
 - Batches hold a fixed number of records (`data.groups_per_batch`). A record is a group of documents, and
   one group makes thousands of instances; TFT's adaptive batching grows batches up to a thousand records.
@@ -6,6 +6,10 @@
 - Instances are written with deterministic serialization (map entries in key order). TFX's encoder writes
   a tf.Example's feature map in hash order, which varies between processes, so two runs wrote the same
   instances as different bytes.
+- An optional input `vocabulary`, another Transform's graph, whose vocabulary this one uses instead of learning
+  one (a later pre-training phase makes instances of another length from the same vocabulary,
+  `configs.training_phases`): the executor sets `data.vocab_file` to that graph's vocabulary asset, and ML Metadata
+  records which graph it came from.
 
 TFX's Transform executor does its work in a `TransformProcessor` it builds by module-global name, with no
 hook for either change; `Executor.Do` puts a subclass in that name's place for the length of one call.
@@ -14,18 +18,27 @@ hook for either change; `Executor.Do` puts a subclass in that name's place for t
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import apache_beam as beam
 import tensorflow as tf
-from tfx.components import Transform
+import tensorflow_transform as tft
+from tfx import types
 from tfx.components.transform import executor as transform_executor
 from tfx.components.transform import labels as transform_labels
-from tfx.dsl.components.base import executor_spec
-from tfx.types import standard_component_specs
+from tfx.dsl.components.base import base_beam_component, executor_spec
+from tfx.proto import transform_pb2
+from tfx.types import artifact_utils, channel, standard_artifacts, standard_component_specs
+from tfx.types.component_spec import ChannelParameter
+from tfx.utils import json_utils
 
 from configs.run_config import PretrainingDataConfig, section_from
+from models import features
+
+VOCABULARY_KEY = "vocabulary"
 
 _TfxProcessor = transform_executor.TransformProcessor
 
@@ -71,12 +84,63 @@ class Executor(transform_executor.Executor):
 
     def Do(self, input_dict: dict[str, list], output_dict: dict[str, list], exec_properties: dict[str, Any]) -> None:
         custom_config = exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY)
-        groups_per_batch = section_from(custom_config, "data", PretrainingDataConfig).groups_per_batch
-        with _processor(groups_per_batch):
+        data = section_from(custom_config, "data", PretrainingDataConfig)
+        if input_dict.get(VOCABULARY_KEY):
+            graph = artifact_utils.get_single_uri(input_dict[VOCABULARY_KEY])
+            vocab_file = tft.TFTransformOutput(graph).vocabulary_file_by_name(features.VOCAB_FILE)
+            config = {**json.loads(custom_config), "data": dataclasses.asdict(data) | {"vocab_file": vocab_file}}
+            exec_properties = {**exec_properties, standard_component_specs.CUSTOM_CONFIG_KEY: json.dumps(config)}
+        with _processor(data.groups_per_batch):
             super().Do(input_dict, output_dict, exec_properties)
 
 
-class PretrainingTransform(Transform):
-    """`tfx.components.Transform` with the executor above; same arguments."""
+class PretrainingTransformSpec(standard_component_specs.TransformSpec):
+    """TFX's TransformSpec with one more, optional input: the graph whose vocabulary to use."""
 
+    INPUTS = {
+        **standard_component_specs.TransformSpec.INPUTS,
+        VOCABULARY_KEY: ChannelParameter(type=standard_artifacts.TransformGraph, optional=True),
+    }
+
+
+class PretrainingTransform(base_beam_component.BaseBeamComponent):
+    """TFX's Transform, as the pipeline uses it: a `preprocessing_fn` by name, materialized examples, statistics
+    left to a StatisticsGen, no analyzer cache; and the executor above.
+
+    Args:
+        examples: the corpus examples.
+        schema: their schema.
+        preprocessing_fn: the dotted name of the preprocessing function.
+        splits_config: which splits to analyze and which to transform.
+        custom_config: the run config's `data` section (`to_custom_config(config, "data")`).
+        vocabulary: None (learn the vocabulary, or read `data.vocab_file`), or another Transform's graph, whose
+            vocabulary this one uses.
+    """
+
+    SPEC_CLASS = PretrainingTransformSpec
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)
+
+    def __init__(
+        self,
+        examples: channel.BaseChannel,
+        schema: channel.BaseChannel,
+        preprocessing_fn: str,
+        splits_config: transform_pb2.SplitsConfig,
+        custom_config: dict[str, Any],
+        vocabulary: channel.BaseChannel | None = None,
+    ):
+        transformed_examples = types.Channel(type=standard_artifacts.Examples)
+        transformed_examples.matching_channel_name = standard_component_specs.EXAMPLES_KEY
+        spec = PretrainingTransformSpec(
+            examples=examples,
+            schema=schema,
+            preprocessing_fn=preprocessing_fn,
+            force_tf_compat_v1=0,
+            splits_config=splits_config,
+            transform_graph=types.Channel(type=standard_artifacts.TransformGraph),
+            transformed_examples=transformed_examples,
+            custom_config=json_utils.dumps(custom_config),
+            disable_statistics=1,
+            vocabulary=vocabulary,
+        )
+        super().__init__(spec=spec)

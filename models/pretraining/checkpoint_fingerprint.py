@@ -8,7 +8,8 @@ fingerprint covers exactly what changes the trained weights:
   micro-batches (`LAYOUT`): those are replaced by the step batch's size, `batch_size *
   gradient_accumulation_steps`, which is what the result depends on;
 - the content of the training files and of the vocabulary, not their paths: a pipeline that recomputed the
-  same instances (a cleared cache, another pipeline root) still resumes, and different instances never do.
+  same instances (a cleared cache, another pipeline root) still resumes, and different instances never do;
+- for a later phase (`configs.training_phases`), the fingerprint of the phase it starts from.
 
 Changing a layout setting (strategy, accumulation split at the same step batch, XLA) resumes and continues
 within rounding of the uninterrupted run; changing nothing continues it exactly (`docs/benchmarks.md`).
@@ -53,12 +54,24 @@ def content_digest(paths: Iterable[str]) -> str:
     return digest.hexdigest()
 
 
-def fingerprint(custom_config: dict[str, Any], trainer: TrainerConfig, train_files: list[str], vocab_path: str) -> str:
-    """16 hex digits naming the checkpoint folder of a Trainer with these settings and inputs."""
+def fingerprint(
+    custom_config: dict[str, Any],
+    trainer: TrainerConfig,
+    train_files: list[str],
+    vocab_path: str,
+    starts_from: str = "",
+) -> str:
+    """16 hex digits naming the checkpoint folder of a Trainer with these settings and inputs.
+
+    `starts_from` is the fingerprint of the phase a later phase continues (`models.pretraining.phase_state`), so a
+    later phase resumes only from checkpoints that started from the same state.
+    """
     files = [path for pattern in train_files for path in tf.io.gfile.glob(pattern)]
     identity = {
         "settings": result_settings(custom_config, trainer),
         "train_files": content_digest(files),
         "vocabulary": content_digest([vocab_path]),
     }
+    if starts_from:
+        identity["starts_from"] = starts_from
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]

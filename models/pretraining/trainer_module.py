@@ -40,13 +40,15 @@ from configs.pipeline_contract import (
     TENSORBOARD_DIR,
     TRAINER_CHECKPOINTS_DIR,
     TRAINER_INPUTS_FILE,
+    TRAINER_PHASE_KEY,
     TRAINING_FILE,
 )
 from configs.run_config import ModelConfig, PretrainingDataConfig, TrainerConfig, section_from
+from configs.training_phases import TrainingPhase, training_phases
 from models import features
 from models.encoder import backbone as backbone_lib
 from models.encoder import initial_weights, text_encoder
-from models.pretraining import checkpoint_fingerprint, distribution, flops, training_input
+from models.pretraining import checkpoint_fingerprint, distribution, flops, phase_state, training_input
 from models.pretraining.bert_pretrainer import BertPretrainer
 from models.pretraining.time_budget import TimeBudget, TrainingClock
 from models.pretraining.training_callbacks import (
@@ -87,15 +89,33 @@ def _zero_instance(transform_output: tft.TFTransformOutput, max_predictions: int
     return instance
 
 
-def training_checkpoint_dir(fn_args: tfx.components.FnArgs, config: TrainerConfig, vocab_path: str) -> str:
+def training_checkpoint_dir(
+    fn_args: tfx.components.FnArgs, config: TrainerConfig, vocab_path: str, starts_from: str = ""
+) -> str:
     """`<pipeline root>/<Trainer node>/checkpoints/<fingerprint of the result>` (`checkpoint_fingerprint`).
 
     `model_run_dir` is `<pipeline root>/<Trainer node>/model_run/<execution id>`: the folder above
-    it outlives the execution.
+    it outlives the execution. `starts_from` is the fingerprint of the phase a later phase starts from.
     """
-    fingerprint = checkpoint_fingerprint.fingerprint(fn_args.custom_config, config, fn_args.train_files, vocab_path)
+    fingerprint = checkpoint_fingerprint.fingerprint(
+        fn_args.custom_config, config, fn_args.train_files, vocab_path, starts_from
+    )
     node_dir = os.path.dirname(os.path.dirname(fn_args.model_run_dir))
     return os.path.join(node_dir, TRAINER_CHECKPOINTS_DIR, fingerprint)
+
+
+def phase_of(custom_config: Mapping[str, Any] | str) -> TrainingPhase:
+    """The phase a Trainer with this `custom_config` trains (`configs.training_phases`; the first when the config
+    names none)."""
+    if isinstance(custom_config, str):
+        custom_config = json.loads(custom_config)
+    data = section_from(custom_config, "data", PretrainingDataConfig)
+    config = section_from(custom_config, "trainer", TrainerConfig)
+    phases = training_phases(data, config)
+    number = custom_config.get(TRAINER_PHASE_KEY, 1)
+    if not 1 <= number <= len(phases):
+        raise ValueError(f"the Trainer is given phase {number}, but trainer.later_phases makes {len(phases)} phases")
+    return phases[number - 1]
 
 
 def learning_rate_schedule(config: TrainerConfig, clock: TrainingClock | None = None) -> WarmupDecay:
@@ -146,7 +166,8 @@ def build_pretrainer(
     return pretrainer
 
 
-def _progress(data: PretrainingDataConfig, model_config: ModelConfig, config: TrainerConfig, vocab_size: int, clock):
+def _progress(phase: TrainingPhase, model_config: ModelConfig, vocab_size: int, clock):
+    data, config = phase.data, phase.trainer
     sequences_per_step = training_input.step_batch_size(config)
     flops_per_sequence = flops.pretraining_flops_per_sequence(
         model_config,
@@ -156,7 +177,7 @@ def _progress(data: PretrainingDataConfig, model_config: ModelConfig, config: Tr
         objectives.objective(data.objective).next_sentence,
     )
     return TrainingProgress(
-        total_steps=config.train_steps,
+        total_steps=phase.stop_step,
         sequences_per_step=sequences_per_step,
         tokens_per_sequence=data.max_seq_length,
         flops_per_step=sequences_per_step * flops_per_sequence,
@@ -173,22 +194,25 @@ def train(
     checkpoints: PretrainingCheckpoints,
     callbacks: list[keras.callbacks.Callback] = (),
     time_source: Callable[[], float] = time.perf_counter,
+    stop_step: int | None = None,
+    input_start: int = 0,
     **fit_kwargs,
 ) -> keras.callbacks.History:
-    """Trains from the restored state (or step 0) to exactly `config.train_steps` optimizer steps, or, with a time
-    budget, until the checkpoints' training clock has counted `config.time_budget_minutes` (at most
-    `train_steps`).
+    """Trains from the restored state (or the state the pre-trainer holds) to exactly `stop_step` optimizer steps
+    (`config.train_steps` when None), or, with a time budget, until the checkpoints' training clock has counted
+    `config.time_budget_minutes` (at most `train_steps`).
 
     The input resumes at the checkpoint's position (and the clock at its time); the health check comes before the
     checkpoints, so a bad step is never saved; the final state is saved too (`checkpoint_every_steps` > 0), so a
     re-run finds it. A run that starts from `trainer.init_from` saves step 0 first. `time_source` times the steps
-    for the budget (tests give their own).
+    for the budget (tests give their own). `input_start` is the pre-trainer's `batches_seen` when its phase began
+    (a later phase continues the counter of the phase before, and reads its own input from the start).
     """
-    start_step = checkpoints.restore()
-    if start_step:
-        _LOG.info("Resuming pre-training at step %d from %s", start_step, checkpoints.restore_from)
+    if checkpoints.restore():
+        _LOG.info("Resuming pre-training at step %d from %s", checkpoints.step, checkpoints.restore_from)
     elif config.init_from and config.checkpoint_every_steps > 0 and 0 not in checkpoints.saved_steps:
         checkpoints.save()  # step 0: the weights `trainer.init_from` gave, a record of where the run started
+    start_step = checkpoints.step
     loss_scaled = isinstance(pretrainer.optimizer, keras.optimizers.LossScaleOptimizer)
     every = [TrainingHealth(checkpoints, loss_scaled)]
     if checkpoints.clock is not None:
@@ -203,8 +227,8 @@ def train(
         every.append(CheckpointEveryNSteps(checkpoints, config.checkpoint_every_steps))
     history = fit_for_steps(
         pretrainer,
-        train_batches.skip(checkpoints.input_position),
-        total_steps=config.train_steps,
+        train_batches.skip(checkpoints.input_position - input_start),
+        total_steps=config.train_steps if stop_step is None else stop_step,
         log_every_steps=config.log_every_steps,
         callbacks=[*every, *callbacks],
         initial_step=start_step,
@@ -217,10 +241,15 @@ def train(
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
-    """Pre-trains BERT on the transformed examples (resuming if it can) and exports the encoder."""
-    data = section_from(fn_args.custom_config, "data", PretrainingDataConfig)
+    """Pre-trains BERT on the transformed examples (resuming if it can) and exports the encoder.
+
+    The Trainer of a later phase (`custom_config["phase"]` > 1, `configs.training_phases`) starts from the state its
+    `base_model`, the phase before's model, ended with (`models.pretraining.phase_state`); a Trainer with a phase
+    after it leaves its final state in its model for that one.
+    """
+    phase = phase_of(fn_args.custom_config)
+    data, config = phase.data, phase.trainer
     model_config = section_from(fn_args.custom_config, "model", ModelConfig)
-    config = section_from(fn_args.custom_config, "trainer", TrainerConfig)
     keras.utils.set_random_seed(config.seed)
     strategy = distribution.strategy_for(config.strategy)
 
@@ -243,7 +272,21 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         pretrainer.optimizer.build(pretrainer.trainable_variables)
         if config.init_from:  # a checkpoint of this run, when there is one, is restored over it below
             initialise_from(pretrainer, config.init_from, vocab_path)
-    checkpoint_dir = training_checkpoint_dir(fn_args, config, vocab_path)
+        start = None
+        if phase.number > 1:  # likewise
+            start = phase_state.restore_phase_end(
+                os.path.dirname(fn_args.base_model), pretrainer, with_optimizer=phase.continues
+            )
+            _LOG.info(
+                "Phase %d of %d starts from the state phase %d ended with at step %d%s",
+                phase.number,
+                phase.count,
+                phase.number - 1,
+                start.step,
+                "" if phase.continues else " (its weights; fresh optimizer state)",
+            )
+    run_trainer = section_from(fn_args.custom_config, "trainer", TrainerConfig)
+    checkpoint_dir = training_checkpoint_dir(fn_args, run_trainer, vocab_path, start.fingerprint if start else "")
     scratch = distribution.write_dir(checkpoint_dir, strategy)
     checkpoints = PretrainingCheckpoints(
         scratch, pretrainer, config.keep_checkpoints, restore_from=checkpoint_dir, clock=clock
@@ -255,11 +298,24 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     )
     try:
         callbacks = [
-            _progress(data, model_config, config, vocab_size, clock),
+            _progress(phase, model_config, vocab_size, clock),
             keras.callbacks.TensorBoard(log_dir=os.path.join(fn_args.model_run_dir, TENSORBOARD_DIR)),
         ]
-        history = train(pretrainer, train_batches, config, checkpoints, callbacks, verbose=0, **validation)
+        history = train(
+            pretrainer,
+            train_batches,
+            config,
+            checkpoints,
+            callbacks,
+            stop_step=phase.stop_step,
+            input_start=start.batches_seen if start else 0,
+            verbose=0,
+            **validation,
+        )
         export_encoder(pretrainer, data, vocab_path, fn_args.serving_model_dir, strategy)
+        if not phase.is_last:
+            model_dir = os.path.dirname(fn_args.serving_model_dir)
+            phase_state.save_phase_end(model_dir, pretrainer, os.path.basename(checkpoint_dir), strategy)
     finally:  # what another worker than the chief wrote goes, whether the run finished or failed
         encoder_checkpoint = backbone_lib.checkpoint_dir(os.path.dirname(fn_args.serving_model_dir))
         for directory in (checkpoint_dir, encoder_checkpoint, fn_args.serving_model_dir):
@@ -274,6 +330,11 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
             "resumed_from_step": checkpoints.restored_step,
             "final_step": checkpoints.step,
             "train_steps": config.train_steps,
+            "phase": phase.number,
+            "phases": phase.count,
+            "phase_start_step": phase.start_step,
+            "phase_stop_step": phase.stop_step,
+            "max_seq_length": data.max_seq_length,
             "training_seconds": clock.elapsed,
             "time_budget_minutes": config.time_budget_minutes,
             "checkpoint_dir": checkpoint_dir,
@@ -338,9 +399,9 @@ def export_encoder_at_checkpoint(
         transform_graph_uri: the Transform output the Trainer read (its vocabulary).
         directory: where the encoder checkpoint goes.
     """
-    data = section_from(custom_config, "data", PretrainingDataConfig)
+    phase = phase_of(custom_config)
+    data, config = phase.data, phase.trainer
     model_config = section_from(custom_config, "model", ModelConfig)
-    config = section_from(custom_config, "trainer", TrainerConfig)
     transform_output = tft.TFTransformOutput(transform_graph_uri)
     pretrainer = build_pretrainer(
         model_config,
