@@ -56,7 +56,7 @@ def base_spec(base_spec_path):
 def test_compiles_every_component_into_a_kfp_pipeline_spec(base_spec, base_spec_path):
     tasks = set(base_spec["root"]["dag"]["tasks"])
     expected = {"RunConfigGen", "TextExampleGen", "StatisticsGen", "SchemaGen", "Transform", "InstanceStatisticsGen"}
-    expected |= {"Trainer", "EncoderExport", "EncoderPusher", "ReportGen"}
+    expected |= {"Trainer_phase1", "Transform_phase2", "Trainer", "EncoderExport", "EncoderPusher", "ReportGen"}
     for task in ("sst2", "mrpc", "rte"):
         expected |= {f"GlueExampleGen_{task}", f"GlueFineTune_{task}", f"Evaluator_{task}", f"Pusher_{task}"}
     # No baseline resolvers: TFX compiles them into artifact queries that ignore which task made a model.
@@ -93,6 +93,7 @@ def test_each_step_requests_the_resources_its_config_gives(base_spec):
     def requests(task):
         return launcher.container_of(base_spec, task).get("resources")
 
+    assert requests("Trainer_phase1") == requests("Trainer"), "every phase's Trainer asks for the trainer's"
     trainer = requests("Trainer")
     assert (trainer["resourceCpuRequest"], trainer["resourceMemoryRequest"]) == ("8", "32Gi")
     assert trainer["cpuRequest"] == 8 and trainer["memoryRequest"] == pytest.approx(32 * 2**30 / 1e9)
@@ -106,7 +107,7 @@ def test_each_step_requests_the_resources_its_config_gives(base_spec):
         assert requests(f"GlueFineTune_{task}")["accelerator"]["resourceCount"] == "1"
         assert "accelerator" not in requests(f"Evaluator_{task}")
     # ExampleGens too (TFX's own with_platform_config would leave them without requests).
-    for task in ("TextExampleGen", "Transform", "InstanceStatisticsGen"):
+    for task in ("TextExampleGen", "Transform", "Transform_phase2", "InstanceStatisticsGen"):
         assert (requests(task)["resourceCpuRequest"], requests(task)["resourceMemoryRequest"]) == ("4", "16Gi")
     for task in ("RunConfigGen", "GlueExampleGen_sst2", "Pusher_rte", "ReportGen"):
         assert (requests(task)["resourceCpuRequest"], requests(task)["resourceMemoryRequest"]) == ("1", "4Gi")
@@ -171,12 +172,21 @@ def test_the_launcher_builds_each_tasks_executor_input_as_kfp_does(base_spec, tm
         "transform_graph": [{"name": "run/t/g", "uri": "/r/t/g", "metadata": {}}],
     }
     finished = {"Transform": launcher.TaskRun("SUCCEEDED", 1.0, "log", transform_outputs)}
-    trainer = launcher.executor_input(base_spec, "Trainer", parameters, finished, str(tmp_path / "t"), "run/t")
-    (examples,) = trainer["inputs"]["artifacts"]["examples"]["artifacts"]
+    first = launcher.executor_input(base_spec, "Trainer_phase1", parameters, finished, str(tmp_path / "f"), "run/f")
+    (examples,) = first["inputs"]["artifacts"]["examples"]["artifacts"]
     assert examples["uri"] == "/r/t/x" and examples["metadata"] == {"split_names": '["train"]'}
     assert "title: tfx.Examples" in examples["type"]["instanceSchema"]
-    assert json.loads(trainer["inputs"]["parameterValues"]["custom_config"])["model"]["num_layers"] == 12
-    assert set(trainer["outputs"]["artifacts"]) == {"model", "model_run"}
+    assert json.loads(first["inputs"]["parameterValues"]["custom_config"])["model"]["num_layers"] == 12
+    assert set(first["outputs"]["artifacts"]) == {"model", "model_run"}
+
+    # The second phase's Trainer reads its own Transform's instances and starts from the first phase's model.
+    finished["Transform_phase2"] = launcher.TaskRun("SUCCEEDED", 1.0, "log", transform_outputs)
+    phase1_model = {"model": [{"name": "run/f/model", "uri": "/r/f/model", "metadata": {}}]}
+    finished["Trainer_phase1"] = launcher.TaskRun("SUCCEEDED", 1.0, "log", phase1_model)
+    trainer = launcher.executor_input(base_spec, "Trainer", parameters, finished, str(tmp_path / "t"), "run/t")
+    (base_model,) = trainer["inputs"]["artifacts"]["base_model"]["artifacts"]
+    assert base_model["uri"] == "/r/f/model" and "title: tfx.Model" in base_model["type"]["instanceSchema"]
+    assert json.loads(trainer["inputs"]["parameterValues"]["custom_config"])["phase"] == 2
 
     arguments = launcher.substitute(launcher.container_of(base_spec, "Trainer")["args"], trainer)
     invocation = arguments[arguments.index("--json_serialized_invocation_args") + 1]

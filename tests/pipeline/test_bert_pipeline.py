@@ -48,24 +48,44 @@ def test_node_ids_are_the_pretraining_chain_five_per_task_and_the_run_records(no
     _, by_id = nodes
     per_task = ("GlueExampleGen", "GlueFineTune", "LatestBlessedModelResolver", "Evaluator", "Pusher")
     expected = {"RunConfigGen", "TextExampleGen", "StatisticsGen", "SchemaGen", "Transform", "InstanceStatisticsGen"}
-    expected |= {"Trainer", "EncoderExport", "EncoderPusher", "ReportGen"}
+    expected |= {"Trainer_phase1", "Transform_phase2", "Trainer", "EncoderExport", "EncoderPusher", "ReportGen"}
     expected |= {f"{kind}_{task}" for kind in per_task for task in TASKS}
     assert set(by_id) == expected
 
 
 def test_pretraining_chain_is_wired_in_order(nodes):
     _, by_id = nodes
-    transform, trainer = by_id["Transform"], by_id["Trainer"]
+    transform, first_trainer = by_id["Transform"], by_id["Trainer_phase1"]
+    later_transform, trainer = by_id["Transform_phase2"], by_id["Trainer"]
     assert producer(transform.inputs["examples"]) == ("TextExampleGen", "examples")
     assert producer(transform.inputs["schema"]) == ("SchemaGen", "schema")
-    assert producer(trainer.inputs["examples"]) == ("Transform", "transformed_examples")
-    assert producer(trainer.inputs["transform_graph"]) == ("Transform", "transform_graph")
-    assert transform.exec_properties["preprocessing_fn"] == PREPROCESSING_FN
-    # Statistics of the instances come from a StatisticsGen over the written instances, not from Transform,
-    # which would hold every instance in memory until its write completes.
-    assert transform.exec_properties["disable_statistics"] in (1, True)
+    assert producer(first_trainer.inputs["examples"]) == ("Transform", "transformed_examples")
+    assert producer(first_trainer.inputs["transform_graph"]) == ("Transform", "transform_graph")
+    assert "base_model" not in first_trainer.inputs and "vocabulary" not in transform.inputs
+    # Phase 2: its own instances from the same corpus with the first Transform's vocabulary, and a Trainer that
+    # starts from the first phase's model.
+    assert producer(later_transform.inputs["examples"]) == ("TextExampleGen", "examples")
+    assert producer(later_transform.inputs["vocabulary"]) == ("Transform", "transform_graph")
+    assert producer(trainer.inputs["examples"]) == ("Transform_phase2", "transformed_examples")
+    assert producer(trainer.inputs["transform_graph"]) == ("Transform_phase2", "transform_graph")
+    assert producer(trainer.inputs["base_model"]) == ("Trainer_phase1", "model")
+    assert producer(by_id["EncoderExport"].inputs["model"]) == ("Trainer", "model")
+    for node in (transform, later_transform):
+        assert node.exec_properties["preprocessing_fn"] == PREPROCESSING_FN
+        # Statistics of the instances come from a StatisticsGen over the written instances, not from Transform,
+        # which would hold every instance in memory until its write completes.
+        assert node.exec_properties["disable_statistics"] in (1, True)
     assert producer(by_id["InstanceStatisticsGen"].inputs["examples"]) == ("Transform", "transformed_examples")
-    assert trainer.exec_properties["run_fn"] == RUN_FN
+    assert first_trainer.exec_properties["run_fn"] == trainer.exec_properties["run_fn"] == RUN_FN
+
+
+def test_a_run_of_one_phase_has_one_transform_and_one_trainer_configured_as_before():
+    config = presets.load("smoke", ["trainer.later_phases=[]"])
+    by_id = {node.id: node for node in create_pipeline(config, PATHS).components}
+    assert not [node_id for node_id in by_id if "_phase" in node_id]
+    assert producer(by_id["Trainer"].inputs["examples"]) == ("Transform", "transformed_examples")
+    assert "base_model" not in by_id["Trainer"].inputs
+    assert set(json.loads(by_id["Trainer"].exec_properties["custom_config"])) == {"data", "model", "trainer"}
 
 
 def test_each_task_fine_tunes_the_trainer_model_on_its_own_examples(nodes):
@@ -100,9 +120,18 @@ def test_components_receive_their_config_sections_once(nodes):
     config, by_id = nodes
     trainer = by_id["Trainer"]
     custom = json.loads(trainer.exec_properties["custom_config"])
-    assert set(custom) == {"data", "model", "trainer"}
+    assert set(custom) == {"data", "model", "trainer", "phase"}
     assert section_from(custom, "trainer", TrainerConfig).train_steps == 123
     assert section_from(custom, "model", ModelConfig) == config.model
+    # Every phase's Trainer gets the whole run's sections and its phase's number; the instances of phase 2 are
+    # made at its lengths.
+    first = json.loads(by_id["Trainer_phase1"].exec_properties["custom_config"])
+    assert (first["phase"], custom["phase"]) == (1, 2)
+    assert {k: v for k, v in first.items() if k != "phase"} == {k: v for k, v in custom.items() if k != "phase"}
+    later_data = section_from(by_id["Transform_phase2"].exec_properties["custom_config"], "data", PretrainingDataConfig)
+    assert (later_data.max_seq_length, later_data.max_predictions_per_seq) == (128, 20)
+    export_data = section_from(by_id["EncoderExport"].exec_properties["custom_config"], "data", PretrainingDataConfig)
+    assert export_data == later_data, "the exported SavedModel takes the last phase's length"
     # The step budget travels in the trainer section only, not again as TrainArgs/EvalArgs.
     assert "num_steps" not in trainer.exec_properties["train_args"] + trainer.exec_properties["eval_args"]
     corpus_config = json.loads(by_id["TextExampleGen"].exec_properties["custom_config"])
@@ -120,6 +149,7 @@ def test_run_config_is_recorded_first_and_the_report_reads_every_task(nodes):
     report = by_id["ReportGen"]
     assert producer(report.inputs["run_configuration"]) == ("RunConfigGen", "run_configuration")
     assert producer(report.inputs["pretraining_model_run"]) == ("Trainer", "model_run")
+    assert producer(report.inputs["pretraining_model_run_phase1"]) == ("Trainer_phase1", "model_run")
     assert producer(report.inputs["instance_statistics"]) == ("InstanceStatisticsGen", "statistics")
     assert producer(report.inputs["corpus_examples"]) == ("TextExampleGen", "examples")
     for task in TASKS:
@@ -176,7 +206,7 @@ def test_every_artifact_the_report_reads_is_an_output_of_a_node_of_the_pipeline(
     # What `bert-tfx report` reads from a store is what ReportGen receives: the same table, the same fields.
     assert set(contract.REPORT_SOURCES) - {contract.RUN_CONFIGURATION} == {
         f.name for f in dataclasses.fields(ReportInputs)
-    } - {"config", "tasks"}
+    } - {"config", "tasks", "earlier_phase_runs"}
     assert set(contract.REPORT_TASK_SOURCES) == {f.name for f in dataclasses.fields(TaskArtifacts)}
 
 
