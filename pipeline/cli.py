@@ -21,6 +21,7 @@ from pathlib import Path
 from configs import pipeline_contract as contract
 from configs import presets
 from configs.run_config import RunConfig
+from configs.training_phases import training_phases
 from inspection import glue_report, records, run_contents, store
 from pipeline import console, defaults, export_cli, metadata_cli, run_lock
 from pipeline.defaults import DEFAULT_DATA_DIR, DEFAULT_OUTPUT_DIR
@@ -242,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "export":
             console.quiet_libraries()
             console.import_tensorflow_quietly()
-            args.preset_max_seq_length = config.data.max_seq_length
+            args.preset_max_seq_length = training_phases(config.data, config.trainer)[-1].data.max_seq_length
             return export_cli.main(args, lambda: metadata_cli.open_reader(args, default_sqlite))
         return metadata_cli.main(args, default_sqlite)
     except (LookupError, FileNotFoundError, ConnectionError, ValueError, RuntimeError) as err:

@@ -56,6 +56,16 @@ def _sections(custom_config) -> dict | None:
     return custom_config if isinstance(custom_config, dict) else None
 
 
+def trained_length(sections: dict | None) -> int | None:
+    """The sequence length a model was trained at last: its Trainer's phase's (the `phase` key of a Trainer's
+    `custom_config`), or the last phase's of a whole run config; None when the sections do not say."""
+    if not sections or "data" not in sections:
+        return None
+    later = (sections.get("trainer") or {}).get("later_phases") or []
+    number = sections.get(contract.TRAINER_PHASE_KEY, len(later) + 1)
+    return later[number - 2]["max_seq_length"] if number > 1 else sections["data"].get("max_seq_length")
+
+
 def resolve_source(source: str, reader_factory) -> tuple[Path, dict | None]:
     """The folder SOURCE names (a path as given, else the Model artifact of the run or artifact id in the store),
     and the run config sections of the Trainer that made it, when the store says."""
@@ -65,7 +75,7 @@ def resolve_source(source: str, reader_factory) -> tuple[Path, dict | None]:
     reader: records.MetadataReader = reader_factory()
     if source.isdigit():
         artifact = reader.artifact(source)
-        if artifact.type != "Model" or artifact.producer != contract.TRAINER:
+        if artifact.type != "Model" or contract.node_kind(artifact.producer or "") != contract.TRAINER:
             raise ValueError(
                 f"artifact {source} is a {artifact.type} of {artifact.producer}; export takes the Trainer's Model"
             )
@@ -116,7 +126,7 @@ def main(args: argparse.Namespace, reader_factory) -> int:
     folder, sections = resolve_source(args.source, reader_factory)
     with tempfile.TemporaryDirectory() as scratch:
         checkpoint, trainer_sections = encoder_checkpoint(folder, os.path.join(scratch, "encoder"))
-        known = (sections or trainer_sections or {}).get("data", {}).get("max_seq_length")
+        known = trained_length(sections or trainer_sections)
         max_seq_length = args.max_seq_length or known or args.preset_max_seq_length
         written = export_formats.export_checkpoint(
             checkpoint, str(args.output), max_seq_length, args.formats or FORMAT_CHOICES

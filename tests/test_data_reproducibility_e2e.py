@@ -18,7 +18,7 @@ from inspection import store
 from models import features
 from models.pretraining_data.instance_statistics import read_instances, statistics_of
 from pipeline.beam_options import IN_PROCESS_BEAM_ARGS
-from pipeline.bert_pipeline import PipelinePaths, data_nodes, pretraining_trainer
+from pipeline.bert_pipeline import PipelinePaths, data_nodes, pretraining_nodes
 from tests.conftest import DATA_DIR
 
 pytestmark = pytest.mark.e2e
@@ -50,7 +50,7 @@ def run_data_steps(root, overrides, beam_args, with_trainer=False):
         tfx.dsl.Pipeline(
             pipeline_name=config.pipeline_name,
             pipeline_root=paths.pipeline_root,
-            components=steps + ([pretraining_trainer(config, data.transform)] if with_trainer else []),
+            components=steps + (pretraining_nodes(config, data).components() if with_trainer else []),
             enable_cache=False,
             metadata_connection_config=store.sqlite_config(root / "metadata.sqlite"),
             beam_pipeline_args=beam_args,
@@ -111,6 +111,7 @@ def runs(tmp_path_factory):
                 "data.objective=mlm",
                 "data.dynamic_masking=true",
                 "data.whole_word_masking=true",
+                "trainer.later_phases=[]",  # one phase: a Trainer that starts from `init_from`
                 "trainer.train_steps=40",
                 "trainer.warmup_steps=5",
                 "trainer.log_every_steps=20",

@@ -47,10 +47,12 @@ UPSTREAM_OF_TRAINER = {
     "SchemaGen",
     "Transform",
     "InstanceStatisticsGen",
+    "Transform_phase2",
     "GlueExampleGen_sst2",
     "GlueExampleGen_mrpc",
 }
 TRAINER_AND_DOWNSTREAM = {
+    "Trainer_phase1",
     "Trainer",
     "EncoderExport",
     "GlueFineTune_sst2",
@@ -166,9 +168,17 @@ def test_transform_emits_the_feature_contract_with_15_percent_masking(runs):
 def test_pretraining_loss_goes_down(runs):
     import tensorflow_transform as tft
 
+    # Two phases: 240 steps at 64 tokens, then 60 at 128 from where the first ended.
+    first_run_dir = latest_uri(runs["root"], "Trainer_phase1", "model_run")
+    first = json.loads((first_run_dir / "history.json").read_text())
     run_dir = latest_uri(runs["root"], "Trainer", "model_run")
     history = json.loads((run_dir / "history.json").read_text())
-    assert history["loss"][-1] < history["loss"][0] - 0.5
+    assert history["loss"][-1] < first["loss"][0] - 0.5
+    training = json.loads((run_dir / "training.json").read_text())
+    assert (training["phase"], training["phases"], training["max_seq_length"]) == (2, 2, 128)
+    assert (training["phase_start_step"], training["final_step"], training["resumed_from_step"]) == (240, 300, 0)
+    assert json.loads((first_run_dir / "training.json").read_text())["final_step"] == 240
+    assert history["tokens_per_second"][-1] == pytest.approx(128 * history["sequences_per_second"][-1])
     # On held-out instances the masked-LM loss ends well below a uniform guess over the vocabulary
     # (ln |V|); after the first logging period it is already near this corpus' plateau, so the
     # first-vs-last comparison of validation losses was noise.
@@ -248,9 +258,13 @@ def test_lineage_links_pushed_model_to_corpus_and_vocabulary(runs):
         by_type.setdefault(artifact.type, []).append(artifact.uri)
     assert any("/TextExampleGen/examples/" in uri for uri in by_type["Examples"])
     assert any("/GlueExampleGen_" in uri for uri in by_type["Examples"])
-    [graph] = by_type["TransformGraph"]
-    assert os.path.exists(tft.TFTransformOutput(graph).vocabulary_file_by_name(features.VOCAB_FILE))
+    # Both phases' Transforms and Trainers, and one vocabulary: the second Transform used the first's.
+    graphs = sorted(by_type["TransformGraph"])
+    assert ["/Transform/" in graphs[0], "/Transform_phase2/" in graphs[1]] == [True, True], graphs
+    vocabularies = [tft.TFTransformOutput(g).vocabulary_file_by_name(features.VOCAB_FILE) for g in graphs]
+    assert Path(vocabularies[0]).read_bytes() == Path(vocabularies[1]).read_bytes()
     assert any("/Trainer/model/" in uri for uri in by_type["Model"])
+    assert any("/Trainer_phase1/model/" in uri for uri in by_type["Model"])
 
 
 def test_unchanged_rerun_is_cached_and_four_times_faster(runs):
@@ -325,7 +339,7 @@ def test_the_encoder_of_a_training_checkpoint_is_the_one_training_had_at_that_st
         export_encoder_at_checkpoint(
             checkpoint,
             run.execution("Trainer").properties["custom_config"],
-            artifacts["Transform.transform_graph"][0].uri,
+            artifacts["Transform_phase2.transform_graph"][0].uri,
             str(directory),
         )
         restored.append(backbone_lib.load_checkpoint(str(directory))[0].get_weights())
@@ -369,13 +383,17 @@ def test_metadata_commands_read_the_runs_back(runs):
     assert changed_config["trainer"]["gradient_accumulation_steps"] == 2
     text = bert_tfx("show", first, *store_args)
     assert f"run {first}  pipeline bert-smoke  preset smoke" in text and "Transform" in text
-    assert "pre-training recipe: masked LM + next-sentence prediction (BERT) at 64 tokens; adamw, peak learning" in text
+    assert (
+        "pre-training recipe: masked LM + next-sentence prediction (BERT) in 2 phases: 240 steps at 64 tokens (10 "
+        "predictions); then 60 steps at 128 tokens (20 predictions), continuing the optimizer and schedule; adamw, "
+        "peak learning"
+    ) in text
     assert "linear decay; 30 warm-up steps of 300" in text
     changed_text = bert_tfx("show", changed, *store_args)
     assert "peak learning rate 0.002, cosine decay; 30 warm-up steps of 300" in changed_text
 
     models = json.loads(bert_tfx("artifacts", "--type", "Model", "--run", first, "--json", *store_args))
-    assert {m["producer"] for m in models} == {"Trainer", "GlueFineTune_sst2", "GlueFineTune_mrpc"}
+    assert {m["producer"] for m in models} == {"Trainer_phase1", "Trainer", "GlueFineTune_sst2", "GlueFineTune_mrpc"}
 
 
 def test_lineage_command_traces_a_pushed_model_to_the_corpus_and_draws_it(runs, tmp_path):

@@ -1,7 +1,9 @@
 """The smoke pipeline recording into a real MariaDB server, killed mid-training and run again.
 
-A Trainer killed (SIGKILL to the process group) after its second checkpoint resumes there when the pipeline is
-run again, finishes at exactly `trainer.train_steps` in one new execution, and exports the encoder of the same
+The smoke preset pre-trains in two phases. The second phase's Trainer, killed (SIGKILL to the process group) after
+its second checkpoint, resumes there when the pipeline is run again, without running the first phase again (its
+execution is cached and its model holds the state the second started from), finishes at exactly
+`trainer.train_steps` in one new execution, and exports the encoder of the same
 settings run without interruption (`tests/smoke_runs.py`'s fourth run: dropout 0.1, clipping at 1.0, 2
 micro-batches per step), weight for weight. Both runs are recorded in one
 MySQL ML Metadata store (a server started and stopped here, `tests/mariadb_server.py`, reached over
@@ -33,21 +35,22 @@ from tests.smoke_runs import CHANGED_TRAINER, trainer_model_of_run
 pytestmark = pytest.mark.e2e
 
 BIN = Path(sys.executable).parent
-# The Trainer settings of the smoke runs' fourth run, checkpoints every 50 steps, no evaluation, one GLUE task.
+# The Trainer settings of the smoke runs' fourth run, checkpoints every 10 steps, no evaluation, one GLUE task.
 OVERRIDES = [
     'glue.tasks=["mrpc"]',
     "glue.train_steps=30",
     *CHANGED_TRAINER,
     "trainer.eval_steps=0",
-    "trainer.checkpoint_every_steps=50",
-    "trainer.keep_checkpoints=5",
-    "trainer.log_every_steps=50",
+    "trainer.checkpoint_every_steps=10",
+    "trainer.keep_checkpoints=10",
+    "trainer.log_every_steps=10",
 ]
 TRAIN_STEPS = 300  # the smoke preset's
+PHASE_2_START = 240  # the smoke preset's second phase trains steps 240-300
 
 
 def checkpoint_steps(root: Path) -> list[int]:
-    """The steps of the checkpoints the checkpoint manager has recorded (its `checkpoint` state file
+    """The steps of the checkpoints the second phase's checkpoint manager has recorded (its `checkpoint` state file
     is written after each checkpoint's own files, so a checkpoint is complete once it is listed)."""
     steps = []
     for state in root.glob("Trainer/checkpoints/*/checkpoint"):
@@ -119,14 +122,19 @@ def killed_and_resumed(tmp_path_factory):
 
 def test_killed_trainer_resumes_from_its_last_checkpoint(killed_and_resumed):
     root, saved = killed_and_resumed["root"], killed_and_resumed["saved"]
-    assert saved[:2] == [50, 100] and saved[-1] < TRAIN_STEPS
+    assert saved[:2] == [PHASE_2_START + 10, PHASE_2_START + 20] and saved[-1] < TRAIN_STEPS
     assert f"Resuming pre-training at step {saved[-1]}" in killed_and_resumed["stdout"]
     [model_run] = [p for p in (root / "Trainer" / "model_run").iterdir() if (p / "training.json").exists()]
     training = json.loads((model_run / "training.json").read_text())
-    assert training["resumed_from_step"] == saved[-1] >= 100
-    assert training["final_step"] == training["train_steps"] == TRAIN_STEPS
+    assert training["resumed_from_step"] == saved[-1] >= PHASE_2_START + 20
+    assert training["final_step"] == training["train_steps"] == TRAIN_STEPS and training["phase"] == 2
     history = json.loads((model_run / "history.json").read_text())
-    assert len(history["loss"]) == (TRAIN_STEPS - saved[-1]) // 50, "only the steps left were trained"
+    assert len(history["loss"]) == (TRAIN_STEPS - saved[-1]) // 10, "only the steps left were trained"
+    # The first phase ran once, in the killed run: one execution made its model, and its checkpoints end at 240.
+    [first_model] = list((root / "Trainer_phase1" / "model").iterdir())
+    assert (first_model / "training_state" / "phase.json").exists()
+    [first_checkpoints] = list((root / "Trainer_phase1" / "checkpoints").iterdir())
+    assert (first_checkpoints / f"ckpt-{PHASE_2_START}.index").exists()
 
 
 def encoder_weights(model_dir: Path) -> dict[str, np.ndarray]:
@@ -189,12 +197,14 @@ def test_the_killed_run_and_the_finished_one_are_told_apart(killed_and_resumed):
     finished_states = {e["node_id"]: e["state"] for e in finished["executions"]}
     assert killed_states["Trainer"] == "RUNNING" and "ReportGen" not in killed_states
     assert finished_states["Trainer"] == "COMPLETE" and finished_states["Transform"] == "CACHED"
+    assert killed_states["Trainer_phase1"] == "COMPLETE" and finished_states["Trainer_phase1"] == "CACHED"
     assert finished_states["ReportGen"] == "COMPLETE"
     assert killed["config"] == finished["config"] and finished["config"]["glue"]["tasks"] == ["mrpc"]
-    # One Trainer model, made by the finished run; the killed run made none.
+    # One model of each phase's Trainer: the first phase's made by the killed run, the second's by the finished one.
     models = json.loads(bert_tfx("artifacts", "--type", "Model", "--json"))
-    assert sorted(m["producer"] for m in models) == ["GlueFineTune_mrpc", "Trainer"]
-    assert json.loads(bert_tfx("artifacts", "--type", "Model", "--run", runs[0]["name"], "--json")) == []
+    assert sorted(m["producer"] for m in models) == ["GlueFineTune_mrpc", "Trainer", "Trainer_phase1"]
+    killed_models = json.loads(bert_tfx("artifacts", "--type", "Model", "--run", runs[0]["name"], "--json"))
+    assert [m["producer"] for m in killed_models] == ["Trainer_phase1"]
 
 
 def test_lineage_from_the_pushed_model_back_to_the_corpus(killed_and_resumed):
@@ -205,6 +215,7 @@ def test_lineage_from_the_pushed_model_back_to_the_corpus(killed_and_resumed):
     graph = json.loads(bert_tfx("lineage", str(pushed["id"]), "--upstream-only", "--json"))
     producers = {a["producer"] for a in graph["artifacts"]}
     assert {"TextExampleGen", "Transform", "Trainer", "GlueFineTune_mrpc", "GlueExampleGen_mrpc"} <= producers
+    assert {"Transform_phase2", "Trainer_phase1"} <= producers, "the second phase's lineage links the first"
     [corpus_reader] = [e for e in graph["executions"] if e["node_id"] == "TextExampleGen"]
     assert corpus_reader["properties"]["input_base"].endswith("/data/corpus")
 
