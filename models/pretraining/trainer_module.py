@@ -272,19 +272,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         pretrainer.optimizer.build(pretrainer.trainable_variables)
         if config.init_from:  # a checkpoint of this run, when there is one, is restored over it below
             initialise_from(pretrainer, config.init_from, vocab_path)
-        start = None
-        if phase.number > 1:  # likewise
-            start = phase_state.restore_phase_end(
-                os.path.dirname(fn_args.base_model), pretrainer, with_optimizer=phase.continues
-            )
-            _LOG.info(
-                "Phase %d of %d starts from the state phase %d ended with at step %d%s",
-                phase.number,
-                phase.count,
-                phase.number - 1,
-                start.step,
-                "" if phase.continues else " (its weights; fresh optimizer state)",
-            )
+        start = start_from_phase_before(phase, pretrainer, fn_args.base_model)  # likewise
     run_trainer = section_from(fn_args.custom_config, "trainer", TrainerConfig)
     checkpoint_dir = training_checkpoint_dir(fn_args, run_trainer, vocab_path, start.fingerprint if start else "")
     scratch = distribution.write_dir(checkpoint_dir, strategy)
@@ -324,23 +312,43 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         os.path.join(fn_args.model_run_dir, HISTORY_FILE),
         {name: [float(v) for v in values] for name, values in history.history.items()},
     )
-    _write_json(
-        os.path.join(fn_args.model_run_dir, TRAINING_FILE),
-        {
-            "resumed_from_step": checkpoints.restored_step,
-            "final_step": checkpoints.step,
-            "train_steps": config.train_steps,
-            "phase": phase.number,
-            "phases": phase.count,
-            "phase_start_step": phase.start_step,
-            "phase_stop_step": phase.stop_step,
-            "max_seq_length": data.max_seq_length,
-            "training_seconds": clock.elapsed,
-            "time_budget_minutes": config.time_budget_minutes,
-            "checkpoint_dir": checkpoint_dir,
-            "replicas": strategy.num_replicas_in_sync,
-        },
+    _write_json(os.path.join(fn_args.model_run_dir, TRAINING_FILE), _training_record(phase, checkpoints, strategy))
+
+
+def start_from_phase_before(phase: TrainingPhase, pretrainer: BertPretrainer, base_model: str | None):
+    """Restores the state the phase before ended with (`phase_state`) into a later phase's pre-trainer, from its
+    model (`base_model`, the TFX Trainer's path of its serving model); returns where that phase ended, or None for
+    the first phase."""
+    if phase.number == 1:
+        return None
+    start = phase_state.restore_phase_end(os.path.dirname(base_model), pretrainer, with_optimizer=phase.continues)
+    _LOG.info(
+        "Phase %d of %d starts from the state phase %d ended with at step %d%s",
+        phase.number,
+        phase.count,
+        phase.number - 1,
+        start.step,
+        "" if phase.continues else " (its weights; fresh optimizer state)",
     )
+    return start
+
+
+def _training_record(phase: TrainingPhase, checkpoints: PretrainingCheckpoints, strategy) -> dict[str, Any]:
+    """`training.json`: the steps the execution trained, of which phase, where it resumed from, its checkpoints."""
+    return {
+        "resumed_from_step": checkpoints.restored_step,
+        "final_step": checkpoints.step,
+        "train_steps": phase.trainer.train_steps,
+        "phase": phase.number,
+        "phases": phase.count,
+        "phase_start_step": phase.start_step,
+        "phase_stop_step": phase.stop_step,
+        "max_seq_length": phase.data.max_seq_length,
+        "training_seconds": checkpoints.clock.elapsed,
+        "time_budget_minutes": phase.trainer.time_budget_minutes,
+        "checkpoint_dir": checkpoints.restore_from,
+        "replicas": strategy.num_replicas_in_sync,
+    }
 
 
 def initialise_from(pretrainer: BertPretrainer, init_from: str, vocab_path: str) -> None:
