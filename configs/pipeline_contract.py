@@ -54,6 +54,10 @@ REPORT = "report"
 RUN_CONFIG_PROPERTY = "run_config"  # RunConfigGen's execution property: the resolved config as JSON
 RUN_CONFIG_FILE = "run_config.json"  # RunConfiguration; also `<output dir>/<pipeline>/run_config.json`
 CORPUS_COUNTS_FILE = "corpus_counts.json"  # TextExampleGen's Examples: what it read, dropped and kept
+# Examples of TextExampleGen and Transform: the records written per split as custom properties (`records_train`),
+# counted inside the step's Beam pipeline (`components.record_counts`), and the folder of those counts.
+RECORD_COUNT_PREFIX = "records_"
+RECORD_COUNTS_DIR = "record_counts"
 CORPUS_COUNT_PREFIX = "corpus_"  # ... the same counts as the artifact's custom properties (`corpus_documents_kept`)
 ENCODER_CHECKPOINT_DIR = "checkpoint"  # Trainer's Model: the encoder checkpoint fine-tuning loads
 TRAINER_PHASE_KEY = "phase"  # a Trainer's custom_config: the number of the phase it trains (1 when absent)

@@ -23,6 +23,7 @@ from components.encoder_pusher.component import EncoderPusher
 from components.glue_example_gen.component import GlueExampleGen
 from components.glue_fine_tune.component import GlueFineTune
 from components.pretraining_transform.component import PretrainingTransform
+from components.record_counts import CountingStatisticsGen
 from components.report_gen.component import ReportGen
 from components.run_config_gen.component import RunConfigGen
 from components.text_example_gen.component import TextExampleGen
@@ -58,10 +59,10 @@ class DataNodes:
     """The pre-training data part of the DAG: corpus -> statistics -> schema -> instances -> their statistics."""
 
     corpus: TextExampleGen
-    statistics: tfx.components.StatisticsGen
+    statistics: CountingStatisticsGen
     schema: tfx.components.SchemaGen
     transform: PretrainingTransform
-    instance_statistics: tfx.components.StatisticsGen
+    instance_statistics: CountingStatisticsGen
 
     def components(self) -> list[base_node.BaseNode]:
         return [self.corpus, self.statistics, self.schema, self.transform, self.instance_statistics]
@@ -70,6 +71,8 @@ class DataNodes:
 def data_nodes(config: RunConfig, paths: PipelinePaths) -> DataNodes:
     """TextExampleGen -> StatisticsGen -> SchemaGen -> Transform -> InstanceStatisticsGen.
 
+    Each step checks that it read every record the step before wrote (`components.record_counts`).
+
     Transform computes no statistics itself: TFX's Transform holds every transformed instance in memory
     until its write completes before computing them, so memory would grow with the corpus. A
     StatisticsGen reading the written instances streams instead.
@@ -77,9 +80,7 @@ def data_nodes(config: RunConfig, paths: PipelinePaths) -> DataNodes:
     corpus = TextExampleGen(input_base=paths.corpus_dir, custom_config=to_custom_config(config, "corpus")).with_id(
         contract.TEXT_EXAMPLE_GEN
     )
-    statistics = tfx.components.StatisticsGen(examples=corpus.outputs[contract.EXAMPLES]).with_id(
-        contract.STATISTICS_GEN
-    )
+    statistics = CountingStatisticsGen(examples=corpus.outputs[contract.EXAMPLES]).with_id(contract.STATISTICS_GEN)
     schema = tfx.components.SchemaGen(
         statistics=statistics.outputs[contract.STATISTICS], infer_feature_shape=False
     ).with_id(contract.SCHEMA_GEN)
@@ -90,9 +91,9 @@ def data_nodes(config: RunConfig, paths: PipelinePaths) -> DataNodes:
         splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=["train", "eval"]),
         custom_config=to_custom_config(config, "data"),
     ).with_id(contract.TRANSFORM)
-    instance_statistics = tfx.components.StatisticsGen(
-        examples=transform.outputs[contract.TRANSFORMED_EXAMPLES]
-    ).with_id(contract.INSTANCE_STATISTICS_GEN)
+    instance_statistics = CountingStatisticsGen(examples=transform.outputs[contract.TRANSFORMED_EXAMPLES]).with_id(
+        contract.INSTANCE_STATISTICS_GEN
+    )
     return DataNodes(corpus, statistics, schema, transform, instance_statistics)
 
 

@@ -165,6 +165,30 @@ def test_transform_emits_the_feature_contract_with_15_percent_masking(runs):
     assert output.vocabulary_size_by_name(features.VOCAB_FILE) == len(vocab)
 
 
+def test_each_data_step_read_every_record_the_step_before_wrote(runs):
+    """The counts behind the checks of `components.record_counts`, in a run that lost nothing."""
+    from components.record_counts import read_counts
+    from inspection import statistics
+
+    reader = reader_of(runs["store_path"])
+    artifacts = reader.run_artifacts(reader.runs()[0])
+
+    def written(key: str) -> dict[str, int]:
+        properties = artifacts[key][-1].properties
+        return {name.removeprefix("records_"): int(v) for name, v in properties.items() if name.startswith("records_")}
+
+    groups, instances = written("TextExampleGen.examples"), written("Transform.transformed_examples")
+    assert set(groups) == set(instances) == {"train", "eval"} and min(groups.values()) > 0
+    assert instances["train"] > 100 * groups["train"]
+    assert statistics.split_counts(artifacts["StatisticsGen.statistics"][-1].uri) == groups
+    assert statistics.split_counts(artifacts["InstanceStatisticsGen.statistics"][-1].uri) == instances
+    # Transform read train twice (to learn the vocabulary, then to transform it) and eval once, all of it each time.
+    reads = read_counts(os.path.join(artifacts["Transform.transformed_examples"][-1].uri, "record_counts"))
+    read_splits = sorted(name.rsplit("-", 1)[0] for name in reads if name.startswith("read-"))
+    assert read_splits == ["read-eval", "read-train", "read-train"]
+    assert all(count == groups[name.split("-")[1]] for name, count in reads.items() if name.startswith("read-"))
+
+
 def test_pretraining_loss_goes_down(runs):
     import tensorflow_transform as tft
 

@@ -6,6 +6,9 @@
 - Instances are written with deterministic serialization (map entries in key order). TFX's encoder writes
   a tf.Example's feature map in hash order, which varies between processes, so two runs wrote the same
   instances as different bytes.
+- Records are counted (`components.record_counts`): every read of a split's records, which must find as many as
+  TextExampleGen wrote (the run fails naming the split and both counts otherwise), and the instances handed to the
+  writer per split, recorded as the output's `records_<split>` for the InstanceStatisticsGen after it to check.
 - An optional input `vocabulary`, another Transform's graph, whose vocabulary this one uses instead of learning
   one (a later pre-training phase makes instances of another length from the same vocabulary,
   `configs.training_phases`): the executor sets `data.vocab_file` to that graph's vocabulary asset, and ML Metadata
@@ -19,7 +22,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import json
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,11 +35,14 @@ from tfx import types
 from tfx.components.transform import executor as transform_executor
 from tfx.components.transform import labels as transform_labels
 from tfx.dsl.components.base import base_beam_component, executor_spec
+from tfx.dsl.io import fileio
 from tfx.proto import transform_pb2
 from tfx.types import artifact_utils, channel, standard_artifacts, standard_component_specs
 from tfx.types.component_spec import ChannelParameter
 from tfx.utils import json_utils
 
+from components import record_counts
+from configs.pipeline_contract import RECORD_COUNTS_DIR
 from configs.run_config import PretrainingDataConfig, section_from
 from models import features
 
@@ -43,26 +51,65 @@ VOCABULARY_KEY = "vocabulary"
 _TfxProcessor = transform_executor.TransformProcessor
 
 
+class _CountingTFXIO:
+    """A TFXIO whose Beam sources also count the rows they read, each read into a file of its own."""
+
+    _reads = itertools.count(1)
+
+    def __init__(self, tfxio, counts_dir: str, split: str):
+        self._tfxio, self._counts_dir, self._split = tfxio, counts_dir, split
+
+    def __getattr__(self, name: str):
+        return getattr(self._tfxio, name)
+
+    def Project(self, tensor_names):  # noqa: N802 (TFXIO's name)
+        return _CountingTFXIO(self._tfxio.Project(tensor_names), self._counts_dir, self._split)
+
+    def BeamSource(self, batch_size=None):  # noqa: N802 (TFXIO's name)
+        path = os.path.join(self._counts_dir, f"read-{self._split}-{next(self._reads)}.json")
+        return _CountedSource(self._tfxio.BeamSource(batch_size), path)
+
+
+class _CountedSource(beam.PTransform):
+    def __init__(self, source: beam.PTransform, count_path: str):
+        super().__init__()
+        self._source, self._count_path = source, count_path
+
+    def expand(self, pbegin):
+        batches = pbegin | "Read" >> self._source
+        _ = batches | "CountRead" >> record_counts.CountInto(self._count_path, size=lambda batch: batch.num_rows)
+        return batches
+
+
 class _Processor(_TfxProcessor):
-    """TFX's TransformProcessor with a fixed batch size and deterministic serialization."""
+    """TFX's TransformProcessor with a fixed batch size, deterministic serialization and counted records."""
 
     groups_per_batch = 1  # set per call by `_processor`
+    counts_dir = ""  # likewise
 
     def _GetDesiredBatchSize(self, data_format: int, schema) -> int:
         return self.groups_per_batch
+
+    def _CreateTFXIO(self, dataset, schema):
+        tfxio = super()._CreateTFXIO(dataset, schema)
+        return _CountingTFXIO(tfxio, self.counts_dir, record_counts.split_of(dataset.file_pattern))
 
     @staticmethod
     @beam.ptransform_fn
     def _EncodeAndWrite(pcoll: beam.PCollection, schema, file_format: str, output_path: str) -> beam.pvalue.PDone:
         if file_format != transform_labels.FORMAT_TFRECORD:
             return pcoll | _TfxProcessor._EncodeAndWrite(schema, file_format, output_path)
-        return (
+        instances = (
             pcoll
             | "EncodeAndSerialize" >> beam.ParDo(_TfxProcessor._RecordBatchToExamplesFn(schema))
             | "ExtractExamples" >> beam.Values()
             | "SerializeDeterministically" >> beam.Map(_deterministic)
-            | "WriteToTFRecord" >> beam.io.WriteToTFRecord(output_path, file_name_suffix=".gz")
         )
+        # `<artifact>/Split-<name>/<prefix>`: the counts go to `<artifact>/record_counts/`.
+        counts_dir = os.path.join(os.path.dirname(os.path.dirname(output_path)), RECORD_COUNTS_DIR)
+        split = record_counts.split_of(output_path)
+        _ = instances | "CountWritten" >> record_counts.CountInto(os.path.join(counts_dir, f"written-{split}.json"))
+        return instances | "WriteToTFRecord" >> beam.io.WriteToTFRecord(output_path, file_name_suffix=".gz")
 
 
 def _deterministic(serialized: bytes) -> bytes:
@@ -70,8 +117,9 @@ def _deterministic(serialized: bytes) -> bytes:
 
 
 @contextlib.contextmanager
-def _processor(groups_per_batch: int) -> Iterator[None]:
-    processor = type("PretrainingTransformProcessor", (_Processor,), {"groups_per_batch": groups_per_batch})
+def _processor(groups_per_batch: int, counts_dir: str) -> Iterator[None]:
+    settings = {"groups_per_batch": groups_per_batch, "counts_dir": counts_dir}
+    processor = type("PretrainingTransformProcessor", (_Processor,), settings)
     transform_executor.TransformProcessor = processor
     try:
         yield
@@ -90,8 +138,29 @@ class Executor(transform_executor.Executor):
             vocab_file = tft.TFTransformOutput(graph).vocabulary_file_by_name(features.VOCAB_FILE)
             config = {**json.loads(custom_config), "data": dataclasses.asdict(data) | {"vocab_file": vocab_file}}
             exec_properties = {**exec_properties, standard_component_specs.CUSTOM_CONFIG_KEY: json.dumps(config)}
-        with _processor(data.groups_per_batch):
+        transformed = artifact_utils.get_single_instance(output_dict[standard_component_specs.TRANSFORMED_EXAMPLES_KEY])
+        counts_dir = os.path.join(transformed.uri, RECORD_COUNTS_DIR)
+        fileio.makedirs(counts_dir)
+        with _processor(data.groups_per_batch, counts_dir):
             super().Do(input_dict, output_dict, exec_properties)
+        self._check_counts(
+            artifact_utils.get_single_instance(input_dict[standard_component_specs.EXAMPLES_KEY]),
+            transformed,
+            counts_dir,
+        )
+
+    def _check_counts(self, examples, transformed, counts_dir: str) -> None:
+        """Every read found the records TextExampleGen wrote; the instances written are recorded for the
+        statistics after this step to check."""
+        counts = record_counts.read_counts(counts_dir)
+        for name, count in counts.items():
+            if name.startswith("read-"):
+                split = name.removeprefix("read-").rsplit("-", 1)[0]
+                record_counts.check_read(
+                    record_counts.node_id(self, "Transform"), examples, split, count, self._beam_pipeline_args
+                )
+        written = {n.removeprefix("written-"): c for n, c in counts.items() if n.startswith("written-")}
+        record_counts.set_written(transformed, written)
 
 
 class PretrainingTransformSpec(standard_component_specs.TransformSpec):

@@ -13,8 +13,10 @@ Each document goes to the split TFX's own partitioning would give it (the hash o
 `features.GROUP_KEY` is the `doc_id` of one of its documents, so TFX puts the group there too.
 
 Besides the examples it writes `CORPUS_COUNTS_FILE` at the root of the Examples artifact (documents read,
-dropped as short, dropped as duplicates, lines with bad bytes, documents kept, documents written) and records
-the same numbers as the artifact's `corpus_*` custom properties, so they travel with the lineage. A corpus whose
+dropped as short, dropped as duplicates, lines with bad bytes, documents kept, documents written, and the records,
+groups, written per split) and records the same numbers as the artifact's `corpus_*` custom properties (the records
+as `records_<split>`, which the StatisticsGen after it checks: `components.record_counts`), so they travel with the
+lineage. A corpus whose
 documents are all dropped fails here, naming the corpus folder and the counts; so does a run in which the Beam
 runner wrote fewer documents than it kept.
 """
@@ -38,9 +40,10 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
+from components import record_counts
 from components.file_example_gen import CUSTOM_CONFIG_KEY, open_binary
 from components.text_example_gen.corpus_reader import Document, ReadCounts, read_documents
-from configs.pipeline_contract import CORPUS_COUNT_PREFIX, CORPUS_COUNTS_FILE
+from configs.pipeline_contract import CORPUS_COUNT_PREFIX, CORPUS_COUNTS_FILE, RECORD_COUNT_PREFIX
 from configs.run_config import CorpusConfig, section_from
 from models import features
 
@@ -116,9 +119,10 @@ def _bucket_ends(exec_properties: dict[str, Any]) -> list[int]:
 
 
 def _written_counts(group: list[Document], bucket_ends: list[int], split_names: list[str]) -> dict[str, int]:
-    """A written group's documents, in all and in its split (`written_train`, ...)."""
+    """A written group's documents, in all and in its split (`written_train`, ...), and the one record it is in its
+    split (`records_train`, ...)."""
     split = split_names[split_of(group[0].doc_id, bucket_ends)]
-    return {"written": len(group), f"written_{split}": len(group)}
+    return {"written": len(group), f"written_{split}": len(group), f"{RECORD_COUNT_PREFIX}{split}": 1}
 
 
 _COUNTS_PATH_KEY = "_corpus_counts_path"
@@ -163,6 +167,7 @@ def _write_counts(counts: dict[str, int], path: str) -> None:
         "documents_kept": counts.get("kept", 0),
         "documents_written": counts.get("written", 0),
         **{f"documents_{name}": value for name, value in counts.items() if name.startswith("written_")},
+        **{name: value for name, value in counts.items() if name.startswith(RECORD_COUNT_PREFIX)},
     }
     with fileio.open(path, "w") as f:
         f.write(json.dumps(counts, indent=2, sort_keys=True) + "\n")
@@ -239,6 +244,12 @@ class Executor(BaseExampleGenExecutor):
                 f"{self._beam_pipeline_args}. Nothing is published; run it again with a runner that keeps every "
                 f"element (the FnApiRunner's multi-threaded mode does not; see pipeline/beam_options.py)."
             )
+        records = {
+            n.removeprefix(RECORD_COUNT_PREFIX): counts.pop(n)
+            for n in list(counts)
+            if n.startswith(RECORD_COUNT_PREFIX)
+        }
+        record_counts.set_written(examples, records)  # StatisticsGen checks that it read them all
         for name, value in counts.items():
             examples.set_int_custom_property(CORPUS_COUNT_PREFIX + name, value)
         if counts["documents_kept"] == 0:
