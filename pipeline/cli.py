@@ -72,7 +72,11 @@ def _summarise(config: RunConfig, output_dir: Path, connection, seconds: float, 
     outputs = reader.run_artifacts(run)
     report_dir = outputs.get(f"{contract.REPORT_GEN}.{contract.REPORT}", [None])[-1]
     exported = outputs.get(f"{contract.ENCODER_EXPORT}.{contract.EXPORTED_ENCODER}", [None])[-1]
-    tensorboard = Path(paths.pipeline_root) / contract.TRAINER / contract.MODEL_RUN
+    phases = training_phases(config.data, config.trainer)
+    runs = [Path(paths.pipeline_root) / contract.phase_node_id(contract.TRAINER, p.number, len(phases)) for p in phases]
+    tensorboard = f"--logdir {runs[0] / contract.MODEL_RUN}"
+    if len(runs) > 1:  # one TensorBoard run per phase
+        tensorboard = "--logdir_spec " + ",".join(f"phase{n}:{r / contract.MODEL_RUN}" for n, r in enumerate(runs, 1))
     lines = [
         f"Pipeline {config.pipeline_name} (preset {config.preset}) finished in {seconds:.0f} s: run {run.name}.",
         *console.timings_table(timings),
@@ -81,7 +85,7 @@ def _summarise(config: RunConfig, output_dir: Path, connection, seconds: float, 
         f"  artifacts:      {paths.pipeline_root}",
         f"  ML Metadata:    {store.describe(connection)}",
         f"  run config:     {base / contract.RUN_CONFIG_FILE}",
-        f"  TensorBoard:    tensorboard --logdir {tensorboard}",
+        f"  TensorBoard:    tensorboard {tensorboard}",
         f"  encoder:        {exported.uri if exported else 'not exported'} "
         f"({', '.join(contract.EXPORT_FORMAT_DIRS.values())})",
     ]

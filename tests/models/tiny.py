@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 
 from configs.run_config import ModelConfig
@@ -58,3 +59,16 @@ def pretraining_batch(batch_size: int = 8, seed: int = 0, unused_ids: tuple[int,
         features.MASKED_LM_WEIGHTS: np.ones((batch_size, PREDICTIONS), np.float32),
         features.NEXT_SENTENCE_LABELS: rng.integers(0, 2, batch_size).astype(np.int64),
     }
+
+
+class KillAt(keras.callbacks.Callback):
+    """Interrupts training (KeyboardInterrupt) when the optimizer is about to take step `step`: a kill between steps,
+    within the process."""
+
+    def __init__(self, step: int):
+        super().__init__()
+        self.step = step
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if int(self.model.optimizer.iterations.numpy()) == self.step:
+            raise KeyboardInterrupt("killed")

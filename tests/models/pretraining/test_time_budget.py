@@ -13,7 +13,7 @@ from configs.run_config import TrainerConfig
 from models.pretraining.time_budget import TrainingClock
 from models.pretraining.trainer_module import build_pretrainer, train
 from models.pretraining.training_callbacks import PretrainingCheckpoints, TrainingProgress
-from tests.models.tiny import MODEL, VOCAB, pretraining_batch
+from tests.models.tiny import MODEL, VOCAB, KillAt, pretraining_batch
 
 STEP_SECONDS = 1.5
 # 15 s of training: 10 steps of 1.5 s, warm-up over the first 3 s; the step count (1000) is only an upper bound.
@@ -51,16 +51,6 @@ def pretrainer_and_checkpoints(directory, seed=0):
     pretrainer(pretraining_batch())
     pretrainer.optimizer.build(pretrainer.trainable_variables)
     return pretrainer, PretrainingCheckpoints(str(directory), pretrainer, CONFIG.keep_checkpoints, clock=clock)
-
-
-class KillAt(keras.callbacks.Callback):
-    def __init__(self, step):
-        super().__init__()
-        self.step = step
-
-    def on_train_batch_begin(self, batch, logs=None):
-        if int(self.model.optimizer.iterations.numpy()) == self.step:
-            raise KeyboardInterrupt("killed")
 
 
 def cosine_rate(seconds):

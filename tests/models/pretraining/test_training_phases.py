@@ -16,7 +16,7 @@ from models import features
 from models.pretraining import phase_state
 from models.pretraining.trainer_module import build_pretrainer, train
 from models.pretraining.training_callbacks import PretrainingCheckpoints
-from tests.models.tiny import MODEL, VOCAB
+from tests.models.tiny import MODEL, VOCAB, KillAt
 
 MODEL_WITH_DROPOUT = dataclasses.replace(MODEL, dropout=0.1)
 DATA = PretrainingDataConfig(max_seq_length=16, max_predictions_per_seq=4)
@@ -99,16 +99,6 @@ def run_phase(phase, directory, start_dir=None, callbacks=(), dataset=None, seed
         verbose=0,
     )
     return pretrainer, checkpoints, start
-
-
-class KillAt(keras.callbacks.Callback):
-    def __init__(self, step):
-        super().__init__()
-        self.step = step
-
-    def on_train_batch_begin(self, batch, logs=None):
-        if int(self.model.optimizer.iterations.numpy()) == self.step:
-            raise KeyboardInterrupt("killed")
 
 
 def assert_same_weights(a, b):
