@@ -86,18 +86,23 @@ GLUE_REPORT_CHART_FILE = "glue_report.png"
 GLUE_SUBMISSION_FILE = "glue_submission.zip"
 
 
+# The nodes a pre-training phase has of its own.
+PHASE_NODE_KINDS = (TRANSFORM, INSTANCE_STATISTICS_GEN, TRAINER)
+
+
 def phase_node_id(kind: str, number: int, count: int) -> str:
-    """The id of a pre-training phase's TRANSFORM or TRAINER (`configs.training_phases`). The first phase's Transform
-    is `Transform` (it learns the vocabulary) and a later one's `Transform_phase2`; the last phase's Trainer is
-    `Trainer` (its model is the run's: export and fine-tuning read it) and an earlier one's `Trainer_phase1`. A run
-    of one phase has `Transform` and `Trainer` only."""
-    plain = number == 1 if kind == TRANSFORM else number == count
+    """The id of a pre-training phase's node of a kind in PHASE_NODE_KINDS (`configs.training_phases`). The first
+    phase's Transform is `Transform` (it learns the vocabulary) and a later one's `Transform_phase2` (likewise its
+    InstanceStatisticsGen); the last phase's Trainer is `Trainer` (its model is the run's: export and fine-tuning read
+    it) and an earlier one's `Trainer_phase1`. A run of one phase has none with a `_phase` suffix."""
+    plain = number == count if kind == TRAINER else number == 1
     return kind if plain else f"{kind}_phase{number}"
 
 
 def node_kind(node_id: str) -> str:
     """The kind of a phase's node (`Trainer_phase1` -> `Trainer`); other ids unchanged."""
-    return node_id.split("_phase", 1)[0] if node_id.startswith((TRANSFORM + "_phase", TRAINER + "_phase")) else node_id
+    kind = node_id.split("_phase", 1)[0]
+    return kind if kind in PHASE_NODE_KINDS else node_id
 
 
 def task_node_id(kind: str, task: str) -> str:
@@ -146,7 +151,14 @@ def report_task_key(key: str, task: str) -> str:
     return f"{key}_{task}"
 
 
-def report_phase_key(number: int) -> str:
-    """ReportGen's input key of an earlier pre-training phase's ModelRun, `pretraining_model_run_phase1` from the
-    Trainer `Trainer_phase1` (the last phase's, `Trainer`, is `pretraining_model_run` of `REPORT_SOURCES`)."""
-    return f"pretraining_model_run_phase{number}"
+# ... and of the nodes of a pre-training phase with a `_phase<N>` id (`phase_node_id`), under `report_phase_key`:
+# the curves of the earlier phases' Trainers, the instance statistics of the later phases.
+REPORT_PHASE_SOURCES = {
+    "pretraining_model_run": ArtifactSource(TRAINER, MODEL_RUN),
+    "instance_statistics": ArtifactSource(INSTANCE_STATISTICS_GEN, STATISTICS),
+}
+
+
+def report_phase_key(key: str, number: int) -> str:
+    """ReportGen's input key of a phase's source, e.g. `pretraining_model_run_phase1` (from `Trainer_phase1`)."""
+    return f"{key}_phase{number}"

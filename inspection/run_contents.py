@@ -63,7 +63,8 @@ class ReportInputs:
         instance_statistics: InstanceStatisticsGen's ExampleStatistics of the pre-training instances.
         transform_graph: Transform's graph (the learned vocabulary).
         pretraining_model_run: the Trainer's ModelRun (`history.json`), the last phase's.
-        earlier_phase_runs: the ModelRun of each earlier phase's Trainer, by phase number (`report_phase_key`).
+        phases: the sources of the pre-training phases' own nodes, by key of `contract.REPORT_PHASE_SOURCES` and phase
+            number: the earlier phases' Trainers' ModelRuns, the later phases' instance statistics.
         exported_encoder: EncoderExport's ExportedEncoder (a folder per format).
         pushed_encoder: EncoderPusher's PushedModel.
         tasks: per GLUE task, its fine-tuning ModelRun, blessing and pushed model.
@@ -78,7 +79,7 @@ class ReportInputs:
     exported_encoder: ArtifactRef | None = None
     pushed_encoder: ArtifactRef | None = None
     tasks: dict[str, TaskArtifacts] = dataclasses.field(default_factory=dict)
-    earlier_phase_runs: dict[int, ArtifactRef] = dataclasses.field(default_factory=dict)
+    phases: dict[str, dict[int, ArtifactRef]] = dataclasses.field(default_factory=dict)
 
     def uri(self, key: str) -> str | None:
         ref = getattr(self, key)
@@ -93,9 +94,10 @@ def inputs_from_artifacts(config: dict[str, Any] | None, refs: Mapping[str, Arti
     """ReportInputs from artifacts by ReportGen's input keys (`contract.REPORT_SOURCES`, `report_task_key`)."""
     single = {key: refs.get(key) for key in contract.REPORT_SOURCES if key != contract.RUN_CONFIGURATION}
     inputs = ReportInputs(config=config, **single)
-    for number in range(1, len(refs) + 1):
-        if contract.report_phase_key(number) in refs:
-            inputs.earlier_phase_runs[number] = refs[contract.report_phase_key(number)]
+    for key in contract.REPORT_PHASE_SOURCES:
+        for number in range(1, len(refs) + 1):
+            if contract.report_phase_key(key, number) in refs:
+                inputs.phases.setdefault(key, {})[number] = refs[contract.report_phase_key(key, number)]
     for task in inputs.glue_tasks():
         per_task = {key: refs.get(contract.report_task_key(key, task)) for key in contract.REPORT_TASK_SOURCES}
         inputs.tasks[task] = TaskArtifacts(**per_task)
@@ -114,9 +116,13 @@ def inputs_from_store(reader: MetadataReader, run: RunRecord) -> ReportInputs:
         for key, source in contract.REPORT_TASK_SOURCES.items():
             refs[contract.report_task_key(key, task)] = _latest(outputs, source, task)
     phases = len((config or {}).get("trainer", {}).get("later_phases", [])) + 1
-    for number in range(1, phases):
-        source = contract.ArtifactSource(contract.phase_node_id(contract.TRAINER, number, phases), contract.MODEL_RUN)
-        refs[contract.report_phase_key(number)] = _latest(outputs, source)
+    for number in range(1, phases + 1):
+        for key, source in contract.REPORT_PHASE_SOURCES.items():
+            node_id = contract.phase_node_id(source.node, number, phases)
+            if node_id != source.node:
+                refs[contract.report_phase_key(key, number)] = _latest(
+                    outputs, dataclasses.replace(source, node=node_id)
+                )
     return inputs_from_artifacts(config, {key: ref for key, ref in refs.items() if ref})
 
 
@@ -149,6 +155,13 @@ def data_summary(inputs: ReportInputs) -> dict[str, Any]:
         "real_tokens": statistics.real_tokens(inputs.uri("instance_statistics")),
         "unknown_tokens": statistics.unknown_tokens(inputs.uri("instance_statistics")),
         "max_alphabet": (inputs.config or {}).get("data", {}).get("max_alphabet"),
+        "later_phases": {
+            number: {
+                "instances": statistics.split_counts(ref.uri),
+                "real_tokens": statistics.real_tokens(ref.uri),
+            }
+            for number, ref in sorted(inputs.phases.get("instance_statistics", {}).items())
+        },
     }
 
 
@@ -172,6 +185,13 @@ def data_lines(summary: dict[str, Any]) -> list[str]:
             + (f", {tokens:,} real tokens" if tokens is not None else "")
             + (f", {unknown / tokens:.1%} of them [UNK]" if unknown is not None and tokens else "")
         )
+    for number, phase in summary.get("later_phases", {}).items():
+        for split in sorted(phase["instances"]):
+            tokens = phase["real_tokens"].get(split)
+            lines.append(
+                f"phase {number} {split}: {phase['instances'][split]:,} instances"
+                + (f", {tokens:,} real tokens" if tokens is not None else "")
+            )
     return lines
 
 
@@ -236,8 +256,8 @@ def pretraining_history(inputs: ReportInputs) -> dict[str, list[float]] | None:
     if not last:
         return last
     earlier = [
-        read_json(os.path.join(inputs.earlier_phase_runs[n].uri, contract.HISTORY_FILE)) or {}
-        for n in sorted(inputs.earlier_phase_runs)
+        read_json(os.path.join(run.uri, contract.HISTORY_FILE)) or {}
+        for _, run in sorted(inputs.phases.get("pretraining_model_run", {}).items())
     ]
     return {name: [v for history in [*earlier, last] for v in history.get(name, [])] for name in last}
 

@@ -99,10 +99,12 @@ def data_nodes(config: RunConfig, paths: PipelinePaths) -> DataNodes:
 
 @dataclasses.dataclass(frozen=True)
 class PretrainingNodes:
-    """The pre-training phases' nodes (`configs.training_phases`): the later phases' Transforms (the first phase's
-    is `DataNodes.transform`) and every phase's Trainer, first to last; the last Trainer's model is the run's."""
+    """The pre-training phases' nodes (`configs.training_phases`): the later phases' Transforms and the statistics
+    of their instances (the first phase's are `DataNodes.transform` and `instance_statistics`) and every phase's
+    Trainer, first to last; the last Trainer's model is the run's."""
 
     later_transforms: list[PretrainingTransform]
+    later_statistics: list[CountingStatisticsGen]
     trainers: list[tfx.components.Trainer]
 
     @property
@@ -110,7 +112,7 @@ class PretrainingNodes:
         return self.trainers[-1]
 
     def components(self) -> list[base_node.BaseNode]:
-        return [*self.later_transforms, *self.trainers]
+        return [*self.later_transforms, *self.later_statistics, *self.trainers]
 
 
 def pretraining_nodes(config: RunConfig, data: DataNodes) -> PretrainingNodes:
@@ -125,7 +127,7 @@ def pretraining_nodes(config: RunConfig, data: DataNodes) -> PretrainingNodes:
     phases = training_phases(config.data, config.trainer)
     count = len(phases)
     custom_config = to_custom_config(config, "data", "model", "trainer")
-    later_transforms, trainers = [], []
+    later_transforms, later_statistics, trainers = [], [], []
     transform = data.transform
     for phase in phases:
         if phase.number > 1:
@@ -138,6 +140,11 @@ def pretraining_nodes(config: RunConfig, data: DataNodes) -> PretrainingNodes:
                 vocabulary=data.transform.outputs[contract.TRANSFORM_GRAPH],
             ).with_id(contract.phase_node_id(contract.TRANSFORM, phase.number, count))
             later_transforms.append(transform)
+            later_statistics.append(  # checks that every instance written is there (`components.record_counts`)
+                CountingStatisticsGen(examples=transform.outputs[contract.TRANSFORMED_EXAMPLES]).with_id(
+                    contract.phase_node_id(contract.INSTANCE_STATISTICS_GEN, phase.number, count)
+                )
+            )
         trainer = tfx.components.Trainer(
             run_fn=RUN_FN,
             examples=transform.outputs[contract.TRANSFORMED_EXAMPLES],
@@ -148,7 +155,7 @@ def pretraining_nodes(config: RunConfig, data: DataNodes) -> PretrainingNodes:
             custom_config={**custom_config, contract.TRAINER_PHASE_KEY: phase.number} if count > 1 else custom_config,
         ).with_id(contract.phase_node_id(contract.TRAINER, phase.number, count))
         trainers.append(trainer)
-    return PretrainingNodes(later_transforms, trainers)
+    return PretrainingNodes(later_transforms, later_statistics, trainers)
 
 
 def _baseline_resolver(task_name: str) -> tfx.dsl.Resolver:
@@ -217,7 +224,7 @@ def encoder_pusher(
 
 def report_channels(nodes: list[base_node.BaseNode], tasks: list[str]) -> dict[str, channel.BaseChannel]:
     """ReportGen's inputs, found by the contract's table (`REPORT_SOURCES`, and `REPORT_TASK_SOURCES` per task), and
-    the ModelRun of each earlier pre-training phase's Trainer (`report_phase_key`).
+    the phases' sources (`REPORT_PHASE_SOURCES` of each node with a `_phase<N>` id, under `report_phase_key`).
 
     Raises LookupError naming the node or output the report reads and the DAG lacks.
     """
@@ -235,10 +242,13 @@ def report_channels(nodes: list[base_node.BaseNode], tasks: list[str]) -> dict[s
     for task in tasks:
         for key, source in contract.REPORT_TASK_SOURCES.items():
             inputs[contract.report_task_key(key, task)] = output(source, task)
-    for node_id, node in by_id.items():  # the earlier pre-training phases' curves
-        if node_id != contract.TRAINER and contract.node_kind(node_id) == contract.TRAINER:
-            number = int(node_id.rsplit("_phase", 1)[1])
-            inputs[contract.report_phase_key(number)] = node.outputs[contract.MODEL_RUN]
+    for node_id, node in by_id.items():
+        kind = contract.node_kind(node_id)
+        for key, source in contract.REPORT_PHASE_SOURCES.items():
+            if kind == source.node and node_id != kind:
+                inputs[contract.report_phase_key(key, int(node_id.rsplit("_phase", 1)[1]))] = node.outputs[
+                    source.output
+                ]
     return inputs
 
 

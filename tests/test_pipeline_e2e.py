@@ -48,6 +48,7 @@ UPSTREAM_OF_TRAINER = {
     "Transform",
     "InstanceStatisticsGen",
     "Transform_phase2",
+    "InstanceStatisticsGen_phase2",
     "GlueExampleGen_sst2",
     "GlueExampleGen_mrpc",
 }

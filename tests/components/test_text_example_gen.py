@@ -84,8 +84,12 @@ def test_documents_come_in_groups_in_the_split_of_their_id(corpus, tmp_path):
         "documents_written": 61,
         "documents_written_train": sum(split == "train" for split in seen.values()),
         "documents_written_eval": sum(split == "eval" for split in seen.values()),
+        # The records (groups) handed to the writer per split, which the StatisticsGen after it checks.
+        "records_train": len(read_split(examples.uri, "train")),
+        "records_eval": len(read_split(examples.uri, "eval")),
     }
     assert examples.get_int_custom_property("corpus_documents_kept") == 61
+    assert examples.get_int_custom_property("records_train") == counts["records_train"]
 
 
 def test_a_runner_that_loses_documents_fails_the_run_with_the_counts(corpus, tmp_path, monkeypatch):

@@ -58,7 +58,7 @@ def test_the_curves_run_over_every_phase_in_order(tmp_path):
         (tmp_path / name / contract.HISTORY_FILE).write_text(json.dumps({"loss": loss, "step": [0] * len(loss)}))
     refs = {
         "pretraining_model_run": ArtifactRef(str(tmp_path / "phase2")),
-        contract.report_phase_key(1): ArtifactRef(str(tmp_path / "phase1")),
+        contract.report_phase_key("pretraining_model_run", 1): ArtifactRef(str(tmp_path / "phase1")),
     }
     inputs = inputs_from_artifacts(presets.load("smoke").to_dict(), refs)
     assert pretraining_history(inputs)["loss"] == [8.0, 7.0, 6.5]

@@ -48,7 +48,8 @@ def test_node_ids_are_the_pretraining_chain_five_per_task_and_the_run_records(no
     _, by_id = nodes
     per_task = ("GlueExampleGen", "GlueFineTune", "LatestBlessedModelResolver", "Evaluator", "Pusher")
     expected = {"RunConfigGen", "TextExampleGen", "StatisticsGen", "SchemaGen", "Transform", "InstanceStatisticsGen"}
-    expected |= {"Trainer_phase1", "Transform_phase2", "Trainer", "EncoderExport", "EncoderPusher", "ReportGen"}
+    expected |= {"Trainer_phase1", "Transform_phase2", "InstanceStatisticsGen_phase2", "Trainer"}
+    expected |= {"EncoderExport", "EncoderPusher", "ReportGen"}
     expected |= {f"{kind}_{task}" for kind in per_task for task in TASKS}
     assert set(by_id) == expected
 
@@ -76,6 +77,8 @@ def test_pretraining_chain_is_wired_in_order(nodes):
         # which would hold every instance in memory until its write completes.
         assert node.exec_properties["disable_statistics"] in (1, True)
     assert producer(by_id["InstanceStatisticsGen"].inputs["examples"]) == ("Transform", "transformed_examples")
+    later_statistics = by_id["InstanceStatisticsGen_phase2"]
+    assert producer(later_statistics.inputs["examples"]) == ("Transform_phase2", "transformed_examples")
     assert first_trainer.exec_properties["run_fn"] == trainer.exec_properties["run_fn"] == RUN_FN
 
 
@@ -150,6 +153,7 @@ def test_run_config_is_recorded_first_and_the_report_reads_every_task(nodes):
     assert producer(report.inputs["run_configuration"]) == ("RunConfigGen", "run_configuration")
     assert producer(report.inputs["pretraining_model_run"]) == ("Trainer", "model_run")
     assert producer(report.inputs["pretraining_model_run_phase1"]) == ("Trainer_phase1", "model_run")
+    assert producer(report.inputs["instance_statistics_phase2"]) == ("InstanceStatisticsGen_phase2", "statistics")
     assert producer(report.inputs["instance_statistics"]) == ("InstanceStatisticsGen", "statistics")
     assert producer(report.inputs["corpus_examples"]) == ("TextExampleGen", "examples")
     for task in TASKS:
@@ -206,7 +210,7 @@ def test_every_artifact_the_report_reads_is_an_output_of_a_node_of_the_pipeline(
     # What `bert-tfx report` reads from a store is what ReportGen receives: the same table, the same fields.
     assert set(contract.REPORT_SOURCES) - {contract.RUN_CONFIGURATION} == {
         f.name for f in dataclasses.fields(ReportInputs)
-    } - {"config", "tasks", "earlier_phase_runs"}
+    } - {"config", "tasks", "phases"}
     assert set(contract.REPORT_TASK_SOURCES) == {f.name for f in dataclasses.fields(TaskArtifacts)}
 
 
