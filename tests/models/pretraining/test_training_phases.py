@@ -158,11 +158,13 @@ def test_phase_2_starts_from_phase_1s_weights_optimizer_and_step(two_phases):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
 
 
-def test_continuing_phases_on_the_same_instances_are_one_uninterrupted_run(tmp_path):
-    """Phase 2 continues the optimizer state, the schedule and the dropout keys: on phase 1's instances (its input
-    read on from where phase 1 stopped) the two phases end bit for bit as one run of all 12 steps."""
+@pytest.mark.parametrize("mixed_precision", ["", "mixed_float16"])
+def test_continuing_phases_on_the_same_instances_are_one_uninterrupted_run(tmp_path, mixed_precision):
+    """Phase 2 continues the optimizer state (with float16, the loss scale), the schedule and the dropout keys: on
+    phase 1's instances (its input read on from where phase 1 stopped) the two phases end bit for bit as one run of
+    all 12 steps."""
     same_length = dataclasses.replace(CONFIG.later_phases[0], max_seq_length=16, max_predictions_per_seq=4)
-    config = dataclasses.replace(CONFIG, later_phases=[same_length])
+    config = dataclasses.replace(CONFIG, later_phases=[same_length], mixed_precision=mixed_precision)
     data = dataclasses.replace(DATA, max_seq_length=15)  # phases must grow; the instances are 16 long below
     first, second = training_phases(data, config)
     stream = step_batches(first, seed=1)
@@ -175,6 +177,8 @@ def test_continuing_phases_on_the_same_instances_are_one_uninterrupted_run(tmp_p
     # Phase 2's own input starts at its beginning; here it is phase 1's stream from step batch 9 on.
     phase2, _, _ = run_phase(second, tmp_path / "phase2", str(tmp_path / "model1"), dataset=stream.skip(9))
     assert_same_weights(phase2, unbroken)
+    for a, b in zip(phase2.optimizer.variables, unbroken.optimizer.variables, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
 
 
 def test_a_kill_in_phase_2_resumes_phase_2_from_its_checkpoint(two_phases, tmp_path):
