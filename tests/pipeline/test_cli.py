@@ -1,5 +1,6 @@
 import json
 
+from configs import presets
 from pipeline import cli
 from tests.inspection.fake_runs import State, StoreBuilder
 
@@ -74,3 +75,18 @@ def test_a_new_run_removes_the_output_folders_of_executions_that_died_and_nothin
     # A new store (nothing ran) removes nothing.
     cli.remove_died_outputs(tmp_path / "none.sqlite", "bert-test", tmp_path / "root")
     assert all(folders[name].exists() for name in folders.keys() - gone)
+
+
+def test_export_gives_a_model_the_length_its_phase_trained_at():
+    """`bert-tfx export` sizes the SavedModel by the sequence length the model was last trained at."""
+    from pipeline.export_cli import trained_length
+
+    run_config = presets.load("smoke").to_dict()  # 64 tokens, then 128
+    assert trained_length(run_config) == 128, "a run's model is its last phase's"
+    trainer_config = {**run_config, "phase": 1}  # the custom_config of Trainer_phase1
+    assert trained_length(trainer_config) == 64
+    assert trained_length({**run_config, "phase": 2}) == 128
+    one_phase = presets.load("tiny").to_dict()
+    assert trained_length(one_phase) == one_phase["data"]["max_seq_length"]
+    assert trained_length({"data": {"max_seq_length": 96}}) == 96, "a config recorded before phases existed"
+    assert trained_length(None) is None and trained_length({"model": {}}) is None
