@@ -240,15 +240,16 @@ class PhaseConfig:
     (BERT's phase 2: the last 10% of the steps at 512 tokens, so that positions 128-511 are trained at all).
 
     Attributes:
-        step_fraction: the share of `trainer.train_steps` this phase trains; the first phase trains the steps the
-            later ones leave.
+        step_fraction: the share of `trainer.train_steps` this phase trains (with `trainer.time_budget_minutes`, the
+            share of the budget); the first phase trains what the later ones leave.
         max_seq_length: tokens per instance in this phase (the first phase's is `data.max_seq_length`).
         max_predictions_per_seq: masked-LM targets per instance at most, in this phase.
         batch_size: instances per micro-batch in this phase, or None (`null`) for `trainer.batch_size`.
         warmup_steps: None (`null`): the phase continues the previous phase's optimizer state and learning-rate
             schedule (one warm-up and one decay over the phases it spans, as in the BERT paper); a number: the phase
             starts with fresh optimizer state, warms up over that many steps and decays to zero over its own steps
-            (NVIDIA's recipe); the phases before it then decay to zero by their own end.
+            (NVIDIA's recipe); the phases before it then decay to zero by their own end. With a time budget, phases
+            continue (null).
     """
 
     step_fraction: float = 0.1
@@ -420,10 +421,11 @@ class TrainerConfig:
                 phase.warmup_steps is None or phase.warmup_steps <= steps,
                 f"{key}.warmup_steps={phase.warmup_steps} must be within the phase's {steps} steps",
             )
+        own_warmup = [i for i, phase in enumerate(self.later_phases) if phase.warmup_steps is not None]
         check(
-            not (self.later_phases and self.time_budget_minutes > 0),
-            "trainer.later_phases and trainer.time_budget_minutes do not go together yet: phases divide the step "
-            "count (trainer.train_steps)",
+            not (own_warmup and self.time_budget_minutes > 0),
+            f"trainer.later_phases[{own_warmup[0] if own_warmup else 0}].warmup_steps must be null with "
+            "trainer.time_budget_minutes: with a time budget the phases share one warm-up and decay over the budget",
         )
         if self.time_budget_minutes == 0:
             check(

@@ -5,6 +5,10 @@ One phase (the default) trains `trainer.train_steps` steps on instances of `data
 later phase its `step_fraction` of them on instances of its own length, starting from the weights the phase before
 ended with. The pipeline makes a Transform and a Trainer per phase (`pipeline.bert_pipeline`).
 
+With a time budget (`trainer.time_budget_minutes`) the phases divide the budget instead: a phase ends when the
+training clock, which continues from phase to phase, reaches the end of its share, and `train_steps` stays a cap
+on the steps of the whole run.
+
 Phases that continue (`warmup_steps` null) share the optimizer state and the learning-rate schedule of the phase
 before: a *schedule segment* starts at the first phase and at each phase with a warm-up of its own, and spans the
 continuing phases after it. Within a segment the optimizer steps count on from its start, and the rate warms up
@@ -30,6 +34,7 @@ class TrainingPhase:
         steps: the optimizer steps it trains.
         continues: whether it restores the phase before's optimizer state (else that phase's weights only).
         data: its instances' settings (the phase's lengths, the rest as `data`).
+        stop_seconds: with a time budget, the training clock's seconds at which the phase ends (0: no budget).
         trainer: what it trains with: its batch size, and its segment's `train_steps` and `warmup_steps`; no
             `later_phases`, and `init_from` only in the first phase.
     """
@@ -41,11 +46,12 @@ class TrainingPhase:
     continues: bool
     data: PretrainingDataConfig
     trainer: TrainerConfig
+    stop_seconds: float = 0.0
 
     @property
     def stop_step(self) -> int:
-        """The optimizer step the phase ends at."""
-        return self.start_step + self.steps
+        """The optimizer step the phase ends at (with a time budget, the run's cap: the clock ends the phase)."""
+        return self.trainer.train_steps if self.stop_seconds else self.start_step + self.steps
 
     @property
     def is_last(self) -> bool:
@@ -56,6 +62,8 @@ def training_phases(data: PretrainingDataConfig, trainer: TrainerConfig) -> list
     """Every phase of a run with these (validated) settings, first to last."""
     steps = trainer.phase_steps()
     specs = [None, *trainer.later_phases]
+    budget = trainer.time_budget_seconds
+    shares = [1 - sum(p.step_fraction for p in trainer.later_phases), *(p.step_fraction for p in trainer.later_phases)]
     count = len(steps)
     phases = []
     segment_start = 0
@@ -88,7 +96,10 @@ def training_phases(data: PretrainingDataConfig, trainer: TrainerConfig) -> list
                 steps=steps[index],
                 continues=continues,
                 data=phase_data,
-                trainer=phase_trainer,
+                trainer=phase_trainer
+                if not budget
+                else dataclasses.replace(phase_trainer, train_steps=trainer.train_steps),
+                stop_seconds=budget * sum(shares[: index + 1]) if budget else 0.0,
             )
         )
     return phases
@@ -97,9 +108,13 @@ def training_phases(data: PretrainingDataConfig, trainer: TrainerConfig) -> list
 def describe(phases: list[TrainingPhase]) -> str:
     """The phases in words, e.g. "270 steps at 64 tokens (10 predictions), then 30 at 128 (20), continuing"."""
     parts = []
-    for phase in phases:
+    for phase, before in zip(phases, [None, *phases[:-1]], strict=True):
         data = phase.data
-        words = f"{phase.steps} steps at {data.max_seq_length} tokens ({data.max_predictions_per_seq} predictions)"
+        span = f"{phase.steps} steps"
+        if phase.stop_seconds:
+            share = (phase.stop_seconds - (before.stop_seconds if before else 0)) / phases[-1].stop_seconds
+            span = f"{share:.0%} of the time budget"
+        words = f"{span} at {data.max_seq_length} tokens ({data.max_predictions_per_seq} predictions)"
         if phase.number > 1:
             words += (
                 ", continuing the optimizer and schedule"

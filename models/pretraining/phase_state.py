@@ -44,14 +44,16 @@ def state_dir(model_dir: str) -> str:
     return os.path.join(model_dir, TRAINING_STATE_DIR)
 
 
-def save_phase_end(model_dir: str, pretrainer, fingerprint: str, strategy) -> PhaseEnd:
-    """Writes the pre-trainer's and its optimizer's state into `<model_dir>/training_state/`; only the chief's copy
-    is kept (every worker saves: saving may take part in collectives)."""
+def save_phase_end(model_dir: str, pretrainer, fingerprint: str, strategy, clock=None) -> PhaseEnd:
+    """Writes the pre-trainer's and its optimizer's state (and the training clock, when given) into
+    `<model_dir>/training_state/`; only the chief's copy is kept (every worker saves: saving may take part in
+    collectives)."""
     end = PhaseEnd(fingerprint, int(pretrainer.optimizer.iterations.numpy()), int(pretrainer.batches_seen.numpy()))
     directory = state_dir(model_dir)
     scratch = distribution.write_dir(directory, strategy)
     tf.io.gfile.makedirs(scratch)
-    tf.train.Checkpoint(model=pretrainer, optimizer=pretrainer.optimizer).write(
+    parts = {"clock": clock} if clock is not None else {}
+    tf.train.Checkpoint(model=pretrainer, optimizer=pretrainer.optimizer, **parts).write(
         os.path.join(scratch, _CHECKPOINT_PREFIX)
     )
     with tf.io.gfile.GFile(os.path.join(scratch, STATE_FILE), "w") as f:
@@ -73,14 +75,16 @@ def read_phase_end(model_dir: str) -> PhaseEnd:
         return PhaseEnd(**json.load(f))
 
 
-def restore_phase_end(model_dir: str, pretrainer, with_optimizer: bool) -> PhaseEnd:
-    """Restores the state a phase ended with into a built `pretrainer` (and its optimizer, when `with_optimizer`);
-    every weight of the pre-trainer must be found. Returns where that phase ended."""
+def restore_phase_end(model_dir: str, pretrainer, with_optimizer: bool, clock=None) -> PhaseEnd:
+    """Restores the state a phase ended with into a built `pretrainer` (and its optimizer and the training `clock`,
+    when `with_optimizer`: a phase that continues the one before goes on at its step and its time); every weight of
+    the pre-trainer must be found. Returns where that phase ended."""
     end = read_phase_end(model_dir)
     # The Keras model tracks its optimizer, so reading the model reads the optimizer too: without it, the
     # optimizer's fresh values (zero moments, step 0, the initial loss scale) are put back after.
     fresh = None if with_optimizer else [v.numpy() for v in pretrainer.optimizer.variables]
-    checkpoint = tf.train.Checkpoint(model=pretrainer, optimizer=pretrainer.optimizer)
+    parts = {"clock": clock} if clock is not None and with_optimizer else {}
+    checkpoint = tf.train.Checkpoint(model=pretrainer, optimizer=pretrainer.optimizer, **parts)
     checkpoint.read(os.path.join(state_dir(model_dir), _CHECKPOINT_PREFIX)).assert_existing_objects_matched()
     if fresh is not None:
         for variable, value in zip(pretrainer.optimizer.variables, fresh, strict=True):

@@ -196,6 +196,7 @@ def train(
     time_source: Callable[[], float] = time.perf_counter,
     stop_step: int | None = None,
     input_start: int = 0,
+    stop_seconds: float | None = None,
     **fit_kwargs,
 ) -> keras.callbacks.History:
     """Trains from the restored state (or the state the pre-trainer holds) to exactly `stop_step` optimizer steps
@@ -206,7 +207,8 @@ def train(
     checkpoints, so a bad step is never saved; the final state is saved too (`checkpoint_every_steps` > 0), so a
     re-run finds it. A run that starts from `trainer.init_from` saves step 0 first. `time_source` times the steps
     for the budget (tests give their own). `input_start` is the pre-trainer's `batches_seen` when its phase began
-    (a later phase continues the counter of the phase before, and reads its own input from the start).
+    (a later phase continues the counter of the phase before, and reads its own input from the start);
+    `stop_seconds`, with a time budget, the clock's time at which this phase stops (the whole budget when None).
     """
     if checkpoints.restore():
         _LOG.info("Resuming pre-training at step %d from %s", checkpoints.step, checkpoints.restore_from)
@@ -216,7 +218,8 @@ def train(
     loss_scaled = isinstance(pretrainer.optimizer, keras.optimizers.LossScaleOptimizer)
     every = [TrainingHealth(checkpoints, loss_scaled)]
     if checkpoints.clock is not None:
-        budget = TimeBudget(checkpoints.clock, config.time_budget_seconds, time_source, pretrainer.distribute_strategy)
+        seconds = config.time_budget_seconds if stop_seconds is None else stop_seconds
+        budget = TimeBudget(checkpoints.clock, seconds, time_source, pretrainer.distribute_strategy)
         if budget.spent:
             _LOG.info("The time budget was spent by step %d: nothing left to train", start_step)
             return keras.callbacks.History()
@@ -272,7 +275,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         pretrainer.optimizer.build(pretrainer.trainable_variables)
         if config.init_from:  # a checkpoint of this run, when there is one, is restored over it below
             initialise_from(pretrainer, config.init_from, vocab_path)
-        start = start_from_phase_before(phase, pretrainer, fn_args.base_model)  # likewise
+        start = start_from_phase_before(phase, pretrainer, fn_args.base_model, clock)  # likewise
     run_trainer = section_from(fn_args.custom_config, "trainer", TrainerConfig)
     checkpoint_dir = training_checkpoint_dir(fn_args, run_trainer, vocab_path, start.fingerprint if start else "")
     scratch = distribution.write_dir(checkpoint_dir, strategy)
@@ -297,13 +300,14 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
             callbacks,
             stop_step=phase.stop_step,
             input_start=start.batches_seen if start else 0,
+            stop_seconds=phase.stop_seconds or None,
             verbose=0,
             **validation,
         )
         export_encoder(pretrainer, data, vocab_path, fn_args.serving_model_dir, strategy)
         if not phase.is_last:
             model_dir = os.path.dirname(fn_args.serving_model_dir)
-            phase_state.save_phase_end(model_dir, pretrainer, os.path.basename(checkpoint_dir), strategy)
+            phase_state.save_phase_end(model_dir, pretrainer, os.path.basename(checkpoint_dir), strategy, clock)
     finally:  # what another worker than the chief wrote goes, whether the run finished or failed
         encoder_checkpoint = backbone_lib.checkpoint_dir(os.path.dirname(fn_args.serving_model_dir))
         for directory in (checkpoint_dir, encoder_checkpoint, fn_args.serving_model_dir):
@@ -315,13 +319,16 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     _write_json(os.path.join(fn_args.model_run_dir, TRAINING_FILE), _training_record(phase, checkpoints, strategy))
 
 
-def start_from_phase_before(phase: TrainingPhase, pretrainer: BertPretrainer, base_model: str | None):
-    """Restores the state the phase before ended with (`phase_state`) into a later phase's pre-trainer, from its
-    model (`base_model`, the TFX Trainer's path of its serving model); returns where that phase ended, or None for
-    the first phase."""
+def start_from_phase_before(
+    phase: TrainingPhase, pretrainer: BertPretrainer, base_model: str | None, clock: TrainingClock | None = None
+):
+    """Restores the state the phase before ended with (`phase_state`) into a later phase's pre-trainer (and, when it
+    continues, the training clock), from its model (`base_model`, the TFX Trainer's path of its serving model);
+    returns where that phase ended, or None for the first phase."""
     if phase.number == 1:
         return None
-    start = phase_state.restore_phase_end(os.path.dirname(base_model), pretrainer, with_optimizer=phase.continues)
+    model_dir = os.path.dirname(base_model)
+    start = phase_state.restore_phase_end(model_dir, pretrainer, with_optimizer=phase.continues, clock=clock)
     _LOG.info(
         "Phase %d of %d starts from the state phase %d ended with at step %d%s",
         phase.number,
@@ -343,6 +350,7 @@ def _training_record(phase: TrainingPhase, checkpoints: PretrainingCheckpoints, 
         "phases": phase.count,
         "phase_start_step": phase.start_step,
         "phase_stop_step": phase.stop_step,
+        "phase_stop_seconds": phase.stop_seconds,
         "max_seq_length": phase.data.max_seq_length,
         "training_seconds": checkpoints.clock.elapsed,
         "time_budget_minutes": phase.trainer.time_budget_minutes,

@@ -98,7 +98,6 @@ def test_glue_step_budget_is_a_count_or_null_for_epochs():
         ("trainer.clip_norm=-1", "trainer.clip_norm=-1.0 must be 0 or more"),
         ("trainer.schedule=step", "trainer.schedule='step' must be one of linear, cosine, polynomial"),
         ("trainer.warmup_fraction=0.1", "trainer.warmup_fraction=0.1 needs trainer.time_budget_minutes"),
-        ("trainer.time_budget_minutes=5", "trainer.later_phases and trainer.time_budget_minutes do not go together"),
     ],
 )
 def test_bad_overrides_name_the_key_and_value(override, message):
@@ -261,3 +260,13 @@ def test_every_numeric_setting_out_of_its_range_is_refused_naming_it(key):
 def test_names_and_bounds_that_no_run_can_use_are_refused(override, message):
     with pytest.raises(ValueError, match=message):
         presets.load("smoke", [override])
+
+
+def test_phases_with_a_time_budget_share_one_warm_up():
+    budget = ["trainer.time_budget_minutes=5", "trainer.warmup_fraction=0.1"]
+    presets.load("smoke", budget)  # the smoke preset's second phase continues: it divides the budget
+    own_warm_up = 'trainer.later_phases=[{"max_seq_length": 128, "warmup_steps": 3}]'
+    with pytest.raises(
+        ValueError, match=re.escape("trainer.later_phases[0].warmup_steps must be null with trainer.time")
+    ):
+        presets.load("smoke", [*budget, own_warm_up])

@@ -4,6 +4,7 @@ step. Phase 1 at 16 tokens, phase 2 at 32 (the tiny model's every position); the
 unless stated."""
 
 import dataclasses
+import itertools
 
 import keras
 import numpy as np
@@ -14,6 +15,7 @@ from configs.run_config import PhaseConfig, PretrainingDataConfig, TrainerConfig
 from configs.training_phases import training_phases
 from models import features
 from models.pretraining import phase_state
+from models.pretraining.time_budget import TrainingClock
 from models.pretraining.trainer_module import build_pretrainer, train
 from models.pretraining.training_callbacks import PretrainingCheckpoints
 from tests.models.tiny import MODEL, VOCAB, KillAt
@@ -67,9 +69,9 @@ def step_batches(phase, seed: int) -> tf.data.Dataset:
     return tf.data.Dataset.from_tensor_slices(data).batch(8, drop_remainder=True).repeat()
 
 
-def pretrainer_of(phase, seed: int = 0):
+def pretrainer_of(phase, seed: int = 0, clock=None):
     keras.utils.set_random_seed(seed)
-    pretrainer = build_pretrainer(MODEL_WITH_DROPOUT, len(VOCAB), phase.trainer)
+    pretrainer = build_pretrainer(MODEL_WITH_DROPOUT, len(VOCAB), phase.trainer, clock)
     pretrainer({k: v[:1] for k, v in instances(1, phase.data.max_seq_length, 4, 0).items()})
     pretrainer.optimizer.build(pretrainer.trainable_variables)
     return pretrainer
@@ -80,25 +82,40 @@ def position_table(pretrainer) -> np.ndarray:
     return table.numpy()
 
 
+def fake_time():
+    """Each call 1.5 s later: every step takes 1.5 s of this clock's time, whatever the machine's load."""
+    ticks = itertools.count()
+    return lambda: next(ticks) * 1.5
+
+
 def run_phase(phase, directory, start_dir=None, callbacks=(), dataset=None, seed: int = 0):
     """Trains `phase` as the Trainer does: from the state the phase before left in `start_dir`, if any, resuming
     from `directory`'s checkpoints; returns the pre-trainer, its checkpoints and where it started."""
-    pretrainer = pretrainer_of(phase, seed)
+    clock = TrainingClock()
+    pretrainer = pretrainer_of(phase, seed, clock)
     start = None
     if start_dir is not None:
-        start = phase_state.restore_phase_end(start_dir, pretrainer, with_optimizer=phase.continues)
-    checkpoints = PretrainingCheckpoints(str(directory), pretrainer, phase.trainer.keep_checkpoints)
+        start = phase_state.restore_phase_end(start_dir, pretrainer, with_optimizer=phase.continues, clock=clock)
+    checkpoints = PretrainingCheckpoints(str(directory), pretrainer, phase.trainer.keep_checkpoints, clock=clock)
     train(
         pretrainer,
         dataset if dataset is not None else step_batches(phase, seed=phase.number),
         phase.trainer,
         checkpoints,
         list(callbacks),
+        time_source=fake_time(),
         stop_step=phase.stop_step,
         input_start=start.batches_seen if start else 0,
+        stop_seconds=phase.stop_seconds or None,
         verbose=0,
     )
     return pretrainer, checkpoints, start
+
+
+def hand_over(pretrainer, checkpoints, model_dir, fingerprint: str = "fp"):
+    """What the Trainer of a phase with a phase after it leaves in its model (`phase_state.save_phase_end`)."""
+    strategy = tf.distribute.get_strategy()
+    return phase_state.save_phase_end(str(model_dir), pretrainer, fingerprint, strategy, clock=checkpoints.clock)
 
 
 def assert_same_weights(a, b):
@@ -112,8 +129,8 @@ def two_phases(tmp_path_factory):
     base = tmp_path_factory.mktemp("phases")
     first, second = training_phases(DATA, CONFIG)
     initial = position_table(pretrainer_of(first))
-    phase1, _, _ = run_phase(first, base / "phase1")
-    end = phase_state.save_phase_end(str(base / "model1"), phase1, "fingerprint-1", tf.distribute.get_strategy())
+    phase1, checkpoints1, _ = run_phase(first, base / "phase1")
+    end = hand_over(phase1, checkpoints1, base / "model1", "fingerprint-1")
     after_phase1 = position_table(phase1)
     phase2, checkpoints2, start = run_phase(second, base / "phase2", start_dir=str(base / "model1"))
     return {
@@ -172,13 +189,37 @@ def test_continuing_phases_on_the_same_instances_are_one_uninterrupted_run(tmp_p
     whole = dataclasses.replace(first, steps=12)  # one phase of all 12 steps, same schedule
     unbroken, _, _ = run_phase(whole, tmp_path / "unbroken", dataset=stream)
 
-    phase1, _, _ = run_phase(first, tmp_path / "phase1", dataset=stream)
-    phase_state.save_phase_end(str(tmp_path / "model1"), phase1, "fp", tf.distribute.get_strategy())
+    phase1, checkpoints1, _ = run_phase(first, tmp_path / "phase1", dataset=stream)
+    hand_over(phase1, checkpoints1, tmp_path / "model1")
     # Phase 2's own input starts at its beginning; here it is phase 1's stream from step batch 9 on.
     phase2, _, _ = run_phase(second, tmp_path / "phase2", str(tmp_path / "model1"), dataset=stream.skip(9))
     assert_same_weights(phase2, unbroken)
     for a, b in zip(phase2.optimizer.variables, unbroken.optimizer.variables, strict=True):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
+
+
+def test_phases_divide_a_time_budget_and_the_clock_runs_on_from_phase_to_phase(tmp_path):
+    """15 s of training at 1.5 s a step: phase 1 to 12 s (8 steps), phase 2 from there to 15 s (2 steps), one warm-up
+    and decay over the budget; on the same instances, bit for bit one run of the whole budget."""
+    same_length = dataclasses.replace(
+        CONFIG.later_phases[0], max_seq_length=16, max_predictions_per_seq=4, step_fraction=0.2
+    )
+    budget = {"train_steps": 1000, "time_budget_minutes": 0.25, "warmup_fraction": 0.2, "schedule": "cosine"}
+    config = dataclasses.replace(CONFIG, later_phases=[same_length], **budget)
+    first, second = training_phases(dataclasses.replace(DATA, max_seq_length=15), config)
+    assert (first.stop_seconds, second.stop_seconds, second.continues) == (12.0, 15.0, True)
+    stream = step_batches(first, seed=1)
+
+    whole = dataclasses.replace(first, stop_seconds=15.0)
+    unbroken, unbroken_checkpoints, _ = run_phase(whole, tmp_path / "unbroken", dataset=stream)
+    assert unbroken_checkpoints.step == 10 and unbroken_checkpoints.clock.elapsed == 15.0
+
+    phase1, checkpoints1, _ = run_phase(first, tmp_path / "phase1", dataset=stream)
+    assert checkpoints1.step == 8 and checkpoints1.clock.elapsed == 12.0
+    hand_over(phase1, checkpoints1, tmp_path / "model1")
+    phase2, checkpoints2, _ = run_phase(second, tmp_path / "phase2", str(tmp_path / "model1"), dataset=stream.skip(8))
+    assert checkpoints2.step == 10 and checkpoints2.clock.elapsed == 15.0
+    assert_same_weights(phase2, unbroken)
 
 
 def test_a_kill_in_phase_2_resumes_phase_2_from_its_checkpoint(two_phases, tmp_path):
