@@ -147,7 +147,8 @@ def run(spec: dict, data_dir: Path, out_dir: Path) -> None:
     strategy = _strategy(spec["replicas"])
     with strategy.scope():
         clock = TrainingClock()
-        pretrainer = build_pretrainer(MODEL_WITH_DROPOUT, len(VOCAB), config, clock)
+        objective = spec.get("objective", "mlm_nsp")
+        pretrainer = build_pretrainer(MODEL_WITH_DROPOUT, len(VOCAB), config, clock, objective)
         pretrainer(next(iter(batches)))
         pretrainer.optimizer.build(pretrainer.trainable_variables)
         if spec.get("loss_scale"):

@@ -20,6 +20,8 @@ examples, in the same precision:
   micro-batches, uninterrupted and killed inside step 5: both stop at step 8 with 15 s on the clock, as the
   step-counted reference within the float32 bound (the same rates, computed from seconds), and the killed one
   exactly as the uninterrupted one (the clock resumes from the checkpoint).
+- mlm-c, mlm-d-c: RoBERTa's objective (`data.objective=mlm`: no next-sentence head or loss), 2 replicas x 2
+  micro-batches, uninterrupted and killed inside step 5, against an uninterrupted single device of that objective.
 - e-t: the two workers of e on that budget, each timing its steps otherwise (0.75 and 1.25 times 15/8 s), killed
   and run again: they follow one clock (the mean of their step times), so both stop after step 8 with 15.0 s,
   as e does with a step count.
@@ -61,7 +63,7 @@ def cells() -> list[tuple[str, str]]:
     """(precision, cell) pairs of the matrix: every cell in float32; in bfloat16 and float16 the combination, 2
     replicas x 2 micro-batches, uninterrupted and killed (what differs between precisions, the rounding and the
     loss scale checked on the summed gradient, is all in that path)."""
-    found = [("fp32", cell) for cell in [*LAYOUTS, *KILLS, "e", "t", "e-t"]]
+    found = [("fp32", cell) for cell in [*LAYOUTS, *KILLS, "e", "t", "e-t", "mlm-c", "mlm-d-c"]]
     found += [(p, cell) for p in ("bf16", "fp16") for cell in ("c", "d-c")]
     return [*found, ("fp16", "overflow"), ("fp16", "overflow-killed")]
 
@@ -115,7 +117,13 @@ def free_port() -> int:
 
 
 def cell_spec(precision: str, cell: str, checkpoints: Path) -> dict:
-    """The run of a cell: its layout, and for a killed cell where it is killed."""
+    """The run of a cell: its layout, and for a killed cell where it is killed (`mlm-<cell>`: the cell under the
+    `mlm` objective)."""
+    if cell.startswith("mlm-"):
+        return {**cell_spec(precision, cell.removeprefix("mlm-"), checkpoints), "objective": "mlm"} | {
+            "name": f"{precision}-{cell}",
+            "checkpoint_dir": str(checkpoints / f"{precision}-{cell}"),
+        }
     if cell.startswith("overflow"):
         spec = {"replicas": 1, "accumulation": 1, "loss_scale": OVERFLOW_SCALE}
         if cell == "overflow-killed":
@@ -150,6 +158,7 @@ PROCESSES = [
     [("fp16", "ref"), ("fp16", "c"), ("fp16", "d-c")],
     [("fp16", "overflow"), ("fp16", "overflow-killed")],
     [("fp32", "t"), ("fp32", "d-t")],
+    [("fp32", "mlm-ref"), ("fp32", "mlm-c"), ("fp32", "mlm-d-c")],
 ]
 
 
@@ -217,18 +226,22 @@ def test_every_layout_killed_or_not_ends_as_one_uninterrupted_device(matrix, pre
         assert max_difference(final, reference) == 0.0
         return
     assert int(final["batches_seen"]) == 8
+    objective, cell = ("mlm-", cell.removeprefix("mlm-")) if cell.startswith("mlm-") else ("", cell)
     if cell in ("t", "d-t", "e-t"):
         assert float(final["meta/clock"]) == 15.0, "the budget, spent; the killed run's clock resumed"
     else:  # without a budget each worker keeps its own time: the chief's steps take 0.75 x 15/8 s (WORKER_PACE)
         pace = 0.75 if cell == "e" else 1.0
         assert float(final["meta/clock"]) == 8 * 15 / 8 * pace, "the clock counts (and resumes) without a budget too"
-    reference = state(matrix, f"{precision}-ref")
-    assert float(np.load(matrix / f"{precision}-ref.npz")["meta/moved"]) > 1e-3, "training moved the weights"
+    reference = state(matrix, f"{precision}-{objective}ref")
+    assert float(np.load(matrix / f"{precision}-{objective}ref.npz")["meta/moved"]) > 1e-3, "training moved the weights"
     difference = max_difference(final, reference)
-    print(f"{precision}-{cell}: max |difference| from one device {difference:.3g}")
+    print(f"{precision}-{objective}{cell}: max |difference| from one device {difference:.3g}")
     assert difference <= TOLERANCE[precision]
     if cell in KILLS:
-        assert max_difference(final, state(matrix, f"{precision}-{KILLS[cell][0]}")) == 0.0, "resumed exactly"
+        resumed = state(matrix, f"{precision}-{objective}{KILLS[cell][0]}")
+        assert max_difference(final, resumed) == 0.0, "resumed exactly"
+    if objective:  # no next-sentence head: fewer weights than BERT's objective
+        assert len(final) < len(state(matrix, f"{precision}-ref"))
     if cell == "e-t":
         assert max_difference(final, state(matrix, "fp32-e")) <= TOLERANCE["fp32"], "one clock: as e's steps"
     if cell == "e":
