@@ -627,7 +627,7 @@ class RunConfig:
                 previous[1] < phase.max_seq_length <= self.model.max_position_embeddings,
                 f"{key}.max_seq_length={phase.max_seq_length} must be above the phase before's "
                 f"({previous[0]}.max_seq_length={previous[1]}) and at most model.max_position_embeddings="
-                f"{self.model.max_position_embeddings}",
+                f"{self.model.max_position_embeddings} (trainer.later_phases=[] trains one phase)",
             )
             previous = (key, phase.max_seq_length)
         return self
