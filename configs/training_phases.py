@@ -82,7 +82,8 @@ def training_phases(data: PretrainingDataConfig, trainer: TrainerConfig) -> list
             )
         phase_trainer = dataclasses.replace(
             trainer,
-            train_steps=sum(steps[segment_start:segment_end]),
+            # With a time budget the clock ends each phase; the step count stays the whole run's cap.
+            train_steps=trainer.train_steps if budget else sum(steps[segment_start:segment_end]),
             warmup_steps=trainer.warmup_steps if first is None else first.warmup_steps,
             batch_size=spec.batch_size if spec is not None and spec.batch_size else trainer.batch_size,
             init_from=trainer.init_from if index == 0 else "",
@@ -96,17 +97,16 @@ def training_phases(data: PretrainingDataConfig, trainer: TrainerConfig) -> list
                 steps=steps[index],
                 continues=continues,
                 data=phase_data,
-                trainer=phase_trainer
-                if not budget
-                else dataclasses.replace(phase_trainer, train_steps=trainer.train_steps),
-                stop_seconds=budget * sum(shares[: index + 1]) if budget else 0.0,
+                trainer=phase_trainer,
+                stop_seconds=budget * sum(shares[: index + 1]) if index < count - 1 else budget,
             )
         )
     return phases
 
 
 def describe(phases: list[TrainingPhase]) -> str:
-    """The phases in words, e.g. "270 steps at 64 tokens (10 predictions), then 30 at 128 (20), continuing"."""
+    """The phases in words, e.g. "240 steps at 64 tokens (10 predictions); then 60 steps at 128 tokens (20
+    predictions), continuing the optimizer and schedule"."""
     parts = []
     for phase, before in zip(phases, [None, *phases[:-1]], strict=True):
         data = phase.data

@@ -15,7 +15,7 @@
   records which graph it came from.
 
 TFX's Transform executor does its work in a `TransformProcessor` it builds by module-global name, with no
-hook for either change; `Executor.Do` puts a subclass in that name's place for the length of one call.
+hook for these changes; `Executor.Do` puts a subclass in that name's place for the length of one call.
 """
 
 from __future__ import annotations
