@@ -181,7 +181,11 @@ def matrix(tmp_path_factory) -> Path:
         for process in running:
             ended(process, killed=True)
     resumed = [{k: v for k, v in spec.items() if k not in ("kill_at", "kill_where")} for spec in killed]
-    resuming = run_spec({**common, "runs": resumed}, root / "resumed.json")
+    # The mlm objective's model resumes in a process of its own: after models with the next-sentence head, two
+    # replicas of a model with other variables met in collectives keyed as the earlier ones' ("Shape mismatch in
+    # the collective instance"), a TensorFlow limit of one process, not of a run.
+    by_objective = [[spec for spec in resumed if (spec.get("objective") == "mlm") == mlm] for mlm in (False, True)]
+    resuming = [run_spec({**common, "runs": runs}, root / f"resumed-{i}.json") for i, runs in enumerate(by_objective)]
 
     # Two workers, killed at step 5 and run again (beside the resuming process above); then again on a time budget.
     workers = [f"localhost:{free_port()}" for _ in range(2)]
@@ -200,7 +204,8 @@ def matrix(tmp_path_factory) -> Path:
         ]
         for process in processes:
             ended(process, killed=kill)
-    ended(resuming)
+    for process in resuming:
+        ended(process)
     return out_dir
 
 

@@ -175,13 +175,11 @@ def test_phase_2_starts_from_phase_1s_weights_optimizer_and_step(two_phases):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
 
 
-@pytest.mark.parametrize("mixed_precision", ["", "mixed_float16"])
-def test_continuing_phases_on_the_same_instances_are_one_uninterrupted_run(tmp_path, mixed_precision):
-    """Phase 2 continues the optimizer state (with float16, the loss scale), the schedule and the dropout keys: on
-    phase 1's instances (its input read on from where phase 1 stopped) the two phases end bit for bit as one run of
-    all 12 steps."""
+def test_continuing_phases_on_the_same_instances_are_one_uninterrupted_run(tmp_path):
+    """Phase 2 continues the optimizer state, the schedule and the dropout keys: on phase 1's instances (its input
+    read on from where phase 1 stopped) the two phases end bit for bit as one run of all 12 steps."""
     same_length = dataclasses.replace(CONFIG.later_phases[0], max_seq_length=16, max_predictions_per_seq=4)
-    config = dataclasses.replace(CONFIG, later_phases=[same_length], mixed_precision=mixed_precision)
+    config = dataclasses.replace(CONFIG, later_phases=[same_length])
     data = dataclasses.replace(DATA, max_seq_length=15)  # phases must grow; the instances are 16 long below
     first, second = training_phases(data, config)
     stream = step_batches(first, seed=1)
@@ -199,12 +197,14 @@ def test_continuing_phases_on_the_same_instances_are_one_uninterrupted_run(tmp_p
 
 
 def test_phases_divide_a_time_budget_and_the_clock_runs_on_from_phase_to_phase(tmp_path):
-    """15 s of training at 1.5 s a step: phase 1 to 12 s (8 steps), phase 2 from there to 15 s (2 steps), one warm-up
-    and decay over the budget; on the same instances, bit for bit one run of the whole budget."""
+    """15 s of training at 1.5 s a step batch: phase 1 to 12 s (8 batches), phase 2 from there to 15 s (2 more), one
+    warm-up and decay over the budget; on the same instances, bit for bit one run of the whole budget, weights and
+    optimizer state. In float16, so the loss scale (and any step it skipped) carries over too."""
     same_length = dataclasses.replace(
         CONFIG.later_phases[0], max_seq_length=16, max_predictions_per_seq=4, step_fraction=0.2
     )
     budget = {"train_steps": 1000, "time_budget_minutes": 0.25, "warmup_fraction": 0.2, "schedule": "cosine"}
+    budget["mixed_precision"] = "mixed_float16"
     config = dataclasses.replace(CONFIG, later_phases=[same_length], **budget)
     first, second = training_phases(dataclasses.replace(DATA, max_seq_length=15), config)
     assert (first.stop_seconds, second.stop_seconds, second.continues) == (12.0, 15.0, True)
@@ -212,14 +212,17 @@ def test_phases_divide_a_time_budget_and_the_clock_runs_on_from_phase_to_phase(t
 
     whole = dataclasses.replace(first, stop_seconds=15.0)
     unbroken, unbroken_checkpoints, _ = run_phase(whole, tmp_path / "unbroken", dataset=stream)
-    assert unbroken_checkpoints.step == 10 and unbroken_checkpoints.clock.elapsed == 15.0
+    assert unbroken_checkpoints.input_position == 10 and unbroken_checkpoints.clock.elapsed == 15.0
 
     phase1, checkpoints1, _ = run_phase(first, tmp_path / "phase1", dataset=stream)
-    assert checkpoints1.step == 8 and checkpoints1.clock.elapsed == 12.0
+    assert checkpoints1.input_position == 8 and checkpoints1.clock.elapsed == 12.0
     hand_over(phase1, checkpoints1, tmp_path / "model1")
     phase2, checkpoints2, _ = run_phase(second, tmp_path / "phase2", str(tmp_path / "model1"), dataset=stream.skip(8))
-    assert checkpoints2.step == 10 and checkpoints2.clock.elapsed == 15.0
+    assert checkpoints2.input_position == 10 and checkpoints2.clock.elapsed == 15.0
+    assert checkpoints2.step == unbroken_checkpoints.step
     assert_same_weights(phase2, unbroken)
+    for a, b in zip(phase2.optimizer.variables, unbroken.optimizer.variables, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
 
 
 def test_a_kill_in_phase_2_resumes_phase_2_from_its_checkpoint(two_phases, tmp_path):
