@@ -94,10 +94,10 @@ def inputs_from_artifacts(config: dict[str, Any] | None, refs: Mapping[str, Arti
     """ReportInputs from artifacts by ReportGen's input keys (`contract.REPORT_SOURCES`, `report_task_key`)."""
     single = {key: refs.get(key) for key in contract.REPORT_SOURCES if key != contract.RUN_CONFIGURATION}
     inputs = ReportInputs(config=config, **single)
-    for key in contract.REPORT_PHASE_SOURCES:
-        for number in range(1, len(refs) + 1):
-            if contract.report_phase_key(key, number) in refs:
-                inputs.phases.setdefault(key, {})[number] = refs[contract.report_phase_key(key, number)]
+    for name, ref in refs.items():  # `report_phase_key`: `<key>_phase<number>`
+        key, _, number = name.rpartition("_phase")
+        if key in contract.REPORT_PHASE_SOURCES and number.isdigit():
+            inputs.phases.setdefault(key, {})[int(number)] = ref
     for task in inputs.glue_tasks():
         per_task = {key: refs.get(contract.report_task_key(key, task)) for key in contract.REPORT_TASK_SOURCES}
         inputs.tasks[task] = TaskArtifacts(**per_task)
