@@ -9,12 +9,19 @@ with the local Beam settings (or `--beam-arg`s), in a child process whose whole 
 - the instance statistics (`models.pretraining_data.instance_statistics`): full-length share, mean real tokens,
   masked share of eligible tokens, 80/10/10, random-next share;
 - the same-run reference: the seconds tensorflow_text's FastBertTokenizer alone takes to tokenize
-  the corpus's cleaned sentences with the learned vocabulary, and the Transform's time as a multiple.
+  the corpus's cleaned sentences with the learned vocabulary, and the Transform's time as a multiple;
+- with `--original-dir` (a clone of github.com/google-research/bert), Google's original
+  `create_pretraining_data.py` on the same cleaned sentences (one per line, a blank line between documents,
+  written before its clock starts) with our learned vocabulary and the same settings, under the same memory
+  sampler; and the ratio of the whole data part's real tokens/s (wall time of the child process: every
+  component, the orchestrator and the imports) to the original's (wall time of its process).
 
 The defaults are the settings of issue 7 (vocabulary 30,522, seq 128, 20 predictions, dupe factor 5):
 
     .venv/bin/python bench/data_prep.py --corpus-dir ../shared/data/slices --pattern enwiki_10mb.txt
     .venv/bin/python bench/data_prep.py --corpus-dir ../shared/data/corpus --pattern '*/wiki_*'
+
+Add `--original-dir /path/to/bert` to run the original script beside it.
 """
 
 from __future__ import annotations
@@ -51,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override")
     parser.add_argument("--beam-arg", action="append", default=[], help="extra Beam option (repeatable)")
     parser.add_argument("--no-reference", action="store_true", help="skip the tokenizer-alone reference")
+    parser.add_argument(
+        "--original-dir", type=Path, help="a clone of github.com/google-research/bert: run its script beside ours"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     return parser
@@ -170,6 +180,75 @@ def _tokenizer_reference(corpus_dir: Path, pattern: str, vocab_path: Path, min_c
     return time.perf_counter() - start, tokens
 
 
+def _write_original_input(corpus_dir: Path, pattern: str, min_chars: int, out_path: Path) -> None:
+    """The corpus's cleaned sentences in the original script's input format."""
+    import glob
+
+    from components.text_example_gen.corpus_reader import read_documents
+
+    with out_path.open("w", encoding="utf-8") as out:
+        for path in sorted(p for p in glob.glob(str(corpus_dir / pattern)) if os.path.isfile(p)):
+            for document in read_documents(path, min_chars=min_chars):
+                out.write("\n".join(document.sentences))
+                out.write("\n\n")
+
+
+def _original_statistics(path: Path, vocab_path: Path) -> dict:
+    """Instances, real tokens, random-next share and [UNK] targets of the original script's output."""
+    import numpy as np
+    import tensorflow as tf
+
+    unk_id = vocab_path.read_text(encoding="utf-8").splitlines().index("[UNK]")
+    instances = real_tokens = random_next = unk_targets = full_length = 0
+    for record in tf.data.TFRecordDataset(str(path)).as_numpy_iterator():
+        example = tf.train.Example.FromString(record).features.feature
+        mask = np.array(example["input_mask"].int64_list.value)
+        weights = np.array(example["masked_lm_weights"].float_list.value)
+        targets = np.array(example["masked_lm_ids"].int64_list.value)
+        instances += 1
+        real_tokens += int(mask.sum())
+        full_length += int(mask.all())
+        random_next += int(example["next_sentence_labels"].int64_list.value[0])
+        unk_targets += int(((targets == unk_id) & (weights > 0)).sum())
+    return {
+        "instances": instances,
+        "real_tokens": real_tokens,
+        "full_length_share": full_length / instances,
+        "random_next_share": random_next / instances,
+        "unk_targets": unk_targets,
+    }
+
+
+def run_original(args, vocab_path: Path, min_chars: int) -> dict:
+    """Google's `create_pretraining_data.py` on the same sentences, vocabulary and settings, timed and sampled."""
+    work = args.work_dir / "original"
+    work.mkdir(parents=True, exist_ok=True)
+    input_path, output_path = work / "sentences.txt", work / "instances.tfrecord"
+    _write_original_input(args.corpus_dir, args.pattern, min_chars, input_path)
+    settings = dict(item.split("=", 1) for item in ISSUE_SETTINGS if item.startswith("data."))
+    command = [
+        sys.executable,
+        str(Path(__file__).with_name("original_bert_script.py")),
+        str(args.original_dir),
+        f"--input_file={input_path}",
+        f"--output_file={output_path}",
+        f"--vocab_file={vocab_path}",
+        "--do_lower_case=True",
+        f"--max_seq_length={settings['data.max_seq_length']}",
+        f"--max_predictions_per_seq={settings['data.max_predictions_per_seq']}",
+        f"--dupe_factor={settings['data.dupe_factor']}",
+        "--masked_lm_prob=0.15",
+    ]
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with TreeMemory(process.pid) as memory:
+        code = process.wait()
+    wall = time.perf_counter() - start
+    if code:
+        raise SystemExit(f"the original script failed with exit code {code}: {' '.join(command)}")
+    return {"wall_s": wall, "peak_rss_gb": memory.peak_bytes / 1e9, **_original_statistics(output_path, vocab_path)}
+
+
 def main() -> int:
     args = _parser().parse_args()
     if args.child:
@@ -220,13 +299,20 @@ def main() -> int:
         "transform_real_tokens_per_s": real_tokens / transform_s,
         "train": train,
     }
+    transform_graph = _latest(root, contract.TRANSFORM, contract.TRANSFORM_GRAPH)
+    vocab = transform_graph / "transform_fn" / "assets" / features.VOCAB_FILE
     if not args.no_reference:
-        transform_graph = _latest(root, contract.TRANSFORM, contract.TRANSFORM_GRAPH)
-        vocab = transform_graph / "transform_fn" / "assets" / features.VOCAB_FILE
         seconds, tokens = _tokenizer_reference(args.corpus_dir, args.pattern, vocab, config.corpus.min_document_chars)
         figures["reference_tokenizer_s"] = seconds
         figures["reference_tokens"] = tokens
         figures["transform_over_tokenizer"] = transform_s / seconds
+
+    figures["data_part_real_tokens_per_s"] = real_tokens / wall
+    if args.original_dir:
+        original = run_original(args, vocab, config.corpus.min_document_chars)
+        original["real_tokens_per_s"] = original["real_tokens"] / original["wall_s"]
+        figures["original"] = original
+        figures["data_part_over_original"] = figures["data_part_real_tokens_per_s"] / original["real_tokens_per_s"]
 
     print(f"machine: {figures['machine']}; corpus {figures['corpus_mb']:.1f} MB; wall {wall:.0f} s")
     for node, seconds in times.items():
@@ -246,6 +332,16 @@ def main() -> int:
             f"reference: FastBertTokenizer alone {figures['reference_tokenizer_s']:.1f} s for "
             f"{figures['reference_tokens']:,} tokens; Transform = {figures['transform_over_tokenizer']:.1f}x that"
         )
+    print(f"whole data part: {wall:.1f} s, {figures['data_part_real_tokens_per_s']:,.0f} real tokens/s")
+    if "original" in figures:
+        original = figures["original"]
+        print(
+            f"original create_pretraining_data.py: {original['wall_s']:.1f} s, {original['instances']:,} instances, "
+            f"{original['real_tokens']:,} real tokens ({original['real_tokens_per_s']:,.0f}/s), peak RSS "
+            f"{original['peak_rss_gb']:.2f} GB, full length {original['full_length_share']:.1%}, random next "
+            f"{original['random_next_share']:.1%}, [UNK] targets {original['unk_targets']}"
+        )
+        print(f"whole data part / original, real tokens/s: {figures['data_part_over_original']:.2f}x")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
     return 0

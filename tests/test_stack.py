@@ -58,9 +58,10 @@ def test_our_beam_options_never_try_the_prism_runner():
 import logging
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
-from pipeline.beam_options import IN_PROCESS_BEAM_ARGS
+from configs.run_config import BeamConfig
+from pipeline.beam_options import beam_args
 logging.basicConfig(level=logging.INFO, force=True)
-with beam.Pipeline(options=PipelineOptions(list(IN_PROCESS_BEAM_ARGS))) as p:
+with beam.Pipeline(options=PipelineOptions(beam_args(BeamConfig()))) as p:
     pairs = p | beam.Create(["a b", "b c", "b"]) | beam.FlatMap(str.split) | beam.Map(lambda w: (w, 1))
     counts = pairs | beam.GroupByKey() | beam.MapTuple(lambda w, ones: (w, sum(ones)))
     counts | beam.Map(print)

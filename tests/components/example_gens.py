@@ -6,7 +6,8 @@ from tfx.dsl.components.base import base_beam_executor, base_component
 from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 
-from pipeline.beam_options import IN_PROCESS_BEAM_ARGS  # the options the pipeline runs them with
+from configs.run_config import BeamConfig
+from pipeline.beam_options import beam_args  # the options the pipeline runs them with
 
 
 def run_executor(component: base_component.BaseComponent, out_dir) -> standard_artifacts.Examples:
@@ -18,8 +19,6 @@ def run_executor(component: base_component.BaseComponent, out_dir) -> standard_a
     examples = standard_artifacts.Examples()
     examples.uri = str(out_dir)
     executor_class = component.EXECUTOR_SPEC.executor_class
-    executor = executor_class(
-        base_beam_executor.BaseBeamExecutor.Context(beam_pipeline_args=list(IN_PROCESS_BEAM_ARGS))
-    )
+    executor = executor_class(base_beam_executor.BaseBeamExecutor.Context(beam_pipeline_args=beam_args(BeamConfig())))
     executor.Do({}, {"examples": [examples]}, properties)
     return examples

@@ -9,8 +9,9 @@ from tfx.types import standard_artifacts
 
 from components import record_counts
 from configs import presets
+from configs.run_config import BeamConfig
 from inspection import store
-from pipeline.beam_options import IN_PROCESS_BEAM_ARGS
+from pipeline.beam_options import beam_args
 from pipeline.bert_pipeline import PipelinePaths, data_nodes
 from tests.conftest import DATA_DIR
 
@@ -63,7 +64,7 @@ def run_data_part(root):
             components=data_nodes(config, paths).components(),
             enable_cache=False,
             metadata_connection_config=store.sqlite_config(root / "metadata.sqlite"),
-            beam_pipeline_args=list(IN_PROCESS_BEAM_ARGS),
+            beam_pipeline_args=beam_args(BeamConfig()),
         )
     )
 
