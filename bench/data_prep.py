@@ -75,7 +75,8 @@ def _config(args):
 
 def run_data_pipeline(args) -> None:
     """The child: the data nodes on LocalDagRunner, caching off, a fresh SQLite store."""
-    from tfx import v1 as tfx
+    from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+    from tfx.orchestration.pipeline import Pipeline
 
     from inspection import store
     from pipeline.beam_options import beam_args
@@ -90,7 +91,7 @@ def run_data_pipeline(args) -> None:
         pipeline_root=str(args.work_dir / "pipeline_root"),
         serving_dir="",
     )
-    pipeline = tfx.dsl.Pipeline(
+    pipeline = Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=paths.pipeline_root,
         components=data_nodes(config, paths).components(),
@@ -98,7 +99,7 @@ def run_data_pipeline(args) -> None:
         metadata_connection_config=store.sqlite_config(args.work_dir / "metadata.sqlite"),
         beam_pipeline_args=beam_args(config.beam) + args.beam_arg,
     )
-    tfx.orchestration.LocalDagRunner().run(pipeline)
+    LocalDagRunner().run(pipeline)
 
 
 class TreeMemory:

@@ -13,9 +13,13 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from tfx import v1 as tfx
+from tfx.components import Evaluator, Pusher, SchemaGen, Trainer
 from tfx.dsl.components.base import base_node
+from tfx.dsl.components.common.resolver import Resolver
+from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import LatestBlessedModelStrategy
 from tfx.orchestration import data_types
+from tfx.orchestration.pipeline import Pipeline
+from tfx.proto import pusher_pb2, transform_pb2
 from tfx.types import channel, standard_artifacts
 
 from components.encoder_export.component import EncoderExport
@@ -60,7 +64,7 @@ class DataNodes:
 
     corpus: TextExampleGen
     statistics: CountingStatisticsGen
-    schema: tfx.components.SchemaGen
+    schema: SchemaGen
     transform: PretrainingTransform
     instance_statistics: CountingStatisticsGen
 
@@ -81,14 +85,14 @@ def data_nodes(config: RunConfig, paths: PipelinePaths) -> DataNodes:
         contract.TEXT_EXAMPLE_GEN
     )
     statistics = CountingStatisticsGen(examples=corpus.outputs[contract.EXAMPLES]).with_id(contract.STATISTICS_GEN)
-    schema = tfx.components.SchemaGen(
-        statistics=statistics.outputs[contract.STATISTICS], infer_feature_shape=False
-    ).with_id(contract.SCHEMA_GEN)
+    schema = SchemaGen(statistics=statistics.outputs[contract.STATISTICS], infer_feature_shape=False).with_id(
+        contract.SCHEMA_GEN
+    )
     transform = PretrainingTransform(
         examples=corpus.outputs[contract.EXAMPLES],
         schema=schema.outputs[contract.SCHEMA],
         preprocessing_fn=PREPROCESSING_FN,
-        splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=["train", "eval"]),
+        splits_config=transform_pb2.SplitsConfig(analyze=["train"], transform=["train", "eval"]),
         custom_config=to_custom_config(config, "data"),
     ).with_id(contract.TRANSFORM)
     instance_statistics = CountingStatisticsGen(examples=transform.outputs[contract.TRANSFORMED_EXAMPLES]).with_id(
@@ -105,10 +109,10 @@ class PretrainingNodes:
 
     later_transforms: list[PretrainingTransform]
     later_statistics: list[CountingStatisticsGen]
-    trainers: list[tfx.components.Trainer]
+    trainers: list[Trainer]
 
     @property
-    def final_trainer(self) -> tfx.components.Trainer:
+    def final_trainer(self) -> Trainer:
         return self.trainers[-1]
 
     def components(self) -> list[base_node.BaseNode]:
@@ -135,7 +139,7 @@ def pretraining_nodes(config: RunConfig, data: DataNodes) -> PretrainingNodes:
                 examples=data.corpus.outputs[contract.EXAMPLES],
                 schema=data.schema.outputs[contract.SCHEMA],
                 preprocessing_fn=PREPROCESSING_FN,
-                splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=["train", "eval"]),
+                splits_config=transform_pb2.SplitsConfig(analyze=["train"], transform=["train", "eval"]),
                 custom_config={"data": dataclasses.asdict(phase.data)},
                 vocabulary=data.transform.outputs[contract.TRANSFORM_GRAPH],
             ).with_id(contract.phase_node_id(contract.TRANSFORM, phase.number, count))
@@ -145,7 +149,7 @@ def pretraining_nodes(config: RunConfig, data: DataNodes) -> PretrainingNodes:
                     contract.phase_node_id(contract.INSTANCE_STATISTICS_GEN, phase.number, count)
                 )
             )
-        trainer = tfx.components.Trainer(
+        trainer = Trainer(
             run_fn=RUN_FN,
             examples=transform.outputs[contract.TRANSFORMED_EXAMPLES],
             transform_graph=transform.outputs[contract.TRANSFORM_GRAPH],
@@ -158,16 +162,16 @@ def pretraining_nodes(config: RunConfig, data: DataNodes) -> PretrainingNodes:
     return PretrainingNodes(later_transforms, later_statistics, trainers)
 
 
-def _baseline_resolver(task_name: str) -> tfx.dsl.Resolver:
+def _baseline_resolver(task_name: str) -> Resolver:
     """The task's last blessed fine-tuned model, the Evaluator's baseline."""
-    return tfx.dsl.Resolver(
-        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-        model=tfx.dsl.Channel(
+    return Resolver(
+        strategy_class=LatestBlessedModelStrategy,
+        model=channel.Channel(
             type=standard_artifacts.Model,
             producer_component_id=contract.task_node_id(contract.GLUE_FINE_TUNE, task_name),
             output_key=contract.MODEL,
         ),
-        model_blessing=tfx.dsl.Channel(
+        model_blessing=channel.Channel(
             type=standard_artifacts.ModelBlessing,
             producer_component_id=contract.task_node_id(contract.EVALUATOR, task_name),
             output_key=contract.BLESSING,
@@ -190,18 +194,18 @@ def task_nodes(
         custom_config=to_custom_config(config, "glue"),
     ).with_id(contract.task_node_id(contract.GLUE_FINE_TUNE, task_name))
     resolver = _baseline_resolver(task_name) if baseline else None
-    evaluator = tfx.components.Evaluator(
+    evaluator = Evaluator(
         examples=examples.outputs[contract.EXAMPLES],
         model=fine_tune.outputs[contract.MODEL],
         baseline_model=resolver.outputs[contract.MODEL] if resolver else None,
         example_splits=[glue_tasks.EVAL_SPLIT],
         eval_config=glue_eval_config(task, config.glue),
     ).with_id(contract.task_node_id(contract.EVALUATOR, task_name))
-    pusher = tfx.components.Pusher(
+    pusher = Pusher(
         model=fine_tune.outputs[contract.MODEL],
         model_blessing=evaluator.outputs[contract.BLESSING],
-        push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=os.path.join(paths.serving_dir, task_name))
+        push_destination=pusher_pb2.PushDestination(
+            filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=os.path.join(paths.serving_dir, task_name))
         ),
     ).with_id(contract.task_node_id(contract.PUSHER, task_name))
     return [examples, fine_tune, *([resolver] if resolver else []), evaluator, pusher]
@@ -260,7 +264,7 @@ def create_pipeline(
     enable_cache: bool = True,
     report_metadata_connection: str = "",
     baseline_models: bool = True,
-) -> tfx.dsl.Pipeline:
+) -> Pipeline:
     """The BERT pre-training and GLUE evaluation pipeline for `config`.
 
     `report_metadata_connection` (an `ml_metadata.ConnectionConfig` in text format, without password) lets
@@ -284,7 +288,7 @@ def create_pipeline(
     report = ReportGen(
         inputs=report_channels(nodes, config.glue.tasks), metadata_connection=report_metadata_connection
     ).with_id(contract.REPORT_GEN)
-    return tfx.dsl.Pipeline(
+    return Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=paths.pipeline_root,
         components=[*nodes, report],

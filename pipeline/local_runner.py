@@ -12,7 +12,8 @@ from pathlib import Path
 
 from google.protobuf import text_format
 from ml_metadata.proto import metadata_store_pb2
-from tfx import v1 as tfx
+from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+from tfx.orchestration.pipeline import Pipeline
 
 from configs import glue_tasks, presets
 from configs.pipeline_contract import RUN_CONFIG_FILE
@@ -90,7 +91,7 @@ def build(
     output_dir: Path,
     data_dir: Path = DEFAULT_DATA_DIR,
     metadata: metadata_store_pb2.ConnectionConfig | None = None,
-) -> tfx.dsl.Pipeline:
+) -> Pipeline:
     """The local pipeline: ML Metadata in SQLite (or `metadata`), in-process Beam, caching on."""
     paths = local_paths(config, output_dir, data_dir)
     base = pipeline_dir(config, output_dir)
@@ -115,8 +116,8 @@ def run(
     run_pipeline(build(config, output_dir, data_dir, metadata))
 
 
-def run_pipeline(pipeline: tfx.dsl.Pipeline) -> None:
-    tfx.orchestration.LocalDagRunner().run(pipeline)
+def run_pipeline(pipeline: Pipeline) -> None:
+    LocalDagRunner().run(pipeline)
 
 
 def _config_from_environment() -> RunConfig:

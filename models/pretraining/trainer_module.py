@@ -33,7 +33,7 @@ import keras
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  (registers the tokenizer ops the transform graph uses)
 import tensorflow_transform as tft
-from tfx import v1 as tfx
+from tfx.components.trainer.fn_args_utils import FnArgs
 
 from configs.pipeline_contract import (
     HISTORY_FILE,
@@ -89,9 +89,7 @@ def _zero_instance(transform_output: tft.TFTransformOutput, max_predictions: int
     return instance
 
 
-def training_checkpoint_dir(
-    fn_args: tfx.components.FnArgs, config: TrainerConfig, vocab_path: str, starts_from: str = ""
-) -> str:
+def training_checkpoint_dir(fn_args: FnArgs, config: TrainerConfig, vocab_path: str, starts_from: str = "") -> str:
     """`<pipeline root>/<Trainer node>/checkpoints/<fingerprint of the result>` (`checkpoint_fingerprint`).
 
     `model_run_dir` is `<pipeline root>/<Trainer node>/model_run/<execution id>`: the folder above
@@ -243,7 +241,7 @@ def train(
     return history
 
 
-def run_fn(fn_args: tfx.components.FnArgs) -> None:
+def run_fn(fn_args: FnArgs) -> None:
     """Pre-trains BERT on the transformed examples (resuming if it can) and exports the encoder.
 
     The Trainer of a later phase (`custom_config["phase"]` > 1, `configs.training_phases`) starts from the state its
