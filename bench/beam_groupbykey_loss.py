@@ -1,6 +1,6 @@
 """A reproduction of the element loss in Beam's multi-threaded FnApiRunner (issue 26), with no code of ours.
 
-    .venv/bin/python bench/beam_groupbykey_loss.py [--runs 10] [--mode multi_threading|in_memory]
+    .venv/bin/python bench/beam_groupbykey_loss.py [--runs 10] [--mode multi_threading|multi_processing|in_memory]
 
 The pipeline has the shape of TextExampleGen's reading: 100 inputs, each expanded by a CPU-bound FlatMap into 59
 elements of 12 kB with unique keys (5,900 in all), then a GroupByKey, then a count of the grouped elements (Beam
@@ -36,7 +36,7 @@ def count_group(keyed) -> None:
 
 
 def one_run(mode: str) -> int:
-    workers = "0" if mode == "multi_threading" else "1"
+    workers = {"multi_threading": "0", "multi_processing": "2"}.get(mode, "1")  # 0: a thread per core
     runner = ["--runner=FnApiRunner", f"--direct_running_mode={mode}", f"--direct_num_workers={workers}"]
     options = PipelineOptions(runner)
     pipeline = beam.Pipeline(options=options)
@@ -57,7 +57,7 @@ def one_run(mode: str) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--mode", default="multi_threading", choices=["multi_threading", "in_memory"])
+    parser.add_argument("--mode", default="multi_threading", choices=["multi_threading", "multi_processing", "in_memory"])
     args = parser.parse_args()
     expected, counts, start = INPUTS * PER_INPUT, [], time.time()
     for _ in range(args.runs):
