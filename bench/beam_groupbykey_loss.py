@@ -57,7 +57,9 @@ def one_run(mode: str) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--mode", default="multi_threading", choices=["multi_threading", "multi_processing", "in_memory"])
+    parser.add_argument(
+        "--mode", default="multi_threading", choices=["multi_threading", "multi_processing", "in_memory"]
+    )
     args = parser.parse_args()
     expected, counts, start = INPUTS * PER_INPUT, [], time.time()
     for _ in range(args.runs):

@@ -80,7 +80,7 @@ def run_data_pipeline(args) -> None:
 
     from inspection import store
     from pipeline.beam_options import beam_args
-    from pipeline.bert_pipeline import PipelinePaths, data_nodes
+    from pipeline.bert_pipeline import PipelinePaths, data_nodes, with_step_beam_args
     from pipeline.console import quiet_libraries
 
     quiet_libraries()
@@ -91,10 +91,12 @@ def run_data_pipeline(args) -> None:
         pipeline_root=str(args.work_dir / "pipeline_root"),
         serving_dir="",
     )
+    components = data_nodes(config, paths).components()
+    with_step_beam_args(components, config.beam)  # `--set beam.step_args=...`, as a run applies them
     pipeline = Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=paths.pipeline_root,
-        components=data_nodes(config, paths).components(),
+        components=components,
         enable_cache=False,
         metadata_connection_config=store.sqlite_config(args.work_dir / "metadata.sqlite"),
         beam_pipeline_args=beam_args(config.beam) + args.beam_arg,

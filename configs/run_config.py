@@ -185,14 +185,21 @@ class BeamConfig:
         args: Beam pipeline options, added after the runner's own defaults (a later option wins), e.g.
             `["--runner=DataflowRunner", "--project=P", "--region=R", "--temp_location=gs://B/tmp"]`; README
             ("Pre-training data", "Beyond one machine") lists the options of Dataflow, Flink and Spark.
+        step_args: Beam options of single steps, by node id, added after `args`, e.g. Beam's worker processes for
+            the two steps they speed up on a large corpus: `{"Transform": ["--direct_running_mode=multi_processing",
+            "--direct_num_workers=2"], "InstanceStatisticsGen": [...]}` (docs/benchmarks.md, "Both cores").
     """
 
     args: list[str] = dataclasses.field(default_factory=list)
+    step_args: dict[str, list[str]] = dataclasses.field(default_factory=dict)
 
     def validate(self) -> None:
         """Raises ValueError for an argument that is not a `--name=value` option."""
         malformed = [a for a in self.args if not a.startswith("--")]
         check(not malformed, f"beam.args must be options of the form --name=value; got {malformed}")
+        for step, args in self.step_args.items():
+            malformed = [a for a in args if not a.startswith("--")]
+            check(not malformed, f"beam.step_args[{step!r}] must be options of the form --name=value; got {malformed}")
 
 
 @dataclasses.dataclass

@@ -13,10 +13,10 @@ thread each run kept all 5,907. One thread makes Transform about a quarter slowe
 
 Before every Beam component TFX packages its own installed source as an sdist for remote workers
 (`tfx.utils.dependency_utils.make_beam_dependency_flags`: a copy of the tfx package and a `setup.py sdist` in a
-subprocess; the data part's four Beam components took 15 s less on the 10 MB slice without it) unless the options already name the workers' dependencies. Beam running in
-this process has no workers to ship it to, so while the runner stays in-process the options name the SDK
-container as `IN_PROCESS_SDK_IMAGE`, an option the FnApiRunner never reads. A cluster runner in `beam.args`
-gets TFX's behaviour back, or the dependencies the user names there.
+subprocess; the data part's four Beam components took 15 s less on the 10 MB slice without it) unless the options
+already name the workers' dependencies. Beam running in this process has no workers to ship it to, so while the
+runner stays in-process the options name the SDK container as `IN_PROCESS_SDK_IMAGE`, an option the FnApiRunner
+never reads. A cluster runner in `beam.args` gets TFX's behaviour back, or the dependencies the user names there.
 """
 
 from __future__ import annotations

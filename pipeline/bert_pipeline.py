@@ -15,6 +15,7 @@ import os
 
 from tfx.components import Evaluator, Pusher, SchemaGen, Trainer
 from tfx.dsl.components.base import base_node
+from tfx.dsl.components.base.base_beam_component import BaseBeamComponent
 from tfx.dsl.components.common.resolver import Resolver
 from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import LatestBlessedModelStrategy
 from tfx.orchestration import data_types
@@ -33,7 +34,7 @@ from components.run_config_gen.component import RunConfigGen
 from components.text_example_gen.component import TextExampleGen
 from configs import glue_tasks
 from configs import pipeline_contract as contract
-from configs.run_config import RunConfig, to_custom_config
+from configs.run_config import BeamConfig, RunConfig, to_custom_config
 from configs.training_phases import training_phases
 from pipeline.evaluation import glue_eval_config
 
@@ -226,6 +227,17 @@ def encoder_pusher(
     ).with_id(contract.ENCODER_PUSHER)
 
 
+def with_step_beam_args(nodes: list[base_node.BaseNode], beam: BeamConfig) -> None:
+    """Adds `beam.step_args` to the Beam steps they name (after the pipeline's options, so they win); raises
+    ValueError for a name that is not a Beam step of `nodes`."""
+    beam_nodes = {node.id: node for node in nodes if isinstance(node, BaseBeamComponent)}
+    unknown = sorted(set(beam.step_args) - set(beam_nodes))
+    if unknown:
+        raise ValueError(f"beam.step_args names {unknown}, which are not Beam steps of this run: {sorted(beam_nodes)}")
+    for node_id, args in beam.step_args.items():
+        beam_nodes[node_id].with_beam_pipeline_args(args)
+
+
 def report_channels(nodes: list[base_node.BaseNode], tasks: list[str]) -> dict[str, channel.BaseChannel]:
     """ReportGen's inputs, found by the contract's table (`REPORT_SOURCES`, and `REPORT_TASK_SOURCES` per task), and
     the phases' sources (`REPORT_PHASE_SOURCES` of each node with a `_phase<N>` id, under `report_phase_key`).
@@ -288,6 +300,7 @@ def create_pipeline(
     report = ReportGen(
         inputs=report_channels(nodes, config.glue.tasks), metadata_connection=report_metadata_connection
     ).with_id(contract.REPORT_GEN)
+    with_step_beam_args(nodes, config.beam)
     return Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=paths.pipeline_root,

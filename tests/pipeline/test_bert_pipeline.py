@@ -201,6 +201,29 @@ def test_beam_args_of_the_config_reach_every_beam_component(tmp_path):
     assert PipelineOptions(specs["Transform"]).view_as(DirectOptions).direct_num_workers == 3
 
 
+def test_step_args_reach_only_the_steps_they_name_after_the_pipelines_options(tmp_path):
+    from pipeline import local_runner
+
+    workers = ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]
+    step_args = {"Transform": workers, "InstanceStatisticsGen_phase2": ["--direct_num_workers=3"]}
+    config = presets.load("smoke", ['beam.args=["--my_flag=x"]', f"beam.step_args={json.dumps(step_args)}"])
+    specs = beam_args_by_node(local_runner.build(config, tmp_path, tmp_path))
+    assert specs["Transform"][-3:] == ["--my_flag=x", *workers]  # the step's own options last: they win
+    assert specs["InstanceStatisticsGen_phase2"][-2:] == ["--my_flag=x", "--direct_num_workers=3"]
+    for node_id in set(specs) - set(step_args):
+        assert specs[node_id][-1] == "--my_flag=x", node_id
+
+
+def test_step_args_naming_no_beam_step_of_the_run_are_refused(tmp_path):
+    from pipeline import local_runner
+
+    config = presets.load("smoke", ['beam.step_args={"Trainer": ["--direct_num_workers=2"]}'])
+    with pytest.raises(ValueError, match=r"\['Trainer'\], which are not Beam steps of this run: \[.*'Transform'"):
+        local_runner.build(config, tmp_path, tmp_path)
+    with pytest.raises(ValueError, match=r"beam.step_args\['Transform'\] must be options"):
+        presets.load("smoke", ['beam.step_args={"Transform": ["direct_num_workers=2"]}'])
+
+
 def test_every_artifact_the_report_reads_is_an_output_of_a_node_of_the_pipeline(nodes):
     _, by_id = nodes
     sources = [(source, None) for source in contract.REPORT_SOURCES.values()]
