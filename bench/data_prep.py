@@ -222,13 +222,12 @@ def _original_statistics(path: Path, vocab_path: Path) -> dict:
     }
 
 
-def run_original(args, vocab_path: Path, min_chars: int) -> dict:
+def run_original(args, config, vocab_path: Path) -> dict:
     """Google's `create_pretraining_data.py` on the same sentences, vocabulary and settings, timed and sampled."""
     work = args.work_dir / "original"
     work.mkdir(parents=True, exist_ok=True)
     input_path, output_path = work / "sentences.txt", work / "instances.tfrecord"
-    _write_original_input(args.corpus_dir, args.pattern, min_chars, input_path)
-    settings = dict(item.split("=", 1) for item in ISSUE_SETTINGS if item.startswith("data."))
+    _write_original_input(args.corpus_dir, args.pattern, config.corpus.min_document_chars, input_path)
     command = [
         sys.executable,
         str(Path(__file__).with_name("original_bert_script.py")),
@@ -236,11 +235,12 @@ def run_original(args, vocab_path: Path, min_chars: int) -> dict:
         f"--input_file={input_path}",
         f"--output_file={output_path}",
         f"--vocab_file={vocab_path}",
-        "--do_lower_case=True",
-        f"--max_seq_length={settings['data.max_seq_length']}",
-        f"--max_predictions_per_seq={settings['data.max_predictions_per_seq']}",
-        f"--dupe_factor={settings['data.dupe_factor']}",
-        "--masked_lm_prob=0.15",
+        f"--do_lower_case={config.data.lower_case}",
+        f"--max_seq_length={config.data.max_seq_length}",
+        f"--max_predictions_per_seq={config.data.max_predictions_per_seq}",
+        f"--dupe_factor={config.data.dupe_factor}",
+        f"--masked_lm_prob={config.data.masked_lm_prob}",
+        f"--short_seq_prob={config.data.short_seq_prob}",
     ]
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -312,7 +312,7 @@ def main() -> int:
 
     figures["data_part_real_tokens_per_s"] = real_tokens / wall
     if args.original_dir:
-        original = run_original(args, vocab, config.corpus.min_document_chars)
+        original = run_original(args, config, vocab)
         original["real_tokens_per_s"] = original["real_tokens"] / original["wall_s"]
         figures["original"] = original
         figures["data_part_over_original"] = figures["data_part_real_tokens_per_s"] / original["real_tokens_per_s"]

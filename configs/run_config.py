@@ -185,9 +185,8 @@ class BeamConfig:
         args: Beam pipeline options, added after the runner's own defaults (a later option wins), e.g.
             `["--runner=DataflowRunner", "--project=P", "--region=R", "--temp_location=gs://B/tmp"]`; README
             ("Pre-training data", "Beyond one machine") lists the options of Dataflow, Flink and Spark.
-        step_args: Beam options of single steps, by node id, added after `args`, e.g. Beam's worker processes for
-            the two steps they speed up on a large corpus: `{"Transform": ["--direct_running_mode=multi_processing",
-            "--direct_num_workers=2"], "InstanceStatisticsGen": [...]}` (docs/benchmarks.md, "Both cores").
+        step_args: Beam options of single steps, by node id, added after `args` (so they win), e.g. bigger
+            Dataflow workers for Transform alone: `{"Transform": ["--worker_machine_type=n1-highmem-8"]}`.
     """
 
     args: list[str] = dataclasses.field(default_factory=list)
