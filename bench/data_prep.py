@@ -155,24 +155,29 @@ def _latest(pipeline_root: Path, component: str, output: str) -> Path:
     return runs[-1]
 
 
-def _tokenizer_reference(corpus_dir: Path, pattern: str, vocab_path: Path, min_chars: int) -> tuple[float, int]:
-    """Seconds FastBertTokenizer needs for the corpus's cleaned sentences, and the tokens it made."""
+def _cleaned_documents(corpus_dir: Path, pattern: str, min_chars: int):
+    """The corpus's documents as TextExampleGen cleans them, file by file in name order."""
     import glob
 
+    from components.text_example_gen.corpus_reader import read_documents
+
+    for path in sorted(p for p in glob.glob(str(corpus_dir / pattern)) if os.path.isfile(p)):
+        yield from read_documents(path, min_chars=min_chars)
+
+
+def _tokenizer_reference(corpus_dir: Path, pattern: str, vocab_path: Path, min_chars: int) -> tuple[float, int]:
+    """Seconds FastBertTokenizer needs for the corpus's cleaned sentences, and the tokens it made."""
     import tensorflow as tf
     import tensorflow_text as tf_text
-
-    from components.text_example_gen.corpus_reader import read_documents
 
     vocab = vocab_path.read_text(encoding="utf-8").splitlines()
     tokenizer = tf_text.FastBertTokenizer(vocab, token_out_type=tf.int64, lower_case_nfd_strip_accents=True)
     batches, batch = [], []
-    for path in sorted(p for p in glob.glob(str(corpus_dir / pattern)) if os.path.isfile(p)):
-        for document in read_documents(path, min_chars=min_chars):
-            batch.extend(document.sentences)
-            if len(batch) >= 4096:
-                batches.append(tf.constant(batch))
-                batch = []
+    for document in _cleaned_documents(corpus_dir, pattern, min_chars):
+        batch.extend(document.sentences)
+        if len(batch) >= 4096:
+            batches.append(tf.constant(batch))
+            batch = []
     if batch:
         batches.append(tf.constant(batch))
     tokenize = tf.function(lambda s: tokenizer.tokenize(s).flat_values)
@@ -185,15 +190,10 @@ def _tokenizer_reference(corpus_dir: Path, pattern: str, vocab_path: Path, min_c
 
 def _write_original_input(corpus_dir: Path, pattern: str, min_chars: int, out_path: Path) -> None:
     """The corpus's cleaned sentences in the original script's input format."""
-    import glob
-
-    from components.text_example_gen.corpus_reader import read_documents
-
     with out_path.open("w", encoding="utf-8") as out:
-        for path in sorted(p for p in glob.glob(str(corpus_dir / pattern)) if os.path.isfile(p)):
-            for document in read_documents(path, min_chars=min_chars):
-                out.write("\n".join(document.sentences))
-                out.write("\n\n")
+        for document in _cleaned_documents(corpus_dir, pattern, min_chars):
+            out.write("\n".join(document.sentences))
+            out.write("\n\n")
 
 
 def _original_statistics(path: Path, vocab_path: Path) -> dict:
