@@ -5,6 +5,9 @@
    the steps that fit `--pretrain-minutes` (the data steps before the Trainer are cached between the two runs
    and are not part of the budget). The sizing is kept in the output folder: a run stopped half-way (a session
    that ended, a killed process) is re-run with the same command and the Trainer resumes from its checkpoints.
+   `--train-steps` gives the steps instead: an ablation arm whose steps cost what another arm's do (a learning
+   rate, a schedule, a seed) gets that arm's steps, so that the machine's speed at calibration (it varied by 20%
+   within a session on the 2-core VM) is not a difference between them.
 2. Fine-tunes every task of `--tasks` from (a) the same architecture randomly initialised and (b) the pre-trained
    encoder at the end of the run, and at earlier fractions of it with `--fine-tune-at` (the Trainer keeps a
    checkpoint every twelfth of the run), with the same vocabulary, step budget, learning rate and seeds
@@ -16,8 +19,8 @@
    output folder.
 
     .venv/bin/python bench/pretraining_quality.py --data-dir ../shared/data --output-dir /tmp/bench-quality \\
-        [--pretrain-minutes 60] [--fine-tune-at 1/3 2/3 1] [--tasks cola sst2 mrpc stsb qnli rte wnli] \\
-        [--seeds 1 2 3] [--set key=value ...]
+        [--pretrain-minutes 60 | --train-steps N] [--fine-tune-at 1/3 2/3 1] \\
+        [--tasks cola sst2 mrpc stsb qnli rte wnli] [--seeds 1 2 3] [--set key=value ...]
 """
 
 from __future__ import annotations
@@ -116,7 +119,24 @@ def calibrate(args) -> dict:
                 f"{budget_path} sized another run ({ {key: budget.get(key) for key in asked} }, not {asked}): use "
                 "another --output-dir for another budget or recipe (the data steps are cheap to redo), or delete it"
             )
-        print(f"sizing from {budget_path}: {budget['train_steps']} steps (calibrated earlier)", flush=True)
+        if args.train_steps and budget["train_steps"] != args.train_steps:
+            raise SystemExit(f"{budget_path} sized {budget['train_steps']} steps, not --train-steps {args.train_steps}")
+        print(f"sizing from {budget_path}: {budget['train_steps']} steps (sized earlier)", flush=True)
+        return budget
+    batch = [int(o.split("=")[1]) for o in PRETRAINING_OVERRIDES + args.set if o.startswith("trainer.batch_size=")][-1]
+    if args.train_steps:
+        if args.train_steps % CHECKPOINTS_PER_RUN:
+            raise SystemExit(f"--train-steps {args.train_steps} must be a multiple of {CHECKPOINTS_PER_RUN}")
+        budget = {
+            "pretrain_minutes": args.pretrain_minutes,
+            "preset": args.preset,
+            "set": args.set,
+            "batch_size": batch,
+            "train_steps": args.train_steps,
+            "sized_by": "--train-steps",
+        }
+        budget_path.write_text(json.dumps(budget, indent=2))
+        print(f"sizing: {args.train_steps} steps (--train-steps, no calibration)", flush=True)
         return budget
     calibration = bert_tfx_run(
         args,
@@ -130,7 +150,6 @@ def calibrate(args) -> dict:
         )
     history = json.loads((trainer_outputs(args, calibration)[contract.MODEL_RUN] / contract.HISTORY_FILE).read_text())
     speed = history["sequences_per_second"][-1]  # the first period includes compilation
-    batch = [int(o.split("=")[1]) for o in PRETRAINING_OVERRIDES + args.set if o.startswith("trainer.batch_size=")][-1]
     fixed_seconds = max(0.0, trainer_seconds(calibration) - CALIBRATION_STEPS * batch / speed)
     steps = int(0.95 * (args.pretrain_minutes * 60 - fixed_seconds) * speed / batch)
     steps -= steps % CHECKPOINTS_PER_RUN
@@ -410,6 +429,14 @@ def main() -> None:
     parser.add_argument("--output-dir", type=Path, required=True)
     parser.add_argument("--preset", default="tiny")
     parser.add_argument("--pretrain-minutes", type=float, default=60)
+    parser.add_argument(
+        "--train-steps",
+        type=int,
+        default=0,
+        help="pre-training steps instead of calibrating for --pretrain-minutes: the steps another arm's calibration "
+        "sized, for an arm whose steps cost the same (learning rate, schedule, seed), so that the machine's speed "
+        "between calibrations is not a difference between them",
+    )
     parser.add_argument(
         "--fine-tune-at",
         nargs="+",
