@@ -125,8 +125,8 @@ def calibrate(args) -> dict:
         return budget
     batch = [int(o.split("=")[1]) for o in PRETRAINING_OVERRIDES + args.set if o.startswith("trainer.batch_size=")][-1]
     if args.train_steps:
-        if args.train_steps % CHECKPOINTS_PER_RUN:
-            raise SystemExit(f"--train-steps {args.train_steps} must be a multiple of {CHECKPOINTS_PER_RUN}")
+        if args.train_steps < 0 or args.train_steps % CHECKPOINTS_PER_RUN:
+            raise SystemExit(f"--train-steps {args.train_steps} must be a positive multiple of {CHECKPOINTS_PER_RUN}")
         budget = {
             "pretrain_minutes": args.pretrain_minutes,
             "preset": args.preset,
