@@ -21,7 +21,8 @@ examples, in the same precision:
   step-counted reference within the float32 bound (the same rates, computed from seconds), and the killed one
   exactly as the uninterrupted one (the clock resumes from the checkpoint).
 - mlm-c, mlm-d-c: RoBERTa's objective (`data.objective=mlm`: no next-sentence head or loss), 2 replicas x 2
-  micro-batches, uninterrupted and killed inside step 5, against an uninterrupted single device of that objective.
+  micro-batches, uninterrupted and killed inside step 5, against an uninterrupted single device of that objective,
+  in float32 and in float16 (the loss scale without the next-sentence loss in the sum).
 - e-t: the two workers of e on that budget, each timing its steps otherwise (0.75 and 1.25 times 15/8 s), killed
   and run again: they follow one clock (the mean of their step times), so both stop after step 8 with 15.0 s,
   as e does with a step count.
@@ -65,7 +66,7 @@ def cells() -> list[tuple[str, str]]:
     loss scale checked on the summed gradient, is all in that path)."""
     found = [("fp32", cell) for cell in [*LAYOUTS, *KILLS, "e", "t", "e-t", "mlm-c", "mlm-d-c"]]
     found += [(p, cell) for p in ("bf16", "fp16") for cell in ("c", "d-c")]
-    return [*found, ("fp16", "overflow"), ("fp16", "overflow-killed")]
+    return [*found, ("fp16", "mlm-c"), ("fp16", "mlm-d-c"), ("fp16", "overflow"), ("fp16", "overflow-killed")]
 
 
 def write_instances(data_dir: Path) -> None:
@@ -159,6 +160,7 @@ PROCESSES = [
     [("fp16", "overflow"), ("fp16", "overflow-killed")],
     [("fp32", "t"), ("fp32", "d-t")],
     [("fp32", "mlm-ref"), ("fp32", "mlm-c"), ("fp32", "mlm-d-c")],
+    [("fp16", "mlm-ref"), ("fp16", "mlm-c"), ("fp16", "mlm-d-c")],
 ]
 
 
