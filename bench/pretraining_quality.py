@@ -111,9 +111,9 @@ def calibrate(args) -> dict:
     folder, so a re-run of a run that stopped half-way gets the same steps, hence the same Trainer config, and the
     Trainer resumes from its checkpoints instead of starting over."""
     budget_path = args.output_dir / BUDGET_FILE
+    asked = {"pretrain_minutes": args.pretrain_minutes, "preset": args.preset, "set": args.set}
     if budget_path.exists():
         budget = json.loads(budget_path.read_text())
-        asked = {"pretrain_minutes": args.pretrain_minutes, "preset": args.preset, "set": args.set}
         if {key: budget.get(key) for key in asked} != asked:
             raise SystemExit(
                 f"{budget_path} sized another run ({ {key: budget.get(key) for key in asked} }, not {asked}): use "
@@ -127,14 +127,7 @@ def calibrate(args) -> dict:
     if args.train_steps:
         if args.train_steps < 0 or args.train_steps % CHECKPOINTS_PER_RUN:
             raise SystemExit(f"--train-steps {args.train_steps} must be a positive multiple of {CHECKPOINTS_PER_RUN}")
-        budget = {
-            "pretrain_minutes": args.pretrain_minutes,
-            "preset": args.preset,
-            "set": args.set,
-            "batch_size": batch,
-            "train_steps": args.train_steps,
-            "sized_by": "--train-steps",
-        }
+        budget = {**asked, "batch_size": batch, "train_steps": args.train_steps, "sized_by": "--train-steps"}
         budget_path.write_text(json.dumps(budget, indent=2))
         print(f"sizing: {args.train_steps} steps (--train-steps, no calibration)", flush=True)
         return budget
@@ -154,9 +147,7 @@ def calibrate(args) -> dict:
     steps = int(0.95 * (args.pretrain_minutes * 60 - fixed_seconds) * speed / batch)
     steps -= steps % CHECKPOINTS_PER_RUN
     budget = {
-        "pretrain_minutes": args.pretrain_minutes,
-        "preset": args.preset,
-        "set": args.set,
+        **asked,
         "calibration_sequences_per_second": speed,
         "calibration_trainer_seconds": trainer_seconds(calibration),
         "fixed_seconds": fixed_seconds,

@@ -194,11 +194,10 @@ class BeamConfig:
 
     def validate(self) -> None:
         """Raises ValueError for an argument that is not a `--name=value` option."""
-        malformed = [a for a in self.args if not a.startswith("--")]
-        check(not malformed, f"beam.args must be options of the form --name=value; got {malformed}")
-        for step, args in self.step_args.items():
+        named = {"beam.args": self.args, **{f"beam.step_args[{step!r}]": a for step, a in self.step_args.items()}}
+        for name, args in named.items():
             malformed = [a for a in args if not a.startswith("--")]
-            check(not malformed, f"beam.step_args[{step!r}] must be options of the form --name=value; got {malformed}")
+            check(not malformed, f"{name} must be options of the form --name=value; got {malformed}")
 
 
 @dataclasses.dataclass
