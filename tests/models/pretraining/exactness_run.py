@@ -8,12 +8,16 @@ runs, each: `name`, `replicas` (1: one CPU device; 2: MirroredStrategy over two 
 MultiWorkerMirroredStrategy over the workers in TF_CONFIG), `accumulation`, `precision` ("",
 "mixed_bfloat16", "mixed_float16"), `loss_scale` (an initial float16 loss scale, to force overflows),
 `jit_compile`, `kill_at` (SIGKILL this process when the optimizer reaches that step: `between` steps, or
-`inside` the next step, from a timer that fires while it runs), `time_budget` (train for `TIME_BUDGET` instead of
-`train_steps`, each step timed at `STEP_SECONDS` by a clock of the harness; a worker of a cluster times its steps
-`WORKER_PACE` times that, so that only their mean is `STEP_SECONDS`), `checkpoint_dir` and `export` (a folder to
+`inside` the next step, from a timer that fires while it runs), `phases` (train in the two phases of
+`LATER_PHASE` as two Trainers do: the first hands its state over through `phase_state`, the second, built
+afresh, restores it; run again after the first handed over, only the second trains), `time_budget` (train for
+`TIME_BUDGET` instead of `train_steps`, each step timed at `STEP_SECONDS` by a clock of the harness; a worker of
+a cluster times its steps `WORKER_PACE` times that, so that only their mean is `STEP_SECONDS`), `checkpoint_dir`
+(a phase's checkpoints go into a folder of it) and `export` (a folder to
 export the encoder to, as the Trainer does). A run with an existing checkpoint resumes.
 Each run that finishes writes `<name>.npz`: every trainable weight, every optimizer variable, the step,
-`batches_seen` and the training clock's seconds (`meta/clock`).
+`batches_seen`, the training clock's seconds (`meta/clock`), the step its last phase resumed from
+(`meta/restored_step`) and how many phases it trained (`meta/phases_trained`).
 The input is the Trainer's own (`training_input.step_batches`: TFRecords of tf.Examples,
 shuffled with the seed), the model, optimizer, loop and checkpoints too (`trainer_module.build_pretrainer`,
 `train`); only the sizes are tiny.
@@ -43,9 +47,10 @@ else:
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from configs.run_config import PretrainingDataConfig, TrainerConfig  # noqa: E402
+from configs.run_config import PhaseConfig, PretrainingDataConfig, TrainerConfig  # noqa: E402
+from configs.training_phases import training_phases  # noqa: E402
 from models import features  # noqa: E402
-from models.pretraining import distribution, training_input  # noqa: E402
+from models.pretraining import distribution, phase_state, training_input  # noqa: E402
 from models.pretraining.time_budget import TrainingClock  # noqa: E402
 from models.pretraining.trainer_module import build_pretrainer, export_encoder, train  # noqa: E402
 from models.pretraining.training_callbacks import PretrainingCheckpoints  # noqa: E402
@@ -78,6 +83,10 @@ STEP_SECONDS = 15 / 8
 # after step 8.
 WORKER_PACE = (0.75, 1.25)
 DATA = PretrainingDataConfig(max_seq_length=SEQ_LENGTH, max_predictions_per_seq=PREDICTIONS)
+# The `phases` runs: the last half of the steps (4 of 8) is a second phase continuing the first's optimizer and
+# schedule, on the same instances so that the two phases must end where one run does. (A later phase must be
+# longer: the first is declared a token shorter; both read the same SEQ_LENGTH-long instances.)
+LATER_PHASE = PhaseConfig(step_fraction=0.5, max_seq_length=SEQ_LENGTH, max_predictions_per_seq=PREDICTIONS)
 FEATURE_SPEC = {
     **{name: tf.io.FixedLenFeature([SEQ_LENGTH], tf.int64) for name in features.SEQUENCE_FEATURES},
     features.MASKED_LM_POSITIONS: tf.io.FixedLenFeature([PREDICTIONS], tf.int64),
@@ -139,6 +148,43 @@ def run(spec: dict, data_dir: Path, out_dir: Path) -> None:
         jit_compile=spec.get("jit_compile", TRAINER.jit_compile),
         **(TIME_BUDGET if spec.get("time_budget") else {}),
     )
+    directory = Path(spec["checkpoint_dir"])
+    if not spec.get("phases"):
+        _train(spec, config, directory, data_dir, out_dir)
+        return
+    first, second = training_phases(
+        dataclasses.replace(DATA, max_seq_length=SEQ_LENGTH - 1),
+        dataclasses.replace(config, later_phases=[LATER_PHASE]),
+    )
+    handed_over = directory / "phase-1-model"  # the first Trainer's Model artifact
+    trained = 0
+    if not (Path(phase_state.state_dir(str(handed_over))) / phase_state.STATE_FILE).exists():
+        _train(
+            spec,
+            first.trainer,
+            directory / "phase-1",
+            data_dir,
+            out_dir,
+            stop_step=first.stop_step,
+            hand_over_to=handed_over,
+        )
+        trained = 1
+    _train(spec, second.trainer, directory / "phase-2", data_dir, out_dir, start_from=handed_over, trained=trained + 1)
+
+
+def _train(
+    spec: dict,
+    config: TrainerConfig,
+    directory: Path,
+    data_dir: Path,
+    out_dir: Path,
+    stop_step: int | None = None,
+    start_from: Path | None = None,
+    hand_over_to: Path | None = None,
+    trained: int = 1,
+) -> None:
+    """Trains as one Trainer does (a phase's, when `stop_step`, `start_from` or `hand_over_to` say so); a run's
+    last Trainer writes its final state."""
     keras.utils.set_random_seed(config.seed)  # first, as run_fn does: the input's shuffle takes the global seed too
     vocab = str(data_dir / "vocab.txt")
     batches = training_input.step_batches(
@@ -153,26 +199,47 @@ def run(spec: dict, data_dir: Path, out_dir: Path) -> None:
         pretrainer.optimizer.build(pretrainer.trainable_variables)
         if spec.get("loss_scale"):
             pretrainer.optimizer.dynamic_scale.assign(spec["loss_scale"])
+        start = None
+        if start_from is not None:
+            start = phase_state.restore_phase_end(str(start_from), pretrainer, with_optimizer=True, clock=clock)
     initial = [v.numpy() for v in pretrainer.trainable_variables]
-    directory = spec["checkpoint_dir"]
     checkpoints = PretrainingCheckpoints(
-        distribution.write_dir(directory, strategy),
+        distribution.write_dir(str(directory), strategy),
         pretrainer,
         config.keep_checkpoints,
-        restore_from=directory,
+        restore_from=str(directory),
         clock=clock,
     )
+    # A later phase reads its own input from its beginning; here that is the first phase's stream, read on.
+    input_start = start.batches_seen if start else 0
     kill = [_Kill(spec["kill_at"], spec.get("kill_where", "between"))] if spec.get("kill_at") else []
-    train(pretrainer, batches, config, checkpoints, kill, time_source=_harness_time(), verbose=0)
-    if spec.get("export"):
+    train(
+        pretrainer,
+        batches.skip(input_start),
+        config,
+        checkpoints,
+        kill,
+        time_source=_harness_time(),
+        stop_step=stop_step,
+        input_start=input_start,
+        verbose=0,
+    )
+    if hand_over_to is not None:
+        phase_state.save_phase_end(str(hand_over_to), pretrainer, "phase-1", strategy, clock)
+    elif spec.get("export"):
         export_encoder(pretrainer, DATA, vocab, str(Path(spec["export"]) / "Format-Serving"), strategy)
-    if distribution.is_chief(strategy):
+    if hand_over_to is None and distribution.is_chief(strategy):
         moved = max(
             float(np.abs(v.numpy() - w).max()) for v, w in zip(pretrainer.trainable_variables, initial, strict=True)
         )
-        meta = {"meta/moved": np.asarray(moved), "meta/clock": np.asarray(clock.elapsed)}
+        meta = {
+            "meta/moved": np.asarray(moved),
+            "meta/clock": np.asarray(clock.elapsed),
+            "meta/restored_step": np.asarray(checkpoints.restored_step or 0),
+            "meta/phases_trained": np.asarray(trained),
+        }
         np.savez(out_dir / f"{spec['name']}.npz", **_state(pretrainer), **meta)
-    distribution.discard_scratch(directory, strategy)
+    distribution.discard_scratch(str(directory), strategy)
 
 
 def main(spec_path: str) -> None:

@@ -23,6 +23,11 @@ examples, in the same precision:
 - mlm-c, mlm-d-c: RoBERTa's objective (`data.objective=mlm`: no next-sentence head or loss), 2 replicas x 2
   micro-batches, uninterrupted and killed inside step 5, against an uninterrupted single device of that objective,
   in float32 and in float16 (the loss scale without the next-sentence loss in the sum).
+- ph, d-ph: two phases (`trainer.later_phases`, the second continuing the first's optimizer and schedule over
+  the last 4 of the 8 steps, on the same instances), 2 replicas x 2 micro-batches, the second phase's model built
+  afresh and restored from the state the first handed over, as two Trainers do: ph ends bit for bit as c (one
+  uninterrupted run of that layout); d-ph is killed inside phase 2's step 8 and run again: phase 1 is not trained
+  again, phase 2 resumes from its own checkpoint at step 6 and ends bit for bit as ph.
 - e-t: the two workers of e on that budget, each timing its steps otherwise (0.75 and 1.25 times 15/8 s), killed
   and run again: they follow one clock (the mean of their step times), so both stop after step 8 with 15.0 s,
   as e does with a step count.
@@ -56,7 +61,13 @@ from tests.models.tiny import pretraining_batch, write_vocab
 PRECISIONS = {"fp32": "", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
 TOLERANCE = {"fp32": 1e-6, "bf16": 5e-4, "fp16": 1e-4}
 LAYOUTS = {"a": (1, 2), "b": (2, 1), "c": (2, 2)}  # (replicas, micro-batches)
-KILLS = {"d-a": ("a", 3, "inside"), "d-b": ("b", 4, "between"), "d-c": ("c", 5, "inside"), "d-t": ("t", 5, "inside")}
+KILLS = {
+    "d-a": ("a", 3, "inside"),
+    "d-b": ("b", 4, "between"),
+    "d-c": ("c", 5, "inside"),
+    "d-t": ("t", 5, "inside"),
+    "d-ph": ("ph", 7, "inside"),
+}
 OVERFLOW_SCALE = 2.0**24  # the first ~10 steps overflow in float16 and are skipped
 
 
@@ -64,7 +75,7 @@ def cells() -> list[tuple[str, str]]:
     """(precision, cell) pairs of the matrix: every cell in float32; in bfloat16 and float16 the combination, 2
     replicas x 2 micro-batches, uninterrupted and killed (what differs between precisions, the rounding and the
     loss scale checked on the summed gradient, is all in that path)."""
-    found = [("fp32", cell) for cell in [*LAYOUTS, *KILLS, "e", "t", "e-t", "mlm-c", "mlm-d-c"]]
+    found = [("fp32", cell) for cell in [*LAYOUTS, *KILLS, "e", "t", "e-t", "ph", "mlm-c", "mlm-d-c"]]
     found += [(p, cell) for p in ("bf16", "fp16") for cell in ("c", "d-c")]
     return [*found, ("fp16", "mlm-c"), ("fp16", "mlm-d-c"), ("fp16", "overflow"), ("fp16", "overflow-killed")]
 
@@ -134,12 +145,13 @@ def cell_spec(precision: str, cell: str, checkpoints: Path) -> dict:
         replicas, accumulation = LAYOUTS.get(layout, LAYOUTS["c"])
         spec = {"replicas": replicas, "accumulation": accumulation, "kill_at": step, "kill_where": where}
         spec |= {"time_budget": True} if layout == "t" else {}
-    elif cell == "t":
-        spec = {"replicas": 2, "accumulation": 2, "time_budget": True}
+        spec |= {"phases": True} if layout == "ph" else {}
+    elif cell in ("t", "ph"):
+        spec = {"replicas": 2, "accumulation": 2, {"t": "time_budget", "ph": "phases"}[cell]: True}
     else:
         replicas, accumulation = LAYOUTS.get(cell, (1, 1))
         spec = {"replicas": replicas, "accumulation": accumulation}
-    if precision == "fp32" and cell in ("c", "d-c"):
+    if precision == "fp32" and cell in ("c", "d-c", "ph", "d-ph"):
         spec["jit_compile"] = True  # XLA compiling each replica's step: the path of several GPUs
     return {
         "name": f"{precision}-{cell}",
@@ -159,6 +171,7 @@ PROCESSES = [
     [("fp16", "ref"), ("fp16", "c"), ("fp16", "d-c")],
     [("fp16", "overflow"), ("fp16", "overflow-killed")],
     [("fp32", "t"), ("fp32", "d-t")],
+    [("fp32", "ph"), ("fp32", "d-ph")],
     [("fp32", "mlm-ref"), ("fp32", "mlm-c"), ("fp32", "mlm-d-c")],
     [("fp16", "mlm-ref"), ("fp16", "mlm-c"), ("fp16", "mlm-d-c")],
 ]
@@ -249,6 +262,11 @@ def test_every_layout_killed_or_not_ends_as_one_uninterrupted_device(matrix, pre
         assert max_difference(final, resumed) == 0.0, "resumed exactly"
     if objective:  # no next-sentence head: fewer weights than BERT's objective
         assert len(final) < len(state(matrix, f"{precision}-ref"))
+    if cell == "ph":
+        assert max_difference(final, state(matrix, f"{precision}-c")) == 0.0, "handed over without a change"
+    if cell in ("ph", "d-ph"):
+        trained, restored = int(final["meta/phases_trained"]), int(final["meta/restored_step"])
+        assert (trained, restored) == ((2, 0) if cell == "ph" else (1, 6)), "run again: phase 2 only, from step 6"
     if cell == "e-t":
         assert max_difference(final, state(matrix, "fp32-e")) <= TOLERANCE["fp32"], "one clock: as e's steps"
     if cell == "e":
