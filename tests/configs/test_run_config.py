@@ -1,4 +1,5 @@
 import dataclasses
+import importlib
 import json
 import re
 
@@ -26,6 +27,29 @@ def test_every_preset_is_valid_and_round_trips(name):
 def test_presets_grow_from_smoke_to_large():
     widths = [presets.preset(n).model.hidden_dim for n in ("smoke", "tiny", "mini", "base", "large")]
     assert widths == sorted(widths) and len(set(widths)) == len(widths)
+
+
+def test_the_cpu_hour_preset_trains_the_recipe_the_quality_benchmark_measures():
+    """`tiny-cpu-hour` is the recipe of `bench/pretraining_quality.py` (the `tiny` preset with the benchmark's
+    overrides and its calibrated steps, e.g. the 24,336 of one 60-minute run): every setting agrees but how the
+    hour is counted (the preset's training clock, the benchmark's step count), what follows from the count
+    (logging, checkpoints) and the names."""
+    benchmark = importlib.import_module("bench.pretraining_quality")
+    steps = 24_336
+    sized = [f"trainer.train_steps={steps}", f"trainer.warmup_steps={steps // 20}"]
+    measured = presets.load("tiny", benchmark.PRETRAINING_OVERRIDES + sized)
+    preset = presets.load("tiny-cpu-hour")
+    assert (preset.data, preset.model) == (measured.data, measured.model)
+    sizing = {"train_steps", "warmup_steps", "time_budget_minutes", "warmup_fraction", "log_every_steps"}
+    sizing |= {"checkpoint_every_steps", "keep_checkpoints"}
+    differ = {
+        field.name
+        for field in dataclasses.fields(TrainerConfig)
+        if getattr(preset.trainer, field.name) != getattr(measured.trainer, field.name)
+    }
+    assert differ <= sizing, f"the recipes differ in {sorted(differ - sizing)}"
+    assert preset.trainer.time_budget_minutes == 60
+    assert preset.trainer.warmup_fraction == pytest.approx(measured.trainer.warmup_steps / steps, abs=1e-3)
 
 
 def test_overrides_set_typed_values():
@@ -106,7 +130,7 @@ def test_bad_overrides_name_the_key_and_value(override, message):
 
 
 def test_unknown_preset_lists_known_ones():
-    with pytest.raises(ValueError, match="smoke, tiny, mini, base, large"):
+    with pytest.raises(ValueError, match="smoke, tiny, tiny-cpu-hour, mini, base, large"):
         presets.preset("huge")
 
 
