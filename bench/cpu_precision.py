@@ -1,9 +1,9 @@
 """Benchmark: the pre-training step of a preset on this CPU in float32 and mixed bfloat16, with and without XLA.
 
 The Trainer's own model and optimizer (`trainer_module.build_pretrainer` with the preset's trainer settings), on
-synthetic batches of the preset's length, batch and predictions, every variant built first and then timed in
-turns (two rounds), so that a change in the machine's speed falls on all of them alike. Prints sequences per
-second of each and its ratio to float32 with XLA (the Trainer's default).
+synthetic batches of the preset's length, batch and predictions (`bench/train_step.py`'s), every variant built
+first and then timed in turns (two rounds), so that a change in the machine's speed falls on all of them alike.
+Prints sequences per second of each and its ratio to float32 with XLA (the Trainer's default).
 
     .venv/bin/python bench/cpu_precision.py [--preset tiny-cpu-hour] [--vocab-size 8000] [--steps 60]
 """
@@ -14,38 +14,21 @@ import argparse
 import dataclasses
 import os
 import platform
+import sys
 import time
+from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from configs import presets
-from models import features
-from models.pretraining.trainer_module import build_pretrainer
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.train_step import synthetic_batches  # noqa: E402
+from configs import presets  # noqa: E402
+from models.pretraining.trainer_module import build_pretrainer  # noqa: E402
 
 VARIANTS = [("", True), ("", False), ("mixed_bfloat16", True), ("mixed_bfloat16", False)]
-
-
-def synthetic_batches(vocab_size: int, batch: int, length: int, predictions: int, count: int = 8) -> tf.data.Dataset:
-    rng = np.random.default_rng(0)
-    half = length // 2
-    rows = []
-    for _ in range(count):
-        positions = np.sort([rng.choice(np.arange(1, length - 1), predictions, replace=False) for _ in range(batch)])
-        rows.append(
-            {
-                features.INPUT_WORD_IDS: rng.integers(len(features.SPECIAL_TOKENS), vocab_size, (batch, length)),
-                features.INPUT_TYPE_IDS: np.repeat([[0] * half + [1] * (length - half)], batch, 0),
-                features.INPUT_MASK: np.ones((batch, length), np.int64),
-                features.MASKED_LM_POSITIONS: positions,
-                features.MASKED_LM_IDS: rng.integers(len(features.SPECIAL_TOKENS), vocab_size, (batch, predictions)),
-                features.MASKED_LM_WEIGHTS: np.ones((batch, predictions), np.float32),
-                features.NEXT_SENTENCE_LABELS: rng.integers(0, 2, batch),
-            }
-        )
-    stacked = {name: np.stack([row[name] for row in rows]) for name in rows[0]}
-    return tf.data.Dataset.from_tensor_slices(stacked).repeat().prefetch(2)
 
 
 def main() -> None:
@@ -56,7 +39,11 @@ def main() -> None:
     args = parser.parse_args()
     config = presets.preset(args.preset)
     data, trainer = config.data, config.trainer
-    batches = synthetic_batches(args.vocab_size, trainer.batch_size, data.max_seq_length, data.max_predictions_per_seq)
+    rows = synthetic_batches(
+        trainer.batch_size, data.max_seq_length, data.max_predictions_per_seq, vocab_size=args.vocab_size
+    )
+    stacked = {name: np.stack([row[name] for row in rows]) for name in rows[0]}
+    batches = tf.data.Dataset.from_tensor_slices(stacked).repeat().prefetch(2)
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} CPUs, TF {tf.__version__}; preset {args.preset}, batch "
         f"{trainer.batch_size}, {data.max_seq_length} tokens, {data.max_predictions_per_seq} predictions"

@@ -30,20 +30,22 @@ from models.training.optimization import create_optimizer
 VOCAB_SIZE = 30522
 
 
-def synthetic_batches(batch_size: int, seq_length: int, predictions: int, count: int = 8) -> list[dict]:
+def synthetic_batches(
+    batch_size: int, seq_length: int, predictions: int, count: int = 8, vocab_size: int = VOCAB_SIZE
+) -> list[dict]:
     rng = np.random.default_rng(0)
     batches = []
     for _ in range(count):
         positions = np.sort(rng.choice(np.arange(1, seq_length - 1), (batch_size, predictions)), axis=1)
         batches.append(
             {
-                features.INPUT_WORD_IDS: rng.integers(5, VOCAB_SIZE, (batch_size, seq_length)),
+                features.INPUT_WORD_IDS: rng.integers(5, vocab_size, (batch_size, seq_length)),
                 features.INPUT_TYPE_IDS: np.repeat(
                     [[0] * (seq_length // 2) + [1] * (seq_length - seq_length // 2)], batch_size, 0
                 ),
                 features.INPUT_MASK: np.ones((batch_size, seq_length), np.int64),
                 features.MASKED_LM_POSITIONS: positions,
-                features.MASKED_LM_IDS: rng.integers(5, VOCAB_SIZE, (batch_size, predictions)),
+                features.MASKED_LM_IDS: rng.integers(5, vocab_size, (batch_size, predictions)),
                 features.MASKED_LM_WEIGHTS: np.ones((batch_size, predictions), np.float32),
                 features.NEXT_SENTENCE_LABELS: rng.integers(0, 2, batch_size),
             }

@@ -158,7 +158,9 @@ def run(spec: dict, data_dir: Path, out_dir: Path) -> None:
     )
     handed_over = directory / "phase-1-model"  # the first Trainer's Model artifact
     trained = 0
-    if not (Path(phase_state.state_dir(str(handed_over))) / phase_state.STATE_FILE).exists():
+    try:
+        phase_state.read_phase_end(str(handed_over))
+    except FileNotFoundError:  # phase 1 has not handed over yet
         _train(
             spec,
             first.trainer,
